@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Install the harness with its test extras into .venv (created if missing) and run every check:
+# ruff, mypy (strict on both packages) and the whole pytest suite. Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+    "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet -e '.[test]'
+.venv/bin/ruff check .
+.venv/bin/mypy
+.venv/bin/pytest "$@"
