@@ -1,0 +1,387 @@
+"""HTTP transport: the only module that imports ``requests``.
+
+One ``requests.Session`` per engine, both URL families of protocol.md §1.1 (classic
+``/application/...`` and REST ``/rc/v1/...``), the session cookie, timeouts, TLS verification, and the
+translation of every ``requests`` failure into the package's exceptions (``ConnectionFailed``,
+``RequestTimeout``, ``HTTPStatusError``/``NotAuthorized``). Methods speak the protocol's operations
+(``login``, ``client_create``, ``query``, ``push``...) and hand back raw bodies: parsing is the job of
+``protocol``.
+
+Why requests run on a helper thread: ``stop_sync`` must cancel a request that is blocked waiting for
+a slow server. ``requests`` cannot interrupt a blocked socket read from another thread, so the sync
+thread waits for the helper with a cancel check and abandons the request when stopped (the helper
+finishes on its own within the timeout; its answer is discarded).
+
+The session is kept as the Rhodes "session string" (``name=value`` pairs of the cookies set by the
+login answer) and sent as the ``Cookie`` header; the cookie jar of ``requests`` is disabled so that
+what is sent is exactly what the engine stored in ``client_info.session``.
+"""
+
+from __future__ import annotations
+
+import http.cookiejar
+import json
+import logging
+import threading
+import urllib.parse
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import requests
+import requests.adapters
+
+from .exceptions import (
+    Cancelled,
+    ConnectionFailed,
+    HTTPStatusError,
+    NotAuthorized,
+    RequestTimeout,
+    TransportError,
+)
+
+__all__ = ["DEFAULT_TIMEOUT", "Transport", "UrlFamily"]
+
+log = logging.getLogger(__name__)
+
+UrlFamily = Literal["classic", "rest"]
+DEFAULT_TIMEOUT = 30.0  # Rhodes rhoconfig net_timeout default (protocol.md §1.2)
+_CHUNK = 256 * 1024
+_T = TypeVar("_T")
+
+
+class _NoCookies(http.cookiejar.DefaultCookiePolicy):
+    """Refuse every cookie: the engine sends the stored session string itself."""
+
+    def set_ok(self, cookie: http.cookiejar.Cookie, request: Any) -> bool:
+        return False
+
+    def return_ok(self, cookie: http.cookiejar.Cookie, request: Any) -> bool:
+        return False
+
+
+def _quote(value: object) -> str:
+    return urllib.parse.quote(str(value), safe="")
+
+
+class Transport:
+    """Protocol operations over HTTP for one sync server.
+
+    ``server_url`` is the ``syncserver`` value: for the classic family the application URL
+    (``http://host:9292/application``), for the REST family the server root (``http://host:9292``).
+    """
+
+    def __init__(
+        self,
+        server_url: str,
+        *,
+        url_family: UrlFamily = "classic",
+        timeout: float = DEFAULT_TIMEOUT,
+        verify_ssl: bool = True,
+        callback_timeout: float = 10.0,
+    ) -> None:
+        if url_family not in ("classic", "rest"):
+            raise ValueError(f"url_family must be 'classic' or 'rest', not {url_family!r}")
+        self.url_family: UrlFamily = url_family
+        self.timeout = timeout
+        self.verify_ssl = verify_ssl
+        self.callback_timeout = callback_timeout
+        self.session: str | None = None
+        self.client_id_header = True  # newer clients send X-RhoConnect-CLIENT-ID (protocol.md §1.2)
+        self._server_url = ""
+        self.server_url = server_url
+        self._http = requests.Session()
+        self._http.cookies.set_policy(_NoCookies())
+        # Connections are re-used across pages (Rhodes sends Connection: Keep-Alive).
+        adapter = requests.adapters.HTTPAdapter(pool_connections=2, pool_maxsize=4, max_retries=0)
+        self._http.mount("http://", adapter)
+        self._http.mount("https://", adapter)
+        self._http.headers.update({"Connection": "Keep-Alive", "Expect": ""})
+        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="rhoconnect-http")
+        self._cancel = threading.Event()
+
+    # ----------------------------------------------------------------- configuration
+    @property
+    def server_url(self) -> str:
+        return self._server_url
+
+    @server_url.setter
+    def server_url(self, url: str) -> None:
+        parsed = urllib.parse.urlsplit(url)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise ValueError(f"sync server URL must be http(s)://host[:port]/..., not {url!r}")
+        self._server_url = url
+
+    @property
+    def _base(self) -> str:
+        """``S`` of protocol.md §1.1: the syncserver with exactly one trailing slash."""
+        return self._server_url.rstrip("/") + "/"
+
+    # ----------------------------------------------------------------- cancellation
+    def cancel(self) -> None:
+        """Abort the request in flight (if any) and every later one until :meth:`reset_cancel`."""
+        self._cancel.set()
+
+    def reset_cancel(self) -> None:
+        self._cancel.clear()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    def close(self) -> None:
+        self._cancel.set()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._http.close()
+
+    # ----------------------------------------------------------------- protocol operations
+    def login(self, login_body: bytes) -> str:
+        """POST the login body; return the session string made of the answer's cookies (§2.1).
+
+        Raises ``NotAuthorized`` (401), ``HTTPStatusError``, a ``TransportError``; an answer 200
+        without any cookie gives an empty string (the engine reports error 4).
+        """
+        path = "clientlogin" if self.url_family == "classic" else "rc/v1/app/login"
+        response = self._send("POST", self._base + path, data=login_body, json_body=True, session=False)
+        return "; ".join(f"{c.name}={c.value}" for c in response.cookies)
+
+    def client_create(self) -> bytes:
+        if self.url_family == "classic":
+            return self._send("GET", self._base + "clientcreate").content
+        return self._send("POST", self._base + "rc/v1/clients", data=b"{}", json_body=True).content
+
+    def client_reset(self, client_id: str, sources: Sequence[str] = ()) -> None:
+        if self.url_family == "classic":
+            query = "client_id=" + _quote(client_id)
+            query += "".join("&sources[][name]=" + _quote(name) for name in sources)
+            self._send("GET", self._base + "clientreset?" + query, client_id=client_id)
+            return
+        body = json.dumps({"sources": [{"name": n} for n in sources]}).encode() if sources else b""
+        url = self._base + f"rc/v1/clients/{_quote(client_id)}/reset"
+        self._send("POST", url, data=body, json_body=bool(body), client_id=client_id)
+
+    def query_url(
+        self, source_name: str, *, client_id: str, page_size: int, token: int | None, query_params: str = ""
+    ) -> str:
+        """The pull URL of §4.1 (classic) or the REST ``app/v1/<Source>`` form."""
+        token_part = f"&token={token}" if token is not None else ""
+        extra = "&" + query_params.lstrip("&") if query_params else ""
+        if self.url_family == "classic":
+            return (
+                self._base.rstrip("/")
+                + f"?client_id={_quote(client_id)}&p_size={page_size}&version=3"
+                + f"&source_name={_quote(source_name)}{token_part}{extra}"
+            )
+        return (
+            self._base
+            + f"app/v1/{_quote(source_name)}?client_id={_quote(client_id)}&p_size={page_size}"
+            + f"&version=3{token_part}{extra}"
+        )
+
+    def query(
+        self, source_name: str, *, client_id: str, page_size: int, token: int | None, query_params: str = ""
+    ) -> bytes:
+        url = self.query_url(
+            source_name, client_id=client_id, page_size=page_size, token=token, query_params=query_params
+        )
+        return self._send("GET", url, client_id=client_id).content
+
+    def push(
+        self,
+        source_name: str,
+        client_id: str,
+        body: Mapping[str, Any],
+        blobs: Mapping[str, Path] | None = None,
+    ) -> None:
+        """POST local changes (§5.1): JSON, or multipart with a ``cud`` part when blobs go along."""
+        if self.url_family == "classic":
+            url = self._base.rstrip("/")
+        else:
+            url = self._base + f"app/v1/{_quote(source_name)}"
+        payload = json.dumps(body, separators=(",", ":")).encode()
+        if not blobs:
+            self._send("POST", url, data=payload, json_body=True, client_id=client_id)
+            return
+        handles = {name: path.open("rb") for name, path in blobs.items()}
+        try:
+            files: list[tuple[str, tuple[str | None, Any, str]]] = [
+                ("cud", (None, payload, "application/json"))
+            ]
+            files += [(name, (name, fh, "application/octet-stream")) for name, fh in handles.items()]
+            self._send("POST", url, files=files, client_id=client_id)
+        finally:
+            for fh in handles.values():
+                fh.close()
+
+    def search(
+        self,
+        *,
+        from_: str,
+        client_id: str,
+        page_size: int,
+        sources: Sequence[tuple[str, int | None]],
+        search_params: Mapping[str, Any] | None = None,
+        offset: int | None = None,
+        max_results: int | None = None,
+    ) -> bytes:
+        """One search request (§6.1); ``sources`` pairs each name with its search token (or None)."""
+        params = dict(search_params or {})
+        if self.url_family == "classic":
+            query = f"client_id={_quote(client_id)}&p_size={page_size}&version=3"
+            for name, token in sources:
+                query += "&sources[][name]=" + _quote(name)
+                if token is not None:
+                    query += f"&sources[][token]={token}"
+            if offset is not None:
+                query += f"&offset={offset}"
+            if max_results is not None:
+                query += f"&max_results={max_results}"
+            query += "".join(f"&search[{_quote(k)}]={_quote(v)}" for k, v in params.items())
+            return self._send("GET", self._base + from_ + "?" + query, client_id=client_id).content
+        body: dict[str, Any] = {
+            "client_id": client_id,
+            "sources": [{"name": n} if t is None else {"name": n, "token": str(t)} for n, t in sources],
+            "search": {k: str(v) for k, v in params.items()},
+            "p_size": page_size,
+            "version": 3,
+        }
+        if offset is not None:
+            body["offset"] = offset
+        if max_results is not None:
+            body["max_results"] = max_results
+        path = "rc/v1/app/search" if from_ == "search" else "rc/v1/app/" + from_
+        data = json.dumps(body, separators=(",", ":")).encode()
+        return self._send("POST", self._base + path, data=data, json_body=True, client_id=client_id).content
+
+    def bulk_data(self, *, client_id: str, partition: str, sources: Sequence[str]) -> bytes:
+        if self.url_family == "classic":
+            query = f"client_id={_quote(client_id)}&partition={_quote(partition)}"
+            if sources:
+                query += "&sources=" + _quote(",".join(sources))
+            return self._send("GET", self._base + "bulk_data?" + query, client_id=client_id).content
+        body = {"client_id": client_id, "partition": partition, "sources": list(sources)}
+        data = json.dumps(body, separators=(",", ":")).encode()
+        url = self._base + "rc/v1/app/bulk_data"
+        return self._send("POST", url, data=data, json_body=True, client_id=client_id).content
+
+    def bulk_file_url(self, url: str) -> str:
+        """``scheme://host/`` + the url answered by bulk_data + ``.rzip`` (§8.2)."""
+        parts = urllib.parse.urlsplit(self._server_url)
+        return f"{parts.scheme}://{parts.netloc}/{url.lstrip('/')}.rzip"
+
+    def download(self, url: str, dest: Path) -> int:
+        """Stream ``url`` into ``dest`` (cancellable between chunks); return the byte count."""
+
+        def fetch() -> int:
+            written = 0
+            with self._http.request(
+                "GET", url, headers=self._headers(None, json_body=False, session=True),
+                timeout=self.timeout, verify=self.verify_ssl, stream=True,
+            ) as response:
+                self._check(response, url)
+                with dest.open("wb") as out:
+                    for chunk in response.iter_content(_CHUNK):
+                        if self._cancel.is_set():
+                            raise Cancelled("download stopped")
+                        out.write(chunk)
+                        written += len(chunk)
+            return written
+
+        return self._run(fetch, url)
+
+    def post_form(self, url: str, fields: Sequence[tuple[str, str]]) -> str:
+        """POST a form-encoded notification to an app's callback URL (D6); return the answer body.
+
+        Independent of the sync session and of ``stop_sync``: it is the app's own server.
+        """
+        try:
+            response = self._http.post(
+                url, data=list(fields), timeout=self.callback_timeout, verify=self.verify_ssl
+            )
+        except requests.RequestException as exc:
+            raise self._translate(exc, url) from exc
+        self._check(response, url)
+        return response.text
+
+    # ----------------------------------------------------------------- internals
+    def _headers(self, client_id: str | None, *, json_body: bool, session: bool) -> dict[str, str]:
+        headers: dict[str, str] = {}
+        if json_body:
+            headers["Content-Type"] = "application/json"
+        if session and self.session:
+            headers["Cookie"] = self.session
+        if client_id and self.client_id_header:
+            headers["X-RhoConnect-CLIENT-ID"] = client_id
+        return headers
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        data: bytes | None = None,
+        files: Any = None,
+        json_body: bool = False,
+        client_id: str | None = None,
+        session: bool = True,
+    ) -> requests.Response:
+        headers = self._headers(client_id, json_body=json_body, session=session)
+        log.debug("%s %s", method, url)
+
+        def call() -> requests.Response:
+            response = self._http.request(
+                method, url, data=data, files=files, headers=headers,
+                timeout=self.timeout, verify=self.verify_ssl,
+            )
+            _ = response.content  # read the body on the helper thread: the read may block too
+            return response
+
+        response = self._run(call, url)
+        self._check(response, url)
+        return response
+
+    def _run(self, fn: Callable[[], _T], url: str) -> _T:
+        if self._cancel.is_set():
+            raise Cancelled("sync stopped")
+        future: Future[_T] = self._pool.submit(fn)
+        while True:
+            try:
+                return future.result(timeout=0.05)
+            except TimeoutError:
+                if self._cancel.is_set():
+                    future.cancel()
+                    raise Cancelled("sync stopped") from None
+            except requests.RequestException as exc:
+                raise self._translate(exc, url) from exc
+
+    @staticmethod
+    def _check(response: requests.Response, url: str) -> None:
+        # Only 200 and 206 are success for Rhodes (protocol.md §1.2).
+        if response.status_code in (200, 206):
+            return
+        body = response.text
+        if response.status_code == 401:
+            raise NotAuthorized(401, body, url)
+        raise HTTPStatusError(response.status_code, body, url)
+
+    @staticmethod
+    def _translate(exc: requests.RequestException, url: str) -> TransportError:
+        where = urllib.parse.urlsplit(url).netloc
+        if isinstance(exc, requests.Timeout):
+            return RequestTimeout(f"no answer from {where} in time")
+        if isinstance(exc, requests.exceptions.SSLError):
+            return ConnectionFailed(f"TLS failure talking to {where}: {exc}")
+        if isinstance(exc, requests.ConnectionError):
+            return ConnectionFailed(f"cannot reach {where}: {_short(exc)}")
+        # ChunkedEncodingError, ContentDecodingError...: the connection broke mid-answer.
+        return ConnectionFailed(f"broken answer from {where}: {_short(exc)}")
+
+
+def _short(exc: BaseException) -> str:
+    """The innermost reason, without urllib3's long wrapper text."""
+    reason: BaseException = exc
+    while reason.__context__ is not None and reason.__context__ is not reason:
+        reason = reason.__context__
+    text = str(reason) or type(reason).__name__
+    return text if len(text) < 200 else text[:200] + "..."
