@@ -1,0 +1,44 @@
+@transport
+Feature: HTTP failures during a sync
+  A failed request is reported with the HTTP status as error_code and the response body as
+  error_message. A 401 ends the session; the app must sign in again.
+
+  Background:
+    Given a client app with the model "Product"
+    And the user is logged in
+    And a callback "products" is set for the "Product" notifications
+
+  @api_dosync @must @mock_control @status_error @param_error_code @param_error_message
+  Scenario Outline: The HTTP status becomes the error code
+    Given the server answers the next "Product" query with status <status> and body "<body>"
+    When the app syncs everything
+    Then callback "products" got an "error" notification with:
+      | status         | error      |
+      | error_code     | <status>   |
+      | rho_error_code | <rho_code> |
+      | error_message  | <body>     |
+
+    Examples:
+      | status | rho_code | body              |
+      | 401    | 9        | Not authenticated |
+      | 500    | 2        | Unknown client    |
+      | 404    | 2        | Not Found         |
+      | 503    | 2        | try later         |
+
+  @api_dosync @api_logged_in @must @mock_control
+  Scenario: A 401 ends the session without signing in again
+    Given the server answers the next "Product" query with status 401 and body "Not authenticated"
+    When the app syncs everything
+    Then the app is not logged in
+    And the server received no login after the failure
+
+  @api_dosync @must @mock_control
+  Scenario: Nothing is lost when the server fails in the middle of a sync
+    Given the app has synced everything
+    And the app creates a "Product" with name "Precious" and brand "Local"
+    And the server answers the next "Product" push with status 500 and body "oops"
+    When the app syncs everything
+    Then the local "Product" records include one named "Precious"
+    And the app has pending changes for "Product"
+    When the app syncs everything
+    Then the server's "Product" records for the user include one named "Precious"
