@@ -1,0 +1,81 @@
+"""What the sync algorithm needs to reach: stores, transport, notifier, settings, stop flag.
+
+The engine builds one :class:`SyncContext`; the algorithm modules (``sync_source``, ``search``,
+``bulk``) take it instead of the whole engine so that each one stays small and testable, and so that
+the algorithm cannot call the public API (which would re-enter the command queue).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .exceptions import Cancelled, UnknownSource
+from .notify import Notifier
+from .store import Source, Store
+from .transport import Transport
+
+__all__ = ["Settings", "SyncContext"]
+
+
+@dataclass
+class Settings:
+    """Run-time options (Rhodes keeps them in rhoconfig; here they live for the engine's lifetime)."""
+
+    page_size: int = 2000
+    bulk_wait_seconds: float = 5.0
+    # Rhodes rhoconfig ``bulksync_state``: None = bulk never runs, 0 = run bulk at the next sync, 1 = done.
+    bulksync_state: int | None = None
+
+
+@dataclass
+class SyncContext:
+    transport: Transport
+    notifier: Notifier
+    stores: dict[str, Store]
+    settings: Settings
+    stop_flag: threading.Event
+    # Called with every notification of a command whose status popup is on (see ``status``).
+    reporter: Callable[[dict[str, Any]], None] | None = None
+    reporting: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def main(self) -> Store:
+        """The ``user`` partition store: it holds ``client_info`` (session, client id)."""
+        return self.stores["user"]
+
+    def check_stop(self) -> None:
+        if self.stop_flag.is_set():
+            raise Cancelled("sync stopped")
+
+    def sync_sources(self) -> list[tuple[Store, Source]]:
+        """Every synced source of every partition, in ``sync_priority`` order (§4.5)."""
+        found = [(store, src) for store in self.stores.values() for src in store.sources()]
+        found = [(store, src) for store, src in found if src.sync_type != "none"]
+        found.sort(key=lambda pair: (pair[1].sync_priority, pair[1].source_id))
+        return found
+
+    def find_source(self, name_or_id: str | int) -> tuple[Store, Source]:
+        key: str | int = name_or_id
+        if isinstance(name_or_id, str) and name_or_id.lstrip("-").isdigit():
+            key = int(name_or_id)
+        for store in self.stores.values():
+            src = store.source(key)
+            if src is not None:
+                return store, src
+        raise UnknownSource(name_or_id)
+
+    def report(self, params: dict[str, Any]) -> None:
+        if self.reporting and self.reporter is not None and not self.notifier.suppressed:
+            self.reporter(params)
+
+    def source_event(self, source_id: int, params: dict[str, Any]) -> dict[str, Any]:
+        self.report(params)
+        return self.notifier.source_event(source_id, params)
+
+    def global_event(self, params: dict[str, Any]) -> dict[str, Any]:
+        self.report(params)
+        return self.notifier.global_event(params)

@@ -1,0 +1,145 @@
+"""Search (§6): one request per round for all listed sources, pages applied like query pages.
+
+Notifications go to the search's own one-shot callback only: ``in_progress`` after each page with
+objects and, when ``progress_step > 0``, every ``progress_step`` objects (the page is applied in
+chunks of that size, each committed before its notification); finally ``complete`` or ``error``
+without source keys. The round loop ends when the objects of a whole answer add up to 0; the listed
+sources' tokens are then reset to 0. Every notification carries ``search_params`` (Rhodes appends
+them to the callback parameters).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from .context import SyncContext
+from .exceptions import Cancelled, NotAuthorized, ProtocolError, RhoconnectError
+from .notify import Registration, error_fields
+from .protocol import Page, parse_search
+from .store import Source, Store
+from .sync_source import apply_and_notify, drop_session, ensure_client_id, push, source_params
+
+__all__ = ["SearchRequest", "run_search", "split_page"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass
+class SearchRequest:
+    source_names: Sequence[str]
+    from_: str = "search"
+    search_params: Mapping[str, Any] | None = None
+    offset: int | None = None
+    max_results: int | None = None
+    progress_step: int = -1
+    sync_changes: bool = False
+
+
+def split_page(page: Page, step: int) -> Iterator[Page]:
+    """Cut a page into pages of at most ``step`` inserted objects (deletes, links go first)."""
+    if step <= 0 or len(page.insert) <= step:
+        yield page
+        return
+    items = list(page.insert.items())
+    head = dict(items[:step])
+    yield dataclasses.replace(page, insert=head, count=len(head) + len(page.delete))
+    for start in range(step, len(items), step):
+        chunk = dict(items[start:start + step])
+        yield dataclasses.replace(page, insert=chunk, delete={}, links={}, metadata=None, errors=None,
+                                  count=len(chunk), schema_changed=False)
+
+
+class _Search:
+    def __init__(self, ctx: SyncContext, request: SearchRequest, registration: Registration | None) -> None:
+        self.ctx = ctx
+        self.request = request
+        self.registration = registration
+        self.extra = {"search_params": dict(request.search_params or {})}
+        self.cumulative = 0
+        self.next_step = request.progress_step if request.progress_step > 0 else 0
+
+    def emit(self, params: dict[str, Any]) -> dict[str, Any]:
+        params = {**params, **self.extra}
+        self.ctx.report(params)
+        return self.ctx.notifier.deliver(self.registration, params)
+
+    def fail(self, exc: RhoconnectError, server_errors: dict[str, Any] | None = None) -> dict[str, Any]:
+        params: dict[str, Any] = {"status": "error", "sync_type": "incremental", **error_fields(exc)}
+        if server_errors:
+            params.update(error_code=8, rho_error_code=8, server_errors=server_errors)
+        return self.emit(params)
+
+    def run(self) -> dict[str, Any]:
+        info = self.ctx.main.client_info()
+        if not info.session:
+            from .exceptions import NotLoggedIn
+
+            return self.fail(NotLoggedIn("not logged in"))
+        self.ctx.transport.session = info.session
+        try:
+            listed = [self.ctx.find_source(name) for name in self.request.source_names]
+            client_id = ensure_client_id(self.ctx)
+            if self.request.sync_changes:
+                for store, source in listed:
+                    push(self.ctx, store, source, client_id)
+            server_errors = self.rounds(listed, client_id)
+        except Cancelled:
+            raise
+        except RhoconnectError as exc:
+            if isinstance(exc, NotAuthorized):
+                drop_session(self.ctx)
+            return self.fail(exc)
+        if server_errors:
+            return self.fail(ProtocolError("search error"), server_errors)
+        return self.emit({"status": "complete", "sync_type": "incremental", "error_code": 0,
+                          "rho_error_code": 0, "error_message": ""})
+
+    def rounds(self, listed: list[tuple[Store, Source]], client_id: str) -> dict[str, Any]:
+        by_name = {source.name: (store, source) for store, source in listed}
+        tokens: dict[str, int | None] = dict.fromkeys(by_name)
+        errors: dict[str, Any] = {}
+        try:
+            while True:
+                self.ctx.check_stop()
+                body = self.ctx.transport.search(
+                    from_=self.request.from_, client_id=client_id, page_size=self.ctx.settings.page_size,
+                    sources=list(tokens.items()), search_params=self.request.search_params,
+                    offset=self.request.offset, max_results=self.request.max_results)
+                total = 0
+                for page in parse_search(body):
+                    if page.source not in by_name:
+                        raise ProtocolError(f"search answer for unknown source {page.source!r}")
+                    store, source = by_name[page.source]
+                    if page.errors:
+                        errors.update(page.errors.to_notification())
+                    self.apply(store, source, page)
+                    if page.token:
+                        tokens[source.name] = page.token
+                    total += page.count
+                if total == 0 or errors:
+                    return errors
+        finally:
+            for store, source in listed:
+                with store.lock:
+                    store.set_token(source.source_id, 0)
+
+    def apply(self, store: Store, source: Source, page: Page) -> None:
+        step = self.request.progress_step
+        for chunk in split_page(page, step):
+            apply_and_notify(self.ctx, store, source, chunk)
+            self.cumulative += chunk.count
+            due = step <= 0 or self.cumulative >= self.next_step or chunk is page
+            if chunk.count > 0 and due:
+                if step > 0:
+                    while self.next_step <= self.cumulative:
+                        self.next_step += step
+                self.emit(source_params(source, "in_progress", total=page.total_count,
+                                        processed=chunk.count, cumulative=self.cumulative))
+
+
+def run_search(ctx: SyncContext, request: SearchRequest, registration: Registration | None) -> dict[str, Any]:
+    """Run one search command on the sync thread; return its final parameters."""
+    return _Search(ctx, request, registration).run()

@@ -1,0 +1,291 @@
+"""The incremental sync algorithm: client id, push before pull, paging with tokens (§3.2, §4, §5, §9.2).
+
+One :class:`Syncer` runs one ``dosync``/``dosync_source`` command on the sync thread:
+
+1. a session must exist (else ``error`` 7 to the ``-1`` callback);
+2. the client id is created (``clientcreate``) or reset (``clientreset``) as §3.2 says;
+3. bulk sync runs first when ``bulksync_state`` is 0 (``bulk``);
+4. for each source in ``sync_priority`` order (``bulk_sync_only`` and ``none`` skipped): push the
+   outbox, then pull pages until the token is ``""``. The first request of a run never carries a token;
+   each later one carries the token just applied, which acknowledges it. A page whose token equals
+   the one already stored is a re-send and is not applied again.
+
+Errors: an error in one source does not stop the others; a 401 clears the session and stops
+everything (D8); a stop request ends the command silently (D7); ``schema-changed`` ends the sync after
+that source's pull loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from . import bulk
+from .context import SyncContext
+from .exceptions import (
+    Cancelled,
+    HTTPStatusError,
+    NotAuthorized,
+    NotLoggedIn,
+    ProtocolError,
+    RhoconnectError,
+)
+from .notify import error_fields
+from .protocol import Page, parse_client_create, parse_page, push_body
+from .store import Source, Store
+
+__all__ = ["SourceResult", "Syncer", "complete_params", "source_params"]
+
+log = logging.getLogger(__name__)
+
+
+def source_params(source: Source, status: str, *, total: int = 0, processed: int = 0,
+                  cumulative: int = 0) -> dict[str, Any]:
+    """The common parameters of a source notification (seed tables; counters per D5)."""
+    return {
+        "source_id": source.source_id,
+        "source_name": source.name,
+        "sync_type": "incremental",
+        "status": status,
+        "total_count": total,
+        "processed_count": processed,
+        "cumulative_count": cumulative,
+    }
+
+
+def complete_params() -> dict[str, Any]:
+    return {"status": "complete", "sync_type": "incremental", "error_code": 0, "rho_error_code": 0,
+            "error_message": ""}
+
+
+@dataclass
+class SourceResult:
+    """How one source ended: its final notification and whether the whole sync must stop."""
+
+    params: dict[str, Any]
+    stop_all: bool = False
+    schema_changed: bool = False
+
+
+class Syncer:
+    """Runs one sync command; create one per command."""
+
+    def __init__(self, ctx: SyncContext, query_params: str = "") -> None:
+        self.ctx = ctx
+        self.query_params = query_params
+
+    # ------------------------------------------------------------------ commands
+    def sync_all(self) -> dict[str, Any]:
+        client_id = self.prepare()
+        if isinstance(client_id, dict):
+            return client_id
+        bulk_error = self.maybe_bulk(client_id)
+        if bulk_error is not None:
+            return bulk_error
+        for store, source in self.ctx.sync_sources():
+            if source.sync_type == "bulk_sync_only":
+                continue
+            result = self.sync_source(store, source, client_id)
+            if result.stop_all or result.schema_changed:
+                return result.params
+        return self.ctx.global_event(complete_params())
+
+    def sync_one(self, name_or_id: str | int) -> dict[str, Any]:
+        try:
+            store, source = self.ctx.find_source(name_or_id)
+        except RhoconnectError as exc:
+            return self.ctx.global_event({"status": "error", "sync_type": "incremental", **error_fields(exc)})
+        client_id = self.prepare()
+        if isinstance(client_id, dict):
+            return client_id
+        bulk_error = self.maybe_bulk(client_id)
+        if bulk_error is not None:
+            return bulk_error
+        return self.sync_source(store, source, client_id).params
+
+    # ------------------------------------------------------------------ preparation (§3.2)
+    def prepare(self) -> str | dict[str, Any]:
+        """Check the session and make sure a client id exists; a dict is the error to return."""
+        info = self.ctx.main.client_info()
+        if not info.session:
+            return self._global_error(NotLoggedIn("not logged in"))
+        self.ctx.transport.session = info.session
+        try:
+            return ensure_client_id(self.ctx)
+        except Cancelled:
+            raise
+        except RhoconnectError as exc:
+            if isinstance(exc, NotAuthorized):
+                drop_session(self.ctx)
+            return self._global_error(exc)
+
+    def maybe_bulk(self, client_id: str) -> dict[str, Any] | None:
+        if self.ctx.settings.bulksync_state != 0:
+            return None
+        return bulk.run_bulk(self.ctx, client_id)
+
+    def _global_error(self, exc: RhoconnectError) -> dict[str, Any]:
+        return self.ctx.global_event({"status": "error", "sync_type": "incremental", **error_fields(exc)})
+
+    # ------------------------------------------------------------------ one source
+    def sync_source(self, store: Store, source: Source, client_id: str) -> SourceResult:
+        started = time.monotonic()
+        state = _Counters()
+        try:
+            self.ctx.check_stop()
+            push(self.ctx, store, source, client_id)
+            schema_changed = self.pull(store, source, client_id, state)
+        except Cancelled:
+            raise
+        except RhoconnectError as exc:
+            return self._source_failed(store, source, exc, state, started)
+        with store.lock:
+            store.record_sync(source.source_id, inserted=state.inserted, deleted=state.deleted,
+                              duration=time.monotonic() - started, success=True)
+        status = "schema-changed" if schema_changed else "ok"
+        params = source_params(source, status, total=state.total, processed=state.processed,
+                               cumulative=state.cumulative)
+        params.update(error_code=0, rho_error_code=0, error_message="")
+        return SourceResult(self.ctx.source_event(source.source_id, params), schema_changed=schema_changed)
+
+    def _source_failed(self, store: Store, source: Source, exc: RhoconnectError, state: _Counters,
+                       started: float) -> SourceResult:
+        stop_all = isinstance(exc, NotAuthorized)
+        if stop_all:
+            drop_session(self.ctx)  # D8: no automatic re-login
+        elif isinstance(exc, HTTPStatusError) and exc.unknown_client:
+            forget_client(self.ctx)
+        log.info("source %s failed: %s", source.name, exc.message)
+        with store.lock:
+            store.record_sync(source.source_id, inserted=state.inserted, deleted=state.deleted,
+                              duration=time.monotonic() - started, success=False)
+        params = source_params(source, "error", total=state.total, processed=state.processed,
+                               cumulative=state.cumulative)
+        params.update(error_fields(exc))
+        return SourceResult(self.ctx.source_event(source.source_id, params), stop_all=stop_all)
+
+    def pull(self, store: Store, source: Source, client_id: str, state: _Counters) -> bool:
+        """Pull pages until the token is ``""``; return whether the schema changed (§4.3, §8.5)."""
+        current = store.source(source.source_id)
+        stored = current.token if current is not None else 0
+        send: int | None = None  # the first request of a run never carries a token
+        schema_changed = False
+        transport = self.ctx.transport
+        while True:
+            self.ctx.check_stop()
+            body = transport.query(source.name, client_id=client_id, page_size=self.ctx.settings.page_size,
+                                   token=send, query_params=self.query_params)
+            page = parse_page(body)
+            if page.errors:
+                self._report_server_errors(source, page, state)
+            if page.token > 1 and page.token == stored:
+                log.debug("%s: page %s re-sent, already applied", source.name, page.token)
+            else:
+                apply_and_notify(self.ctx, store, source, page)
+                stored = page.token
+                state.add(page)
+                if page.count > 0:
+                    self.ctx.source_event(source.source_id, source_params(
+                        source, "in_progress", total=state.total, processed=state.processed,
+                        cumulative=state.cumulative))
+            schema_changed = schema_changed or page.schema_changed
+            if page.token == 0:
+                with store.lock:
+                    store.purge_confirmed(source.source_id)
+                return schema_changed
+            send = page.token
+
+    def _report_server_errors(self, source: Source, page: Page, state: _Counters) -> None:
+        """Adapter errors inside a page: ``error`` 8 with ``server_errors``; the sync goes on (§7.2)."""
+        assert page.errors is not None
+        params = source_params(source, "error", total=page.total_count, processed=state.processed,
+                               cumulative=state.cumulative)
+        params.update(error_code=8, rho_error_code=8, error_message="",
+                      server_errors=page.errors.to_notification())
+        self.ctx.source_event(source.source_id, params)
+
+
+class _Counters:
+    """Notification counters of one source in one sync (D5, old Rhodes semantics §4.4)."""
+
+    def __init__(self) -> None:
+        self.total = 0
+        self.processed = 0
+        self.cumulative = 0
+        self.inserted = 0
+        self.deleted = 0
+
+    def add(self, page: Page) -> None:
+        self.total = page.total_count
+        self.processed = page.count
+        self.cumulative += page.count
+        self.inserted += len(page.insert)
+        self.deleted += len(page.delete)
+
+
+def apply_and_notify(ctx: SyncContext, store: Store, source: Source, page: Page) -> None:
+    """Apply one page under the sync mutex, then fire object notifications (after the commit)."""
+    with store.lock:
+        applied = store.apply_page(source.source_id, page)
+    ctx.notifier.objects_event(source.source_id, applied.created, applied.updated, applied.deleted,
+                               applied.links)
+
+
+def push(ctx: SyncContext, store: Store, source: Source, client_id: str) -> None:
+    """POST the source's outbox (§5); on failure roll the rows back to unsent and re-raise."""
+    with store.lock:
+        batch = store.begin_push(source.source_id)
+    if batch is None:
+        return
+    body = push_body(source.name, client_id, batch)
+    try:
+        ctx.transport.push(source.name, client_id, body, batch.blobs or None)
+    except BaseException:
+        with store.lock:
+            store.push_failed(source.source_id)
+        raise
+    with store.lock:
+        store.push_succeeded(source.source_id)
+
+
+def ensure_client_id(ctx: SyncContext) -> str:
+    """§3.2: create the client id if there is none, reset it when the reset flag is set."""
+    store = ctx.main
+    info = store.client_info()
+    if not info.client_id:
+        answer = ctx.transport.client_create()
+        try:
+            client_id = parse_client_create(answer)
+        except ProtocolError:
+            raise
+        with store.lock:
+            store.set_client_id(client_id)
+        return client_id
+    if info.reset:
+        ctx.transport.client_reset(info.client_id)
+        with store.lock:
+            store.set_reset(False)
+    return info.client_id
+
+
+def drop_session(ctx: SyncContext) -> None:
+    """D8: a 401 clears the stored session; the client id stays."""
+    with ctx.main.lock:
+        ctx.main.set_session(None)
+    ctx.transport.session = None
+
+
+def forget_client(ctx: SyncContext) -> None:
+    """The server lost our client (500 ``Unknown client``): get a new id and everything again.
+
+    A new client id starts with an empty client document on the server, so the next sync receives
+    every object again; stale local objects (deleted on the server meanwhile) are dropped then by
+    ``Store.full_reset``, which keeps pending local changes.
+    """
+    with ctx.main.lock:
+        ctx.main.set_client_id(None)
+    for store in ctx.stores.values():
+        with store.lock:
+            store.refresh_reset()
