@@ -29,7 +29,7 @@ Feature: What the app does about refused changes
     Then the server's "Product" records for the user include one named "Pen"
     And the local "Product" records are exactly the server's
 
-  @api_on_sync_update_error @must @mock_control @action_retry @arg_action @arg_objects
+  @api_on_sync_update_error @must @mock_control @action_retry @arg_source_name @arg_action @arg_objects
   Scenario: The app retries a change the server refused
     Given the server's "Product" adapter fails once to update with "price locked"
     And the app changes the "price" of "Product" "2" to "7.50"
