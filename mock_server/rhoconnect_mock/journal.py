@@ -1,12 +1,302 @@
-"""The request journal: every request and response, for assertions and the admin API.
+"""The request journal: every protocol request and its response, for assertions and the admin API.
 
-Placeholder until the journal lands: ``install`` attaches nothing yet.
+Each request the protocol classifier saw (admin requests excepted) becomes one ``JournalEntry``:
+operation, family, source, user, client id, the token the client sent and the one the server
+issued, status, content type, timing, the fault rules that fired, and the start of both bodies.
+Entries live in a bounded deque: when it is full the oldest entry is dropped and counted in
+``dropped``, so a long run never grows without limit and never loses entries silently.
+
+Unexpected exceptions raised while handling a request are kept in ``errors`` (the pytest plugin
+fails the test that caused one).
+
+Reading: ``journal.entries(operation="query", source="Product")`` gives an ``Entries`` sequence
+with ``filter``, ``first``, ``index`` and ``assert_order``::
+
+    entries.assert_order({"operation": "query", "source": "Product", "token_sent": token},
+                         {"operation": "cud"})
 """
 
 from __future__ import annotations
 
-from flask import Flask
+import threading
+import time
+import traceback
+from collections import deque
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, overload
+
+import flask
+from flask import Flask, Response
+
+EXTENSION = "rhoconnect_mock.journal"
+DEFAULT_SIZE = 10_000
+DEFAULT_BODY_LIMIT = 2048
+MAX_ERRORS = 100
+
+__all__ = ["DEFAULT_SIZE", "EXTENSION", "Entries", "Journal", "JournalEntry", "install", "journal_of"]
+
+
+@dataclass(frozen=True)
+class JournalEntry:
+    """One request and its response, in protocol terms."""
+
+    seq: int
+    time: float
+    method: str
+    path: str
+    query_string: str
+    operation: str
+    family: str | None
+    source: str | None
+    sources: list[str]
+    user: str | None
+    client_id: str | None
+    token_sent: str | None
+    token_issued: str | None
+    status: int
+    content_type: str | None
+    response_bytes: int | None
+    duration_ms: float
+    faults: list[str] = field(default_factory=list)
+    request_body: str | None = None
+    response_body: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def matches(self, filters: Mapping[str, Any]) -> bool:
+        """True if every ``key=value`` holds (``faults=ID`` means that rule fired here)."""
+        for key, want in filters.items():
+            if key == "faults":
+                if want not in self.faults:
+                    return False
+                continue
+            if not hasattr(self, key):
+                raise KeyError(f"journal entries have no field {key!r}")
+            if getattr(self, key) != want:
+                return False
+        return True
+
+
+class Entries(Sequence[JournalEntry]):
+    """A snapshot of journal entries in arrival order, with helpers for assertions."""
+
+    def __init__(self, items: Sequence[JournalEntry], dropped: int = 0) -> None:
+        self._items = list(items)
+        self.dropped = dropped
+
+    @overload
+    def __getitem__(self, index: int) -> JournalEntry: ...
+    @overload
+    def __getitem__(self, index: slice) -> Entries: ...
+    def __getitem__(self, index: int | slice) -> JournalEntry | Entries:
+        if isinstance(index, slice):
+            return Entries(self._items[index])
+        return self._items[index]
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __iter__(self) -> Iterator[JournalEntry]:
+        return iter(self._items)
+
+    def __repr__(self) -> str:
+        return f"Entries({[_brief(e) for e in self._items]})"
+
+    def filter(self, **filters: Any) -> Entries:
+        """The entries where every given field equals the given value."""
+        return Entries([e for e in self._items if e.matches(filters)])
+
+    def first(self, **filters: Any) -> JournalEntry | None:
+        return next((e for e in self._items if e.matches(filters)), None)
+
+    def index(self, *args: Any, **filters: Any) -> int:
+        """Position of the first entry matching ``filters`` (``ValueError`` if none)."""
+        if args:
+            return self._items.index(*args)
+        for i, entry in enumerate(self._items):
+            if entry.matches(filters):
+                return i
+        raise ValueError(f"no journal entry with {filters}")
+
+    def assert_order(self, *steps: Mapping[str, Any]) -> list[JournalEntry]:
+        """Assert that entries matching each step occur in this order; return the matched entries.
+
+        Each step is a dict of field values; a later step must match an entry after the one that
+        matched the step before it. The message lists the journal when the order does not hold.
+        """
+        found: list[JournalEntry] = []
+        start = 0
+        for n, step in enumerate(steps):
+            for i in range(start, len(self._items)):
+                if self._items[i].matches(step):
+                    found.append(self._items[i])
+                    start = i + 1
+                    break
+            else:
+                where = "at all" if n == 0 else f"after step {n} ({dict(steps[n - 1])})"
+                lines = "\n".join(f"  {_brief(e)}" for e in self._items) or "  (empty)"
+                raise AssertionError(f"journal: no request matching {dict(step)} {where}; journal:\n{lines}")
+        return found
+
+    def assert_acknowledged_before(self, source: str, token: str, operation: str, **then: Any) -> None:
+        """Assert a query for ``source`` acknowledged ``token`` before a request of ``operation``."""
+        self.assert_order({"operation": "query", "source": source, "token_sent": token},
+                          {"operation": operation, **then})
+
+    def to_json(self) -> list[dict[str, Any]]:
+        return [e.to_dict() for e in self._items]
+
+
+def _brief(e: JournalEntry) -> str:
+    parts = [f"#{e.seq}", e.operation, e.method, e.path]
+    if e.source:
+        parts.append(f"source={e.source}")
+    if e.token_sent is not None:
+        parts.append(f"token_sent={e.token_sent!r}")
+    if e.token_issued is not None:
+        parts.append(f"token_issued={e.token_issued!r}")
+    parts.append(f"-> {e.status}")
+    if e.faults:
+        parts.append(f"faults={e.faults}")
+    return " ".join(parts)
+
+
+class Journal:
+    """The bounded store of entries and unexpected errors of one app (thread-safe)."""
+
+    def __init__(self, size: int = DEFAULT_SIZE, body_limit: int = DEFAULT_BODY_LIMIT) -> None:
+        if size < 1:
+            raise ValueError("journal size must be at least 1")
+        self.size = size
+        self.body_limit = body_limit
+        self._entries: deque[JournalEntry] = deque(maxlen=size)
+        self._errors: deque[dict[str, Any]] = deque(maxlen=MAX_ERRORS)
+        self._lock = threading.Lock()
+        self._seq = 0
+        self.dropped = 0
+
+    def next_seq(self) -> int:
+        with self._lock:
+            self._seq += 1
+            return self._seq
+
+    def record(self, entry: JournalEntry) -> None:
+        with self._lock:
+            if len(self._entries) == self.size:
+                self.dropped += 1
+            self._entries.append(entry)
+
+    def record_error(self, error: dict[str, Any]) -> None:
+        with self._lock:
+            self._errors.append(error)
+
+    def entries(self, since: int | None = None, limit: int | None = None, **filters: Any) -> Entries:
+        """Entries with ``seq > since`` matching ``filters``, oldest first, at most ``limit``."""
+        with self._lock:
+            items = list(self._entries)
+            dropped = self.dropped
+        if since is not None:
+            items = [e for e in items if e.seq > since]
+        if filters:
+            items = [e for e in items if e.matches(filters)]
+        if limit is not None:
+            items = items[-limit:] if limit else []
+        return Entries(items, dropped)
+
+    def errors(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self._errors)
+
+    def clear(self, errors: bool = True) -> None:
+        """Forget every entry (and the error list); ``dropped`` restarts at zero."""
+        with self._lock:
+            self._entries.clear()
+            self.dropped = 0
+            if errors:
+                self._errors.clear()
+
+    def summary(self) -> dict[str, Any]:
+        with self._lock:
+            return {"size": self.size, "count": len(self._entries), "dropped": self.dropped,
+                    "last_seq": self._seq, "errors": len(self._errors)}
+
+
+def journal_of(app: Flask) -> Journal:
+    """The journal installed on ``app``."""
+    journal: Journal = app.extensions[EXTENSION]
+    return journal
+
+
+def _text(data: bytes, limit: int) -> str:
+    return data[:limit].decode("utf-8", errors="replace")
 
 
 def install(app: Flask) -> None:
-    """Attach the journal to ``app`` (nothing to attach yet)."""
+    """Attach the journal to ``app`` (after the protocol request classifier)."""
+    state = app.extensions.get("rhoconnect_mock")
+    size = getattr(getattr(state, "config", None), "journal_size", None) or DEFAULT_SIZE
+    journal = Journal(size)
+    app.extensions[EXTENSION] = journal
+
+    def start() -> None:
+        flask.g.rc_started = time.perf_counter()
+
+    def finish(response: Response) -> Response:
+        rc = getattr(flask.g, "rc", None)
+        if rc is None or rc.operation == "admin":
+            return response
+        req = flask.request
+        started = getattr(flask.g, "rc_started", None)
+        elapsed = (time.perf_counter() - started) * 1000 if started is not None else 0.0
+        limit = journal.body_limit
+        request_body = None
+        if rc.operation != "login":  # login bodies carry passwords
+            request_body = _text(req.get_data(cache=True), limit) or None
+        response_body = None
+        if not response.direct_passthrough and response.is_sequence:
+            response_body = _text(response.get_data(), limit)
+        fired = getattr(flask.g, "rc_faults", None) or []
+        journal.record(JournalEntry(
+            seq=journal.next_seq(),
+            time=time.time(),
+            method=req.method,
+            path=req.path,
+            query_string=req.query_string.decode("latin-1"),
+            operation=rc.operation,
+            family=rc.family,
+            source=rc.source,
+            sources=list(rc.sources),
+            user=rc.user,
+            client_id=rc.client_id,
+            token_sent=rc.token_sent,
+            token_issued=rc.token_issued,
+            status=response.status_code,
+            content_type=response.content_type,
+            response_bytes=response.content_length,
+            duration_ms=round(elapsed, 3),
+            faults=[r.id for r in fired],
+            request_body=request_body,
+            response_body=response_body,
+        ))
+        return response
+
+    def on_exception(sender: Flask, exception: BaseException, **extra: Any) -> None:
+        rc = getattr(flask.g, "rc", None)
+        journal.record_error({
+            "time": time.time(),
+            "method": flask.request.method,
+            "path": flask.request.path,
+            "operation": getattr(rc, "operation", None),
+            "type": type(exception).__name__,
+            "message": str(exception),
+            "traceback": "".join(traceback.format_exception(exception)),
+        })
+
+    app.before_request_funcs.setdefault(None, []).insert(0, start)
+    # After-request hooks run last-registered first: at index 0 this one runs after every other
+    # hook (protocol headers, fault rewrites) and records what really goes out.
+    finish._rhoconnect_journal = True  # type: ignore[attr-defined]
+    app.after_request_funcs.setdefault(None, []).insert(0, finish)
+    flask.got_request_exception.connect(on_exception, app, weak=False)
