@@ -217,6 +217,10 @@ class Journal:
             if errors:
                 self._errors.clear()
 
+    def clear_errors(self) -> None:
+        with self._lock:
+            self._errors.clear()
+
     def summary(self) -> dict[str, Any]:
         with self._lock:
             return {"size": self.size, "count": len(self._entries), "dropped": self.dropped,
