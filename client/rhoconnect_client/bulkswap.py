@@ -1,0 +1,232 @@
+"""Installing a downloaded bulk file as a partition database, keeping local changes (protocol.md §8.4).
+
+Steps, each leaving the current database untouched until the final atomic rename:
+
+1. validate the file (SQLite header, ``quick_check``, the four Rhodes tables) - else ``BulkError``;
+2. copy it next to the database (same filesystem, so the rename is atomic) and give the copy the
+   client's indexes and schema version;
+3. in one transaction on the copy: take ``client_info`` from the current database, keep the local
+   declaration of every source (sync type, priority, associations) while the ids come from the file,
+   carry over sources the file does not know with their data, unpivot fixed-schema tables into
+   ``object_values`` (this client stores every model as a property bag), copy ``changed_values`` with
+   source ids remapped by name, and re-apply pending creates/updates (upsert) and deletes;
+4. swap: the current database leaves WAL mode (checkpointed, no ``-wal`` file that could be replayed
+   onto the new file), is closed, and the copy is renamed over it; then it is reopened.
+
+A crash before the rename leaves the old database; after it, the complete new one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import sqlite3
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .exceptions import BulkError, StoreError
+from .schema import configure_connection, ensure_schema, validate_bulk_file
+
+if TYPE_CHECKING:
+    from .store import Store
+
+__all__ = ["install"]
+
+log = logging.getLogger(__name__)
+
+_SOURCE_COPY = (
+    "name, token, sync_priority, partition, sync_type, metadata, last_updated, last_inserted_size, "
+    "last_deleted_size, last_sync_duration, last_sync_success, backend_refresh_time, source_attribs, "
+    "schema, schema_version, associations, blob_attribs"
+)
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _prepare_copy(new_file: Path, staged: Path) -> None:
+    shutil.copyfile(new_file, staged)
+    try:
+        conn = sqlite3.connect(staged, isolation_level=None)
+        try:
+            conn.execute("PRAGMA journal_mode=DELETE")
+            ensure_schema(conn)  # adds the unique index the upserts below rely on
+        finally:
+            conn.close()
+    except (sqlite3.DatabaseError, StoreError) as exc:
+        raise BulkError(f"bulk file {new_file.name} cannot take the client's schema: {exc}") from exc
+
+
+def _map_sources(conn: sqlite3.Connection) -> None:
+    """Fill ``temp.rc_srcmap(old, new)`` and make ``bulk.sources`` hold every local source."""
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS rc_srcmap (old INTEGER PRIMARY KEY, new INTEGER)")
+    conn.execute("DELETE FROM temp.rc_srcmap")
+    local = conn.execute(
+        "SELECT source_id, name, sync_priority, sync_type, associations, blob_attribs, schema "
+        "FROM main.sources"
+    ).fetchall()
+    for old_id, name, priority, sync_type, associations, blob_attribs, schema in local:
+        row = conn.execute("SELECT source_id FROM bulk.sources WHERE name=?", (name,)).fetchone()
+        if row is not None:
+            new_id = int(row[0])
+            # The app's declaration decides how a model syncs; the server's file decides ids and data.
+            conn.execute(
+                "UPDATE bulk.sources SET token=0, sync_priority=?, sync_type=?, "
+                "associations=coalesce(?, associations), blob_attribs=coalesce(?, blob_attribs), "
+                "schema=coalesce(schema, ?) WHERE source_id=?",
+                (priority, sync_type, associations, blob_attribs, schema, new_id),
+            )
+        else:
+            taken = conn.execute("SELECT 1 FROM bulk.sources WHERE source_id=?", (old_id,)).fetchone()
+            new_id = old_id
+            if taken:
+                new_id = int(conn.execute("SELECT max(source_id) + 1 FROM bulk.sources").fetchone()[0])
+            conn.execute(
+                f"INSERT INTO bulk.sources (source_id, {_SOURCE_COPY}) SELECT ?, {_SOURCE_COPY} "
+                "FROM main.sources WHERE source_id=?",
+                (new_id, old_id),
+            )
+            conn.execute(
+                "INSERT INTO bulk.object_values (source_id, attrib, object, value) "
+                "SELECT ?, attrib, object, value FROM main.object_values WHERE source_id=?",
+                (new_id, old_id),
+            )
+        conn.execute("INSERT INTO temp.rc_srcmap VALUES (?, ?)", (old_id, new_id))
+    conn.execute("UPDATE bulk.sources SET token=0 WHERE token IS NULL")
+
+
+def _unpivot_fixed_tables(conn: sqlite3.Connection) -> None:
+    """Fixed-schema sources arrive as their own table (errors transcript step 85); store them as rows."""
+    for source_id, name, schema in conn.execute(
+        "SELECT source_id, name, schema FROM bulk.sources WHERE schema IS NOT NULL AND schema<>''"
+    ).fetchall():
+        exists = conn.execute(
+            "SELECT 1 FROM bulk.sqlite_master WHERE type='table' AND name=?", (name,)
+        ).fetchone()
+        if not exists:
+            continue
+        columns = [r[1] for r in conn.execute(f'PRAGMA bulk.table_info("{name}")') if r[1] != "object"]
+        try:
+            declared = set(json.loads(schema).get("property", {}))
+        except (ValueError, AttributeError):
+            declared = set(columns)
+        for column in columns:
+            if declared and column not in declared:
+                continue
+            conn.execute(
+                "INSERT OR REPLACE INTO bulk.object_values (source_id, attrib, object, value) "
+                f'SELECT ?, ?, "object", "{column}" FROM bulk."{name}" WHERE "{column}" IS NOT NULL',
+                (source_id, column),
+            )
+
+
+def _carry_changes(conn: sqlite3.Connection) -> None:
+    """Copy the outbox with new source ids and re-apply what the server has not confirmed yet."""
+    conn.execute("DELETE FROM bulk.changed_values")
+    conn.execute(
+        "INSERT INTO bulk.changed_values (source_id, attrib, object, value, attrib_type, update_type, sent) "
+        "SELECT m.new, cv.attrib, cv.object, cv.value, cv.attrib_type, cv.update_type, cv.sent "
+        "FROM main.changed_values cv JOIN temp.rc_srcmap m ON m.old=cv.source_id ORDER BY cv.rowid"
+    )
+    # Creates and updates: the local object's current values win over the file's.
+    conn.execute(
+        "INSERT OR REPLACE INTO bulk.object_values (source_id, attrib, object, value) "
+        "SELECT DISTINCT m.new, ov.attrib, ov.object, ov.value FROM main.changed_values cv "
+        "JOIN temp.rc_srcmap m ON m.old=cv.source_id "
+        "JOIN main.object_values ov ON ov.object=cv.object AND ov.source_id=cv.source_id "
+        "AND (ov.attrib=cv.attrib OR cv.update_type='create') "
+        "WHERE cv.sent<=2 AND cv.update_type IN ('create', 'update')"
+    )
+    conn.execute(
+        "DELETE FROM bulk.object_values WHERE rowid IN (SELECT b.rowid FROM main.changed_values cv "
+        "JOIN temp.rc_srcmap m ON m.old=cv.source_id "
+        "JOIN bulk.object_values b ON b.object=cv.object AND b.source_id=m.new "
+        "AND (b.attrib=cv.attrib OR cv.attrib='object') WHERE cv.sent<=2 AND cv.update_type='delete')"
+    )
+
+
+def _merge(conn: sqlite3.Connection, staged: Path) -> None:
+    conn.execute("ATTACH DATABASE ? AS bulk", (str(staged),))
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute("DELETE FROM bulk.client_info")
+            conn.execute(
+                "INSERT INTO bulk.client_info (client_id, session, token, token_sent, reset, port, "
+                "last_sync_success) SELECT client_id, session, token, token_sent, reset, port, "
+                "last_sync_success FROM main.client_info"
+            )
+            _map_sources(conn)
+            _unpivot_fixed_tables(conn)
+            _carry_changes(conn)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    finally:
+        conn.execute("DETACH DATABASE bulk")
+
+
+def _swap_memory(store: Store, staged: Path) -> None:
+    src = sqlite3.connect(staged)
+    try:
+        src.backup(store.conn)
+    finally:
+        src.close()
+    configure_connection(store.conn, on_disk=False, synchronous=store.synchronous)
+    ensure_schema(store.conn)
+
+
+def _swap_file(store: Store, staged: Path) -> None:
+    target = Path(store.path)
+    mode = store.conn.execute("PRAGMA journal_mode=DELETE").fetchone()[0]
+    if str(mode).lower() != "delete":
+        # Another connection keeps the WAL open; renaming now could replay it onto the new file.
+        store.conn.execute("PRAGMA journal_mode=WAL")
+        raise StoreError(f"cannot swap {target.name}: another connection has the database open")
+    store.conn.close()
+    try:
+        _fsync(staged)
+        os.replace(staged, target)
+        dir_fd = os.open(target.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    finally:
+        store.conn = store._open()
+
+
+def install(store: Store, new_file: Path) -> None:
+    """Validate ``new_file`` and make it the store's database (caller holds ``store.lock``)."""
+    validate_bulk_file(new_file)
+    if store.in_memory:
+        workdir = Path(tempfile.mkdtemp(prefix="rhoconnect-bulk-"))
+        staged = workdir / "bulk.data"
+    else:
+        workdir = None
+        staged = Path(store.path + ".bulk-new")
+    try:
+        _prepare_copy(new_file, staged)
+        try:
+            _merge(store.conn, staged)
+        except sqlite3.DatabaseError as exc:
+            raise BulkError(f"bulk file {new_file.name} could not be merged: {exc}") from exc
+        if store.in_memory:
+            _swap_memory(store, staged)
+        else:
+            _swap_file(store, staged)
+        log.info("installed bulk file %s as %s partition", new_file.name, store.partition)
+    finally:
+        staged.unlink(missing_ok=True)
+        Path(str(staged) + "-journal").unlink(missing_ok=True)
+        if workdir is not None:
+            shutil.rmtree(workdir, ignore_errors=True)

@@ -1,0 +1,213 @@
+"""The local object API apps use (Rhom's ``create``/``find``/``update``/``destroy``), filling the outbox.
+
+Objects are plain dicts: their attributes as strings plus the id under ``"object"``. A new object
+gets a temporary id (microseconds since 2009-01-01, as Rhodes ``generate_id``) until the server's
+``links`` give it the real one; ``find`` with the old id then returns ``None``.
+
+A ``Model`` holds the source *name*, not its id: a bulk swap renumbers sources from the server's file.
+Every write takes ``store.lock`` and runs in one transaction.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from . import outbox
+from .exceptions import StoreError, UnknownSource
+from .store import Source, Store
+
+__all__ = ["EPOCH_2009", "Model", "ObjectNotFound", "generate_id"]
+
+EPOCH_2009 = 1230768000  # 2009-01-01T00:00:00Z, the epoch of Rhodes temporary ids
+_RESERVED = frozenset({"object", "source_id"})
+
+_id_lock = threading.Lock()
+_last_id = 0
+
+
+def generate_id() -> str:
+    """A new temporary object id, strictly increasing within the process even within one microsecond."""
+    global _last_id
+    with _id_lock:
+        now = int((time.time() - EPOCH_2009) * 1_000_000)
+        _last_id = max(now, _last_id + 1)
+        return str(_last_id)
+
+
+class ObjectNotFound(StoreError):
+    """``update``/``destroy`` of an id the model does not hold."""
+
+    def __init__(self, source: str, object_id: str) -> None:
+        super().__init__(f"{source} has no object {object_id!r}")
+        self.source = source
+        self.object_id = object_id
+
+
+def _text(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
+
+
+def _clean(attrs: Mapping[str, Any]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for key, value in attrs.items():
+        if not isinstance(key, str) or not key:
+            raise ValueError(f"attribute names must be non-empty strings, not {key!r}")
+        if key in _RESERVED:
+            raise ValueError(f"{key!r} is reserved and cannot be an attribute")
+        out[key] = _text(value)
+    return out
+
+
+class Model:
+    """Objects of one source in one partition store."""
+
+    def __init__(self, store: Store, source: Source | str) -> None:
+        self.store = store
+        self.name = source.name if isinstance(source, Source) else source
+
+    def __repr__(self) -> str:
+        return f"Model({self.name!r})"
+
+    @property
+    def source(self) -> Source:
+        src = self.store.source(self.name)
+        if src is None:
+            raise UnknownSource(self.name)
+        return src
+
+    # ------------------------------------------------------------------ writes
+
+    def create(self, attrs: Mapping[str, Any] | None = None) -> dict[str, str]:
+        """Store a new object and queue its create; returns it with its temporary id."""
+        values = dict(attrs or {})
+        object_id = _text(values.pop("object", None)) or generate_id()
+        clean = _clean(values)
+        with self.store.transaction() as conn:
+            source = self.source
+            if self._exists(conn, source, object_id):
+                raise StoreError(f"{self.name} already has an object {object_id!r}")
+            outbox.local_create(conn, source, object_id, clean)
+        return {"object": object_id, **clean}
+
+    def update(self, object_id: str, attrs: Mapping[str, Any]) -> dict[str, str]:
+        """Change attributes; only the ones whose value differs are written and queued."""
+        clean = _clean(attrs)
+        with self.store.transaction() as conn:
+            source = self.source
+            current = self._read(conn, source, object_id)
+            if current is None:
+                raise ObjectNotFound(self.name, object_id)
+            changes = {k: v for k, v in clean.items() if current.get(k) != v}
+            if changes:
+                outbox.local_update(conn, source, object_id, changes)
+            current.update(changes)
+        return {"object": object_id, **current}
+
+    def destroy(self, object_id: str) -> None:
+        """Delete locally; the server delete is queued unless the create was never sent."""
+        with self.store.transaction() as conn:
+            source = self.source
+            if not self._exists(conn, source, object_id) and not outbox.has_unsent_create(
+                conn, source.source_id, object_id
+            ):
+                raise ObjectNotFound(self.name, object_id)
+            outbox.local_destroy(conn, source, object_id)
+
+    # ------------------------------------------------------------------ reads
+
+    def find(self, object_id: str) -> dict[str, str] | None:
+        with self.store.lock:
+            found = self._read(self.store.conn, self.source, object_id)
+        return None if found is None else {"object": object_id, **found}
+
+    def find_all(
+        self,
+        conditions: Mapping[str, Any] | None = None,
+        *,
+        order_by: str | Sequence[str] | None = None,
+    ) -> list[dict[str, str]]:
+        """Objects whose attributes equal every condition (all objects without conditions).
+
+        Results are in object id order unless ``order_by`` names attributes (missing ones sort first).
+        """
+        with self.store.lock:
+            sid = self.source.source_id
+            ids = self._matching(sid, conditions)
+            objects = self._load(sid, ids)
+        result = [{"object": oid, **attrs} for oid, attrs in objects.items()]
+        if order_by:
+            keys = [order_by] if isinstance(order_by, str) else list(order_by)
+            result.sort(key=lambda obj: tuple(obj.get(k, "") for k in keys))
+        return result
+
+    def count(self, conditions: Mapping[str, Any] | None = None) -> int:
+        with self.store.lock:
+            sid = self.source.source_id
+            if not conditions:
+                row = self.store.conn.execute(
+                    "SELECT count(DISTINCT object) FROM object_values WHERE source_id=?", (sid,)
+                ).fetchone()
+                return int(row[0])
+            ids = self._matching(sid, conditions)
+            return 0 if ids is None else len(ids)
+
+    # ------------------------------------------------------------------ helpers
+
+    @staticmethod
+    def _exists(conn: Any, source: Source, object_id: str) -> bool:
+        row = conn.execute(
+            "SELECT 1 FROM object_values WHERE object=? AND source_id=? LIMIT 1",
+            (object_id, source.source_id),
+        ).fetchone()
+        return row is not None
+
+    @staticmethod
+    def _read(conn: Any, source: Source, object_id: str) -> dict[str, str] | None:
+        rows = conn.execute(
+            "SELECT attrib, value FROM object_values WHERE object=? AND source_id=?",
+            (object_id, source.source_id),
+        ).fetchall()
+        if not rows:
+            # An object created without attributes exists only through its outbox row.
+            if outbox.has_unsent_create(conn, source.source_id, object_id):
+                return {}
+            return None
+        return {attrib: value for attrib, value in rows}
+
+    def _matching(self, sid: int, conditions: Mapping[str, Any] | None) -> list[str] | None:
+        """Ids matching all conditions (via the ``(attrib, source_id, value)`` index), or None = all."""
+        if not conditions:
+            return None
+        selected: set[str] | None = None
+        for attrib, value in conditions.items():
+            rows = self.store.conn.execute(
+                "SELECT object FROM object_values WHERE attrib=? AND source_id=? AND value=?",
+                (attrib, sid, _text(value)),
+            ).fetchall()
+            ids = {r[0] for r in rows}
+            selected = ids if selected is None else selected & ids
+            if not selected:
+                return []
+        return sorted(selected or ())
+
+    def _load(self, sid: int, ids: Iterable[str] | None) -> dict[str, dict[str, str]]:
+        objects: dict[str, dict[str, str]] = {}
+        conn = self.store.conn
+        if ids is None:
+            rows: Iterable[tuple[str, str, str]] = conn.execute(
+                "SELECT object, attrib, value FROM object_values WHERE source_id=? ORDER BY object", (sid,)
+            )
+            for oid, attrib, value in rows:
+                objects.setdefault(oid, {})[attrib] = value
+            return objects
+        for oid in ids:
+            found = conn.execute(
+                "SELECT attrib, value FROM object_values WHERE object=? AND source_id=?", (oid, sid)
+            ).fetchall()
+            objects[oid] = {attrib: value for attrib, value in found}
+        return objects

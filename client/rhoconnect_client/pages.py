@@ -1,0 +1,145 @@
+"""Applying a query or search page to the local tables (protocol.md §4.2, §4.3, §5.3).
+
+This is the hot path of a sync: a 2000-object page is a handful of ``executemany`` calls driven by
+the page's own rows, so its cost depends on the page, not on how many rows the table already holds
+(every statement is an index lookup). The caller runs it inside one transaction.
+
+Rhodes order inside a page: ``metadata``, ``links``, ``delete``, ``insert``, then the token.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from .protocol import Page
+
+if TYPE_CHECKING:  # avoid an import cycle: store imports this module
+    from .store import Source
+
+__all__ = ["AppliedPage", "apply_page", "purge_confirmed", "rename_links"]
+
+_UPSERT = (
+    "INSERT INTO object_values (source_id, attrib, object, value) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (object, attrib, source_id) DO UPDATE SET value=excluded.value"
+)
+
+
+@dataclass(frozen=True)
+class AppliedPage:
+    """What a page changed, for object notifications (§7.3) and counters.
+
+    ``created`` holds the *temporary* ids that got a server id (``links``), ``updated`` the inserted
+    object ids, ``deleted`` the deleted ones. ``resent`` is true when the page repeated the stored
+    token and was skipped (Rhodes ``processToken``).
+    """
+
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    links: dict[str, str] = field(default_factory=dict)
+    resent: bool = False
+
+    @property
+    def object_count(self) -> int:
+        return len(self.updated) + len(self.deleted)
+
+
+def rename_links(
+    conn: sqlite3.Connection, source_id: int, links: dict[str, str], children: list[tuple[int, str]]
+) -> None:
+    """Give linked objects their server id everywhere.
+
+    ``object_values`` and ``changed_values`` rows are renamed; outbox rows of the create (``sent`` 2)
+    become 3 (confirmed, purged at token 0). Rows the app queued after the create left (``sent`` 0,
+    e.g. an update or a destroy while the link was outstanding) keep their state and are pushed under
+    the new id: Rhodes marks them 3 too and so loses them. Belongs-to attributes of child sources that
+    held the temporary id follow.
+    """
+    pairs = [(real, temp, source_id) for temp, real in links.items() if real != temp]
+    if not pairs:
+        return
+    # OR REPLACE: if the server already sent the object under its real id, the local row wins.
+    conn.executemany("UPDATE OR REPLACE object_values SET object=? WHERE object=? AND source_id=?", pairs)
+    conn.executemany(
+        "UPDATE changed_values SET object=?, sent=CASE WHEN sent>=2 THEN 3 ELSE sent END "
+        "WHERE object=? AND source_id=?",
+        pairs,
+    )
+    if not children:
+        return
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS rc_links (temp TEXT PRIMARY KEY, real TEXT)")
+    conn.execute("DELETE FROM temp.rc_links")
+    conn.executemany("INSERT OR REPLACE INTO temp.rc_links VALUES (?, ?)", [(t, r) for r, t, _ in pairs])
+    for child_id, attrib in children:
+        conn.executemany(
+            "UPDATE object_values SET value=? WHERE attrib=? AND source_id=? AND value=?",
+            [(real, attrib, child_id, temp) for real, temp, _ in pairs],
+        )
+        # One pass over the child's outbox (usually small) instead of one scan per link.
+        conn.execute(
+            "UPDATE changed_values "
+            "SET value=(SELECT real FROM temp.rc_links WHERE temp=changed_values.value) "
+            "WHERE source_id=? AND attrib=? AND value IN (SELECT temp FROM temp.rc_links)",
+            (child_id, attrib),
+        )
+
+
+def apply_page(
+    conn: sqlite3.Connection, source: Source, page: Page, children: list[tuple[int, str]]
+) -> AppliedPage:
+    """Apply ``page`` to ``source``; the caller holds the transaction.
+
+    ``insert`` is an upsert per attribute, ``delete`` removes the listed attributes only. Where the
+    server writes an attribute of an object whose create is still waiting for its link, that outbox
+    row becomes ``sent=4`` (Rhodes "oo conflicts"); a deleted one becomes 3. Both are purged at token 0.
+    """
+    sid = source.source_id
+    if page.token > 1 and page.token == source.token:
+        return AppliedPage(resent=True)
+    if page.metadata is not None:
+        conn.execute("UPDATE sources SET metadata=? WHERE source_id=?", (page.metadata, sid))
+    if page.links:
+        rename_links(conn, sid, page.links, children)
+    waiting = (
+        conn.execute("SELECT 1 FROM changed_values WHERE source_id=? AND sent>1 LIMIT 1", (sid,)).fetchone()
+        is not None
+    )
+    if page.delete:
+        keys = [(oid, attrib, sid) for oid, attrs in page.delete.items() for attrib in attrs]
+        conn.executemany("DELETE FROM object_values WHERE object=? AND attrib=? AND source_id=?", keys)
+        if waiting:
+            conn.executemany(
+                "UPDATE changed_values SET sent=3 WHERE object=? AND attrib=? AND source_id=? AND sent>1",
+                keys,
+            )
+    if page.insert:
+        conn.executemany(
+            _UPSERT,
+            [
+                (sid, attrib, oid, value)
+                for oid, attrs in page.insert.items()
+                for attrib, value in attrs.items()
+            ],
+        )
+        if waiting:
+            conn.executemany(
+                "UPDATE changed_values SET sent=4 WHERE object=? AND attrib=? AND source_id=? AND sent>1",
+                [(oid, attrib, sid) for oid, attrs in page.insert.items() for attrib in attrs],
+            )
+    conn.execute("UPDATE sources SET token=? WHERE source_id=?", (page.token, sid))
+    if page.token == 0:
+        purge_confirmed(conn, sid)
+    return AppliedPage(
+        created=list(page.links),
+        updated=list(page.insert),
+        deleted=list(page.delete),
+        links=dict(page.links),
+    )
+
+
+def purge_confirmed(conn: sqlite3.Connection, source_id: int) -> int:
+    """Delete outbox rows in states 3 and 4 (confirmed by the server); returns how many."""
+    cur = conn.execute("DELETE FROM changed_values WHERE source_id=? AND sent>=3", (source_id,))
+    return cur.rowcount
