@@ -7,10 +7,13 @@ the algorithm cannot call the public API (which would re-enter the command queue
 
 from __future__ import annotations
 
+import json
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, ClassVar
 
 from .exceptions import Cancelled, UnknownSource
 from .notify import Notifier
@@ -22,12 +25,39 @@ __all__ = ["Settings", "SyncContext"]
 
 @dataclass
 class Settings:
-    """Run-time options (Rhodes keeps them in rhoconfig; here they live for the engine's lifetime)."""
+    """Run-time options, and the few values Rhodes keeps in ``rhoconfig.txt``.
+
+    ``rho_sync_user`` (the last user logged in) and ``bulksync_state`` must survive a restart, as in
+    Rhodes, so they are saved in a small JSON file beside the database (``path``); an in-memory
+    engine keeps them in memory only. They are not in the database because a bulk sync replaces it.
+    """
 
     page_size: int = 2000
     bulk_wait_seconds: float = 5.0
     # Rhodes rhoconfig ``bulksync_state``: None = bulk never runs, 0 = run bulk at the next sync, 1 = done.
     bulksync_state: int | None = None
+    rho_sync_user: str | None = None
+    path: Path | None = None
+
+    _SAVED: ClassVar[tuple[str, ...]] = ("bulksync_state", "rho_sync_user")
+
+    def load(self) -> None:
+        if self.path is None or not self.path.exists():
+            return
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return  # a damaged config file must not stop the app; values are re-learnt
+        for key in self._SAVED:
+            if key in data:
+                setattr(self, key, data[key])
+
+    def save(self) -> None:
+        if self.path is None:
+            return
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        tmp.write_text(json.dumps({k: getattr(self, k) for k in self._SAVED}), encoding="utf-8")
+        os.replace(tmp, self.path)
 
 
 @dataclass

@@ -29,7 +29,6 @@ from .exceptions import (
     HTTPStatusError,
     NotAuthorized,
     NotLoggedIn,
-    ProtocolError,
     RhoconnectError,
 )
 from .notify import error_fields
@@ -167,9 +166,11 @@ class Syncer:
         return SourceResult(self.ctx.source_event(source.source_id, params), stop_all=stop_all)
 
     def pull(self, store: Store, source: Source, client_id: str, state: _Counters) -> bool:
-        """Pull pages until the token is ``""``; return whether the schema changed (§4.3, §8.5)."""
-        current = store.source(source.source_id)
-        stored = current.token if current is not None else 0
+        """Pull pages until the token is ``""``; return whether the schema changed (§4.3, §8.5).
+
+        Re-send detection (a page whose token equals the stored one is not applied again) is done by
+        ``Store.apply_page`` inside its transaction, against the token stored with the last page.
+        """
         send: int | None = None  # the first request of a run never carries a token
         schema_changed = False
         transport = self.ctx.transport
@@ -180,20 +181,16 @@ class Syncer:
             page = parse_page(body)
             if page.errors:
                 self._report_server_errors(source, page, state)
-            if page.token > 1 and page.token == stored:
-                log.debug("%s: page %s re-sent, already applied", source.name, page.token)
-            else:
-                apply_and_notify(self.ctx, store, source, page)
-                stored = page.token
+            if not apply_and_notify(self.ctx, store, source, page):
                 state.add(page)
                 if page.count > 0:
                     self.ctx.source_event(source.source_id, source_params(
                         source, "in_progress", total=state.total, processed=state.processed,
                         cumulative=state.cumulative))
+            else:
+                log.debug("%s: page %s re-sent, already applied", source.name, page.token)
             schema_changed = schema_changed or page.schema_changed
             if page.token == 0:
-                with store.lock:
-                    store.purge_confirmed(source.source_id)
                 return schema_changed
             send = page.token
 
@@ -225,12 +222,18 @@ class _Counters:
         self.deleted += len(page.delete)
 
 
-def apply_and_notify(ctx: SyncContext, store: Store, source: Source, page: Page) -> None:
-    """Apply one page under the sync mutex, then fire object notifications (after the commit)."""
+def apply_and_notify(ctx: SyncContext, store: Store, source: Source, page: Page) -> bool:
+    """Apply one page under the sync mutex, then fire object notifications (after the commit).
+
+    Returns True when the page was a re-send of the one already applied (nothing written).
+    """
     with store.lock:
         applied = store.apply_page(source.source_id, page)
+    if applied.resent:
+        return True
     ctx.notifier.objects_event(source.source_id, applied.created, applied.updated, applied.deleted,
                                applied.links)
+    return False
 
 
 def push(ctx: SyncContext, store: Store, source: Source, client_id: str) -> None:
@@ -255,11 +258,9 @@ def ensure_client_id(ctx: SyncContext) -> str:
     store = ctx.main
     info = store.client_info()
     if not info.client_id:
-        answer = ctx.transport.client_create()
-        try:
-            client_id = parse_client_create(answer)
-        except ProtocolError:
-            raise
+        client_id = parse_client_create(ctx.transport.client_create())
+        for other in ctx.stores.values():
+            drop_synced_data(other)
         with store.lock:
             store.set_client_id(client_id)
         return client_id
@@ -278,14 +279,29 @@ def drop_session(ctx: SyncContext) -> None:
 
 
 def forget_client(ctx: SyncContext) -> None:
-    """The server lost our client (500 ``Unknown client``): get a new id and everything again.
+    """The server lost our client (500 ``Unknown client``): the next sync creates a new one.
 
-    A new client id starts with an empty client document on the server, so the next sync receives
-    every object again; stale local objects (deleted on the server meanwhile) are dropped then by
-    ``Store.full_reset``, which keeps pending local changes.
+    Rhodes leaves this to the app (``unknown_client?`` then a client reset); doing it here means the
+    next sync recovers by itself, and ``ensure_client_id`` then refreshes the local data.
     """
     with ctx.main.lock:
         ctx.main.set_client_id(None)
-    for store in ctx.stores.values():
-        with store.lock:
-            store.refresh_reset()
+
+
+def drop_synced_data(store: Store) -> None:
+    """Before the first sync of a new client id: forget server data, keep every local change.
+
+    A new client starts with an empty client document on the server, which then sends every object
+    again; objects the server deleted meanwhile would otherwise stay forever. Objects with a row in
+    the outbox (pending creates, updates, deletes) are kept, and tokens go back to 0. Only
+    ``incremental`` sources: ``bulk_sync_only`` data comes from bulk files.
+    """
+    with store.transaction() as conn:
+        ids = [src.source_id for src in store.sources() if src.sync_type == "incremental"]
+        for sid in ids:
+            conn.execute(
+                "DELETE FROM object_values WHERE source_id=? AND object NOT IN "
+                "(SELECT object FROM changed_values WHERE source_id=?)",
+                (sid, sid),
+            )
+            conn.execute("UPDATE sources SET token=0 WHERE source_id=?", (sid,))

@@ -71,6 +71,7 @@ class Command:
     kind: str
     key: Hashable
     run: Callable[[], dict[str, Any]]
+    show_status: bool = False  # the per-command status popup switch of dosync(show_sync_status)
     handle: Handle = field(init=False)
 
     def __post_init__(self) -> None:

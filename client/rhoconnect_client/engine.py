@@ -1,0 +1,426 @@
+"""``SyncEngine``: the public client API, with the seed's names and argument order.
+
+The engine owns one :class:`~rhoconnect_client.store.Store` per partition (``user`` at ``database``,
+``app`` next to it), the :class:`~rhoconnect_client.transport.Transport`, the
+:class:`~rhoconnect_client.notify.Notifier` and the :class:`~rhoconnect_client.sync_thread.SyncThread`.
+``login``, ``dosync``, ``dosync_source`` and ``search`` queue a command and return its
+:class:`~rhoconnect_client.sync_thread.Handle` at once; the algorithm itself lives in
+``sync_source``, ``search`` and ``bulk``. Everything else acts directly on the local state.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from .context import Settings, SyncContext
+from .exceptions import Cancelled, RhoconnectError, UnknownSource
+from .models import Model
+from .notify import Callback, Notifier, Registration, error_fields, merge_params
+from .protocol import login_body
+from .search import SearchRequest, run_search
+from .status import StatusReporter
+from .store import Store, partition_path
+from .sync_source import Syncer
+from .sync_thread import Command, Handle, SyncThread
+from .transport import DEFAULT_TIMEOUT, Transport, UrlFamily
+
+__all__ = ["SyncEngine"]
+
+log = logging.getLogger(__name__)
+
+_PARTITIONS = ("user", "app", "local")
+
+
+class SyncEngine:
+    """A Rhodes ``SyncEngine`` over local SQLite databases.
+
+    ``database`` is a file path (the ``user`` partition; ``app`` and ``local`` live beside it as
+    ``<stem>-app<suffix>``...) or ``":memory:"``. Keyword options: ``url_family`` (``"classic"`` or
+    ``"rest"``), ``poll_interval`` (seconds, 0 = no polling, the default), ``page_size`` (2000),
+    ``timeout`` (network, seconds), ``verify_ssl`` (True), ``bulk_wait_seconds`` (pause between
+    ``bulk_data`` polls), ``bulksync_state`` (None: bulk never runs, 0: bulk at the next sync),
+    ``status_reporter`` (callable receiving each notification of a ``show_sync_status`` command) and
+    ``transport`` (a ready-made transport, for tests).
+    """
+
+    def __init__(
+        self,
+        server_url: str,
+        database: str | os.PathLike[str] = ":memory:",
+        *,
+        url_family: UrlFamily = "classic",
+        poll_interval: float = 0,
+        page_size: int = 2000,
+        timeout: float = DEFAULT_TIMEOUT,
+        verify_ssl: bool = True,
+        bulk_wait_seconds: float = 5.0,
+        bulksync_state: int | None = None,
+        status_reporter: Any = None,
+        transport: Transport | None = None,
+    ) -> None:
+        self._database = database
+        self._transport = transport or Transport(
+            server_url, url_family=url_family, timeout=timeout, verify_ssl=verify_ssl
+        )
+        self._stores: dict[str, Store] = {"user": Store(database, partition="user")}
+        self._notifier = Notifier(self._transport.post_form)
+        self._settings = Settings(page_size=int(page_size), bulk_wait_seconds=bulk_wait_seconds,
+                                  path=_settings_path(database))
+        self._settings.load()
+        if bulksync_state is not None:
+            self._settings.bulksync_state = bulksync_state
+        self._popup_enabled = False
+        self._models: dict[str, Model] = {}
+        self._mutex_depth = threading.local()
+        self._ctx = SyncContext(
+            transport=self._transport,
+            notifier=self._notifier,
+            stores=self._stores,
+            settings=self._settings,
+            stop_flag=threading.Event(),
+            reporter=status_reporter or StatusReporter(),
+        )
+        info = self._stores["user"].client_info()
+        self._transport.session = info.session or None
+        self._thread = SyncThread(poll_interval=poll_interval, on_poll=self._poll_command,
+                                  on_start=self._on_command_start)
+        self._ctx.stop_flag = self._thread.stop_flag
+
+    # ------------------------------------------------------------------ lifecycle
+    def close(self) -> None:
+        """Stop the sync thread and close the databases."""
+        self._thread.close()
+        self._transport.close()
+        for store in self._stores.values():
+            store.close()
+
+    def __enter__(self) -> SyncEngine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ models and stores
+    def _store(self, partition: str) -> Store:
+        if partition not in _PARTITIONS:
+            raise ValueError(f"partition must be one of {', '.join(_PARTITIONS)}, not {partition!r}")
+        store = self._stores.get(partition)
+        if store is None:
+            path: str | os.PathLike[str] = self._database
+            if str(path) != ":memory:":
+                path = partition_path(Path(path), partition)
+            store = Store(path, partition=partition)
+            self._stores[partition] = store
+        return store
+
+    def add_model(
+        self,
+        name: str,
+        sync_priority: int = 1000,
+        sync_type: str = "incremental",
+        partition: str = "user",
+        *,
+        schema: Mapping[str, Any] | str | None = None,
+        associations: str | None = None,
+        blob_attribs: str | None = None,
+    ) -> Model:
+        """Declare a model (a source); idempotent. ``sync_type``: incremental, bulk_sync_only, none."""
+        if sync_type not in ("incremental", "bulk_sync_only", "none"):
+            raise ValueError(f"sync_type must be incremental, bulk_sync_only or none, not {sync_type!r}")
+        for other_partition, other in self._stores.items():
+            if other_partition != partition and other.source(name) is not None:
+                raise ValueError(f"model {name!r} already lives in partition {other_partition!r}")
+        store = self._store(partition)
+        schema_text = schema if schema is None or isinstance(schema, str) else json.dumps(schema)
+        source_id = None
+        if store.source(name) is None:
+            # Rhodes allocates ids across all partitions so that an id names one source (max + 1).
+            used = [src.source_id for other in self._stores.values() for src in other.sources()]
+            source_id = max(used, default=0) + 1
+        with store.lock:
+            source = store.register_source(name, sync_priority=sync_priority, sync_type=sync_type,
+                                           partition=partition, schema=schema_text, associations=associations,
+                                           blob_attribs=blob_attribs, source_id=source_id)
+        model = Model(store, source)
+        self._models[name] = model
+        return model
+
+    def model(self, name: str) -> Model:
+        """The local object API of a declared model."""
+        model = self._models.get(name)
+        if model is not None:
+            return model
+        for store in self._stores.values():
+            source = store.source(name)
+            if source is not None:
+                model = Model(store, source)
+                self._models[name] = model
+                return model
+        raise UnknownSource(name)
+
+    @property
+    def stores(self) -> Mapping[str, Store]:
+        """The open partition stores (read-only view, for tools and tests)."""
+        return dict(self._stores)
+
+    # ------------------------------------------------------------------ session
+    def login(self, login: str, password: str, callback: Callback | None = None) -> Handle:
+        """Queue a login; the handle (and callback) get ``error_code``/``error_message`` (§2.1)."""
+        self.stop_sync()  # Rhodes: login first stops any running sync
+        registration = Registration(callback) if callback is not None else None
+        command = Command("login", ("login", login, password, id(callback)),
+                          lambda: self._run_login(login, password, registration))
+        return self._thread.submit(command)
+
+    def _run_login(self, login: str, password: str, registration: Registration | None) -> dict[str, Any]:
+        params: dict[str, Any]
+        try:
+            session = self._transport.login(login_body(login, password))
+            if not session:
+                params = {"error_code": 4, "rho_error_code": 4, "error_message": ""}
+            else:
+                self._on_login(login, session)
+                params = {"error_code": 0, "rho_error_code": 0, "error_message": ""}
+        except Cancelled:
+            raise
+        except RhoconnectError as exc:
+            params = error_fields(exc)
+        self._ctx.report({"status": "ok" if params["error_code"] == 0 else "error", **params})
+        return self._notifier.deliver(registration, params)
+
+    def _on_login(self, login: str, session: str) -> None:
+        main = self._stores["user"]
+        previous = self._settings.rho_sync_user
+        if previous and previous != login:
+            # Rhodes apps reset the data when another user logs in (on_sync_user_changed).
+            for store in self._stores.values():
+                with store.lock:
+                    store.full_reset()
+        with main.lock:
+            main.set_session(session)
+        self._settings.rho_sync_user = login
+        self._settings.save()
+        self._transport.session = session
+
+    def logout(self) -> None:
+        """Forget the session; no request is made and the client id stays (D8)."""
+        self.stop_sync()
+        main = self._stores["user"]
+        with main.lock:
+            main.set_session(None)
+        self._transport.session = None
+
+    def logged_in(self) -> bool:
+        return bool(self._stores["user"].client_info().session)
+
+    def get_user_name(self) -> str | None:
+        """The current user, or the last one logged in (not cleared by logout)."""
+        return self._settings.rho_sync_user
+
+    # ------------------------------------------------------------------ sync commands
+    def dosync(self, show_sync_status: bool = True, query_params: str | Mapping[str, Any] = "") -> Handle:
+        """Queue a sync of every source; the handle gives the final (``complete``) parameters."""
+        query = _query_string(query_params)
+        command = Command("dosync", ("dosync", bool(show_sync_status), query),
+                          lambda: Syncer(self._ctx, query).sync_all())
+        command.show_status = bool(show_sync_status)
+        return self._thread.submit(command)
+
+    def dosync_source(self, source_id_or_name: str | int, show_sync_status: bool = True,
+                      query_params: str | Mapping[str, Any] = "") -> Handle:
+        """Queue a sync of one source; the handle gives that source's final parameters."""
+        query = _query_string(query_params)
+        command = Command("dosync_source", ("dosync_source", str(source_id_or_name), bool(show_sync_status),
+                                            query),
+                          lambda: Syncer(self._ctx, query).sync_one(source_id_or_name))
+        command.show_status = bool(show_sync_status)
+        return self._thread.submit(command)
+
+    def search(
+        self,
+        source_names: Sequence[str] | str | None = None,
+        from_: str = "search",
+        search_params: Mapping[str, Any] | None = None,
+        offset: int | None = None,
+        max_results: int | None = None,
+        callback: Callback | None = None,
+        callback_param: Mapping[str, Any] | str | None = None,
+        progress_step: int = -1,
+        sync_changes: bool = False,
+    ) -> Handle:
+        """Queue a server search (§6); results land in the local models."""
+        if source_names is None:
+            names = [src.name for _, src in self._ctx.sync_sources()]
+        elif isinstance(source_names, str):
+            names = [source_names]
+        else:
+            names = list(source_names)
+        request = SearchRequest(names, from_ or "search", dict(search_params or {}), offset, max_results,
+                                int(progress_step if progress_step is not None else -1), bool(sync_changes))
+        registration = Registration(callback, merge_params(callback_param)) if callback is not None else None
+        command = Command("search", ("search", id(request)), lambda: run_search(self._ctx, request, registration))
+        command.show_status = False
+        return self._thread.submit(command)
+
+    def _on_command_start(self, command: Command) -> None:
+        self._notifier.suppressed = False
+        self._transport.reset_cancel()
+        self._ctx.reporting = self._popup_enabled and bool(command.show_status)
+
+    def _poll_command(self) -> Command | None:
+        if not self.logged_in():
+            return None
+        command = Command("dosync", ("dosync", False, ""), lambda: Syncer(self._ctx, "").sync_all())
+        command.show_status = False
+        return command
+
+    def stop_sync(self) -> None:
+        """Cancel the running command and queued ones; return once the sync thread is idle (D7)."""
+        if not self._thread.busy:
+            return
+        self._notifier.suppressed = True
+        self._transport.cancel()
+        self._thread.stop()
+        if not self._thread.in_sync_thread():
+            self._transport.reset_cancel()
+            self._notifier.suppressed = False
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Block until no command is running or queued (test and CLI helper)."""
+        return self._thread.wait_idle(timeout)
+
+    # ------------------------------------------------------------------ the sync mutex
+    def lock_sync_mutex(self) -> None:
+        """Block the sync thread from writing until :meth:`unlock_sync_mutex` (re-entrant)."""
+        for store in self._stores.values():
+            store.lock.acquire()
+
+    def unlock_sync_mutex(self) -> None:
+        for store in reversed(list(self._stores.values())):
+            store.lock.release()
+
+    @contextlib.contextmanager
+    def sync_mutex(self) -> Iterator[None]:
+        """``with engine.sync_mutex(): ...`` batch writes not interleaved with a page apply."""
+        self.lock_sync_mutex()
+        try:
+            yield
+        finally:
+            self.unlock_sync_mutex()
+
+    # ------------------------------------------------------------------ notifications
+    def set_notification(self, source_id: int | str, callback: Callback | None,
+                         params: Mapping[str, Any] | str | None = None) -> None:
+        """Per-source (one-shot) or ``-1`` (persistent) sync callback; a name is accepted too."""
+        self._notifier.set_notification(self._source_id(source_id), callback, params)
+
+    def clear_notification(self, source_id: int | str) -> None:
+        self._notifier.clear_notification(self._source_id(source_id))
+
+    def _source_id(self, source_id: int | str) -> int:
+        if isinstance(source_id, int) or str(source_id).lstrip("-").isdigit():
+            return int(source_id)
+        return self._ctx.find_source(source_id)[1].source_id
+
+    def set_objectnotify_url(self, callback: Callback | None, params: Mapping[str, Any] | str | None = None) -> None:
+        self._notifier.set_objectnotify(callback, params)
+
+    def add_objectnotify(self, source_id: int | str, object_id: str) -> None:
+        self._notifier.add_objectnotify(self._source_id(source_id), object_id)
+
+    def clean_objectnotify(self) -> None:
+        self._notifier.clean_objectnotify()
+
+    # ------------------------------------------------------------------ recovery (§5.4)
+    def on_sync_create_error(self, source_name: str, objects: Any, action: str) -> None:
+        store, source = self._ctx.find_source(source_name)
+        with store.lock:
+            store.on_sync_create_error(source.source_id, objects, action)
+
+    def on_sync_update_error(self, source_name: str, objects: Any, action: str,
+                             rollback_objects: Any = None) -> None:
+        store, source = self._ctx.find_source(source_name)
+        with store.lock:
+            store.on_sync_update_error(source.source_id, objects, action, rollback_objects)
+
+    def on_sync_delete_error(self, source_name: str, objects: Any, action: str) -> None:
+        store, source = self._ctx.find_source(source_name)
+        with store.lock:
+            store.on_sync_delete_error(source.source_id, objects, action)
+
+    # ------------------------------------------------------------------ settings
+    def set_pollinterval(self, interval: float) -> float:
+        """Set the poll interval in seconds (0 disables polling); returns the previous value."""
+        previous = self._thread.set_poll_interval(interval)
+        return int(previous) if float(previous).is_integer() else previous
+
+    def set_syncserver(self, server_url: str) -> None:
+        """D8: stop the sync; a different URL drops the client id and the session."""
+        self.stop_sync()
+        if server_url.rstrip("/") == self._transport.server_url.rstrip("/"):
+            return
+        self._transport.server_url = server_url
+        main = self._stores["user"]
+        with main.lock:
+            main.clear_client_info()
+        self._transport.session = None
+
+    @property
+    def server_url(self) -> str:
+        return self._transport.server_url
+
+    def set_pagesize(self, size: int) -> None:
+        if int(size) < 0:
+            raise ValueError("page size must be >= 0")
+        self._settings.page_size = int(size)
+
+    def get_pagesize(self) -> int:
+        return self._settings.page_size
+
+    def enable_status_popup(self, flag: bool) -> None:
+        self._popup_enabled = bool(flag)
+
+    def set_status_reporter(self, reporter: Any) -> None:
+        """Replace the status reporter (a callable receiving each notification's parameters)."""
+        self._ctx.reporter = reporter
+
+    def set_ssl_verify_peer(self, flag: bool) -> None:
+        self._transport.verify_ssl = bool(flag)
+
+    def get_ssl_verify_peer(self) -> bool:
+        return self._transport.verify_ssl
+
+    @property
+    def bulksync_state(self) -> int | None:
+        """Rhodes ``bulksync_state``: set 0 to bulk-sync at the next command; 1 once done."""
+        return self._settings.bulksync_state
+
+    @bulksync_state.setter
+    def bulksync_state(self, value: int | None) -> None:
+        self._settings.bulksync_state = value
+        self._settings.save()
+
+
+def _settings_path(database: str | os.PathLike[str]) -> Path | None:
+    """``<db stem>-rhoconfig.json`` beside an on-disk database (Rhodes' rhoconfig.txt)."""
+    if str(database) == ":memory:":
+        return None
+    path = Path(database)
+    return path.with_name(f"{path.stem}-rhoconfig.json")
+
+
+def _query_string(query_params: str | Mapping[str, Any]) -> str:
+    """``query_params`` as the raw string appended to the query URL (§4.1)."""
+    if isinstance(query_params, str):
+        return query_params.lstrip("&")
+    from urllib.parse import urlencode
+
+    return urlencode({k: str(v) for k, v in query_params.items()})
+
