@@ -1,0 +1,47 @@
+"""Login: ``POST /rc/v1/app/login`` and classic ``POST <prefix>/clientlogin``.
+
+JSON (only with a JSON content type) or form bodies. The previous login is cleared first; an empty
+login or one the configured users reject is a 401 ``Unable to authenticate '<login>'``; success is
+an empty 200 that sets the signed ``rhoconnect_session`` cookie.
+"""
+
+from __future__ import annotations
+
+import hmac
+
+from flask import Blueprint, Response, session
+
+from ..errors import AuthenticationFailed
+from .common import SESSION_USER_KEY, empty_ok, info, operation, params, state
+
+bp = Blueprint("auth", __name__)
+classic_bp = Blueprint("classic_auth", __name__)
+
+
+def _accepted(login: str, password: str) -> bool:
+    users = state().config.users
+    if users is None:
+        return bool(password)
+    expected = users.get(login)
+    return expected is not None and hmac.compare_digest(expected.encode(), password.encode())
+
+
+@operation("login")
+def login() -> Response:
+    """Authenticate and start a session (never logs the password)."""
+    session.clear()
+    p = params()
+    name = p.get("login")
+    name = "" if name is None else str(name)
+    password = p.get("password")
+    password = "" if password is None else str(password)
+    info().user = name or None
+    if not name or not _accepted(name, password):
+        raise AuthenticationFailed(name)
+    session[SESSION_USER_KEY] = name
+    session.permanent = True
+    return empty_ok()
+
+
+bp.add_url_rule("/rc/v1/app/login", "login", login, methods=["POST"])
+classic_bp.add_url_rule("/clientlogin", "login", login, methods=["POST"])

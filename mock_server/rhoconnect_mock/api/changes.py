@@ -1,0 +1,79 @@
+"""Create / update / delete: ``POST /app/v1/<Source>``, ``PUT|DELETE /app/v1/<Source>/<id>`` and
+classic ``POST <prefix>`` (``source_name`` in the body or the multipart ``cud`` part).
+
+Always an empty 200 (``text/html;charset=utf-8``), even when the adapter fails: results come in
+the client's next page. Multipart pushes carry blobs as parts named ``<attr>-<object id>``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Blueprint, Response, request
+
+from ..errors import UnknownSource
+from .common import empty_ok, info, operation, params, require_client, state
+
+bp = Blueprint("changes", __name__)
+classic_bp = Blueprint("classic_changes", __name__)
+
+
+def _section(p: Mapping[str, Any], key: str) -> dict[str, Any]:
+    value = p.get(key)
+    return {str(k): v for k, v in value.items() if isinstance(v, dict)} if isinstance(value, dict) else {}
+
+
+def _blobs() -> dict[str, tuple[str, bytes]]:
+    return {
+        name: (f.filename or name, f.read())
+        for name, f in request.files.items(multi=True)
+        if name != "cud"
+    }
+
+
+def _push(source: str) -> Response:
+    client = require_client()
+    p = params()
+    state().push(client, source, _section(p, "create"), _section(p, "update"), _section(p, "delete"), _blobs())
+    return empty_ok()
+
+
+@operation("cud")
+def rest_push(source: str) -> Response:
+    info().source = source
+    return _push(source)
+
+
+@operation("cud")
+def rest_update(source: str, oid: str) -> Response:
+    info().source = source
+    client = require_client()
+    attrs = params().get("update")
+    state().push(client, source, update={oid: attrs if isinstance(attrs, dict) else {}}, blobs=_blobs())
+    return empty_ok()
+
+
+@operation("cud")
+def rest_delete(source: str, oid: str) -> Response:
+    info().source = source
+    client = require_client()
+    attrs = params().get("delete")
+    state().push(client, source, delete={oid: attrs if isinstance(attrs, dict) else {}})
+    return empty_ok()
+
+
+@operation("cud")
+def classic_push() -> Response:
+    require_client()
+    source = params().get("source_name")
+    if not source:
+        raise UnknownSource()
+    info().source = str(source)
+    return _push(str(source))
+
+
+bp.add_url_rule("/app/v1/<source>", "push", rest_push, methods=["POST"])
+bp.add_url_rule("/app/v1/<source>/<oid>", "update", rest_update, methods=["PUT"])
+bp.add_url_rule("/app/v1/<source>/<oid>", "delete", rest_delete, methods=["DELETE"])
+classic_bp.add_url_rule("", "push", classic_push, methods=["POST"])

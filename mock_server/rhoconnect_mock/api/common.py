@@ -1,0 +1,246 @@
+"""Shared plumbing of the protocol blueprints: request classification, parameters, answers.
+
+* ``install(app)`` adds the request classifier (``flask.g.rc = RequestInfo(...)`` before any
+  handler, so the fault engine and journal see every request in protocol terms), the headers every
+  RhoConnect answer carries (``Cache-Control``/``pragma``, the deprecation ``Warning`` on classic
+  routes) and the handler that turns ``ProtocolError`` into the real server's status and body.
+* A view declares its protocol operation with ``@operation("query")``. Blueprints whose registered
+  name starts with ``classic`` are the classic family (``/application/...``), others are REST.
+* ``params()`` merges query string, form, JSON body and the multipart ``cud`` part, as RhoConnect's
+  parameter parser does; ``client_id()`` prefers the ``X-RhoConnect-CLIENT-ID`` header.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import Flask, Response, current_app, g, request, session
+
+from ..errors import MalformedBody, NotAuthenticated, ProtocolError
+from ..request_info import Operation, RequestInfo
+from ..state import Client, MockState
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+HTML = "text/html;charset=utf-8"
+CLIENT_ID_HEADER = "X-RhoConnect-CLIENT-ID"
+SESSION_USER_KEY = "login"
+
+
+def operation(name: Operation) -> Callable[[F], F]:
+    """Mark a view with the protocol operation it serves (read by the request classifier)."""
+
+    def mark(view: F) -> F:
+        view._rc_operation = name  # type: ignore[attr-defined]
+        return view
+
+    return mark
+
+
+def state() -> MockState:
+    """The state of the app handling this request."""
+    st: MockState = current_app.extensions["rhoconnect_mock"]
+    return st
+
+
+def info() -> RequestInfo:
+    """This request's ``RequestInfo`` (a bare one outside the classifier, e.g. in unit tests)."""
+    rc: RequestInfo | None = g.get("rc")
+    if rc is None:
+        rc = g.rc = RequestInfo(operation="other")
+    return rc
+
+
+# --------------------------------------------------------------------------- parameters
+
+def _rack_nested(items: list[tuple[str, str]]) -> dict[str, Any]:
+    """Rack-style parsing of ``sources[][name]=A&sources[][token]=T&search[k]=v`` keys.
+
+    A new element of ``x[]`` starts when a key repeats inside the current one, as in Rack.
+    """
+    out: dict[str, Any] = {}
+    for key, value in items:
+        if "[" not in key or not key.endswith("]"):
+            out[key] = value
+            continue
+        head, _, rest = key.partition("[")
+        parts = rest[:-1].split("][")
+        if parts[0] == "" and len(parts) == 2:
+            seq = out.setdefault(head, [])
+            if not isinstance(seq, list):
+                continue
+            if not seq or not isinstance(seq[-1], dict) or parts[1] in seq[-1]:
+                seq.append({})
+            seq[-1][parts[1]] = value
+        elif parts[0] == "" and len(parts) == 1:
+            seq = out.setdefault(head, [])
+            if isinstance(seq, list):
+                seq.append(value)
+        elif len(parts) == 1:
+            table = out.setdefault(head, {})
+            if isinstance(table, dict):
+                table[parts[0]] = value
+        else:
+            out[key] = value
+    return out
+
+
+def params() -> dict[str, Any]:
+    """All request parameters merged (body wins over query string); cached per request.
+
+    Raises ``MalformedBody`` for a JSON body that does not parse (only when the content type
+    starts with ``application/json``, like RhoConnect).
+    """
+    cached: dict[str, Any] | None = g.get("_rc_params")
+    if cached is not None:
+        return cached
+    merged = _rack_nested(list(request.args.items(multi=True)))
+    ctype = request.headers.get("Content-Type", "")
+    if ctype.startswith("application/json"):
+        raw = request.get_data(cache=True)
+        if raw.strip():
+            try:
+                body = json.loads(raw)
+            except (ValueError, UnicodeDecodeError):
+                raise MalformedBody() from None
+            if isinstance(body, dict):
+                merged.update(body)
+            else:
+                raise MalformedBody()
+    elif ctype.startswith("multipart/form-data") or ctype.startswith("application/x-www-form-urlencoded"):
+        merged.update(_rack_nested(list(request.form.items(multi=True))))
+        cud = request.form.get("cud")
+        if cud is None and "cud" in request.files:
+            cud = request.files["cud"].read().decode("utf-8", "replace")
+        if cud is not None:
+            try:
+                body = json.loads(cud)
+            except ValueError:
+                raise MalformedBody() from None
+            if not isinstance(body, dict):
+                raise MalformedBody()
+            merged.update(body)
+    g._rc_params = merged
+    return merged
+
+
+def client_id() -> str | None:
+    """The client id: ``X-RhoConnect-CLIENT-ID`` header first, then the ``client_id`` parameter."""
+    header = request.headers.get(CLIENT_ID_HEADER)
+    if header:
+        return header
+    value = params().get("client_id")
+    return str(value) if value not in (None, "") else None
+
+
+def p_size(default: int = 500) -> int:
+    """The page size parameter (objects per page); RhoConnect's default is 500."""
+    value = params().get("p_size")
+    try:
+        return int(value) if value not in (None, "") else default
+    except (TypeError, ValueError):
+        return default
+
+
+def current_user() -> str:
+    """The logged-in user of this session, or ``NotAuthenticated`` (401 text/plain)."""
+    user = session.get(SESSION_USER_KEY)
+    if not user:
+        raise NotAuthenticated()
+    info().user = str(user)
+    return str(user)
+
+
+def require_client() -> Client:
+    """The session user's client named by this request, or 401/500 as the real server answers."""
+    user = current_user()
+    cid = client_id()
+    info().client_id = cid
+    return state().client(cid, user)
+
+
+# --------------------------------------------------------------------------- answers
+
+def empty_ok() -> Response:
+    """RhoConnect's empty 200 (``text/html;charset=utf-8``)."""
+    return text_response("", 200)
+
+
+def text_response(body: str, status: int, content_type: str = HTML) -> Response:
+    resp = Response(body, status=status)
+    resp.headers["Content-Type"] = content_type  # exact bytes: Flask would add "; charset=utf-8"
+    return resp
+
+
+def json_response(body: bytes, token: str | None = None, count: int | None = None) -> Response:
+    """A JSON answer (``application/json``, no charset), with page headers when given."""
+    resp = Response(body, status=200)
+    resp.headers["Content-Type"] = "application/json"
+    if token:
+        resp.headers["X-Rhoconnect-PAGE-TOKEN"] = token
+        info().token_issued = token
+    if count is not None:
+        resp.headers["X-Rhoconnect-PAGE-OBJECT-COUNT"] = str(count)
+    return resp
+
+
+# --------------------------------------------------------------------------- app hooks
+
+def _classify() -> None:
+    view = current_app.view_functions.get(request.endpoint or "")
+    op: Operation = getattr(view, "_rc_operation", "other")
+    if request.path.startswith("/_mock/") or request.path == "/_mock":
+        op = "admin"
+    blueprint = request.blueprint or ""
+    rc = RequestInfo(operation=op)
+    if op not in ("admin", "other"):
+        rc.family = "classic" if blueprint.startswith("classic") else "rest"
+    g.rc = rc
+    if op in ("admin", "other"):
+        return
+    try:
+        p = params()
+    except MalformedBody:
+        p = {}
+    rc.client_id = request.headers.get(CLIENT_ID_HEADER) or (str(p["client_id"]) if p.get("client_id") else None)
+    if request.view_args and request.view_args.get("client_id"):
+        rc.client_id = str(request.view_args["client_id"])
+    src = (request.view_args or {}).get("source") or p.get("source_name")
+    rc.source = str(src) if src else None
+    token = p.get("token")
+    rc.token_sent = str(token) if token not in (None, "") else None
+    sources = p.get("sources")
+    if isinstance(sources, list):
+        rc.sources = [str(s.get("name")) if isinstance(s, dict) else str(s) for s in sources]
+        if op == "search" and sources and isinstance(sources[0], dict) and sources[0].get("token"):
+            rc.token_sent = str(sources[0]["token"])
+    elif isinstance(sources, str):
+        rc.sources = [s for s in sources.split(",") if s]
+    rc.user = session.get(SESSION_USER_KEY)
+
+
+def _decorate(resp: Response) -> Response:
+    rc: RequestInfo | None = g.get("rc")
+    if rc is None or rc.operation != "bulk_file":
+        resp.headers["Cache-Control"] = "no-cache"
+        resp.headers["pragma"] = "no-cache"
+    if rc is not None and rc.family == "classic":
+        resp.headers["Warning"] = (
+            f"Use of the {request.method} {request.path} is deprecated. Use Rhoconnect API v1 instead."
+        )
+    if "Vary" in resp.headers and resp.headers["Vary"] == "Cookie":
+        del resp.headers["Vary"]  # Flask's session adds it; RhoConnect does not send it
+    return resp
+
+
+def _protocol_error(exc: ProtocolError) -> Response:
+    return text_response(exc.body, exc.status, exc.content_type)
+
+
+def install(app: Flask) -> None:
+    """Attach the classifier, the common response headers and the protocol error handler."""
+    app.before_request(_classify)
+    app.after_request(_decorate)
+    app.register_error_handler(ProtocolError, _protocol_error)

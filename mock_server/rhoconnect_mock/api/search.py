@@ -1,0 +1,43 @@
+"""Search: ``POST /rc/v1/app/search`` (JSON ``sources``, ``search``, ``p_size``) and classic
+``GET <prefix>/search?sources[][name]=A&sources[][token]=T&search[k]=v&p_size=N``.
+
+One sub-array per listed source; see ``MockState.search`` for tokens and acknowledgement.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response
+
+from .common import json_response, operation, p_size, params, require_client, state
+
+bp = Blueprint("search", __name__)
+classic_bp = Blueprint("classic_search", __name__)
+
+
+def _sources(value: Any) -> list[tuple[str, str | None]]:
+    out: list[tuple[str, str | None]] = []
+    if isinstance(value, str):
+        value = [{"name": n} for n in value.split(",") if n]
+    for item in value if isinstance(value, list) else []:
+        if isinstance(item, dict) and item.get("name"):
+            token = item.get("token")
+            out.append((str(item["name"]), str(token) if token not in (None, "") else None))
+        elif isinstance(item, str) and item:
+            out.append((item, None))
+    return out
+
+
+@operation("search")
+def search() -> Response:
+    client = require_client()
+    p = params()
+    wanted = p.get("search")
+    criteria = {str(k): str(v) for k, v in wanted.items()} if isinstance(wanted, dict) else {}
+    answer = state().search(client, _sources(p.get("sources")), criteria, p_size())
+    return json_response(answer.body, answer.token or None, answer.count if answer.token else None)
+
+
+bp.add_url_rule("/rc/v1/app/search", "search", search, methods=["POST"])
+classic_bp.add_url_rule("/search", "search", search, methods=["GET", "POST"])

@@ -1,0 +1,82 @@
+"""The app factory: ``create_app(config)`` builds one independent mock RhoConnect server.
+
+All state lives on the app (``app.extensions["rhoconnect_mock"]``, a ``MockState``), so several
+apps can run in one process. Order matters: the request classifier goes in before the fault engine
+and the journal, which read ``flask.g.rc``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Mapping
+from datetime import timedelta
+from types import ModuleType
+from typing import Any
+
+from flask import Blueprint, Flask
+
+from . import faults, journal
+from .api import auth, changes, clients, common, query, search
+from .config import MockConfig, coerce_config
+from .state import MockState
+
+log = logging.getLogger(__name__)
+
+EXTENSION_KEY = "rhoconnect_mock"
+
+
+def _optional(name: str) -> ModuleType | None:
+    """A sibling module written by another part of the project, if it is there yet."""
+    try:
+        return importlib.import_module(f"rhoconnect_mock.{name}")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"rhoconnect_mock.{name}":
+            raise
+        return None
+
+
+def register_protocol_module(app: Flask, module: ModuleType, cfg: MockConfig) -> None:
+    """Register a protocol module's ``bp`` (REST) and ``classic_bp`` (under the classic prefix).
+
+    The classic blueprint is also served under ``/api<prefix>``, an alias RhoConnect keeps.
+    """
+    rest: Blueprint | None = getattr(module, "bp", None)
+    classic: Blueprint | None = getattr(module, "classic_bp", None)
+    if rest is not None:
+        app.register_blueprint(rest)
+    if classic is not None:
+        app.register_blueprint(classic, url_prefix=cfg.classic_prefix)
+        app.register_blueprint(classic, url_prefix="/api" + cfg.classic_prefix, name=f"{classic.name}_api")
+
+
+def create_app(config: MockConfig | Mapping[str, Any] | None = None) -> Flask:
+    """A Flask app serving the RhoConnect protocol from in-memory state built from ``config``."""
+    cfg = coerce_config(config)
+    app = Flask("rhoconnect_mock")
+    app.config.update(
+        SECRET_KEY=cfg.effective_secret(),
+        SESSION_COOKIE_NAME="rhoconnect_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        PERMANENT_SESSION_LIFETIME=timedelta(seconds=cfg.cookie_expire),
+        MAX_CONTENT_LENGTH=None,
+    )
+    app.extensions[EXTENSION_KEY] = MockState(cfg)
+    common.install(app)
+    for module in (auth, clients, query, changes, search):
+        register_protocol_module(app, module, cfg)
+    bulk = _optional("api.bulk")
+    if bulk is not None:
+        register_protocol_module(app, bulk, cfg)
+    faults.install(app)
+    journal.install(app)
+    admin = _optional("api.admin")
+    if admin is not None:
+        app.register_blueprint(admin.bp)
+    return app
+
+
+def get_state(app: Flask) -> MockState:
+    """The ``MockState`` of an app made by ``create_app``."""
+    st: MockState = app.extensions[EXTENSION_KEY]
+    return st

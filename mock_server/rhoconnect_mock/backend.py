@@ -1,0 +1,177 @@
+"""The simulated backend: master documents (records plus a change log) and adapter failures.
+
+A ``MasterDocument`` holds the current records of one source for one partition owner (a user, or
+the app) and an append-only log of object ids, one entry per insert, update or delete. A log
+position is the change's sequence number, so "what changed after position S, in order" is a slice
+of the log: a client document is just a cursor into it (see ``documents``). Record value dicts are
+never mutated in place, only replaced, so documents of several users can share the same dicts and
+a page can reference them without copying. Older versions of an object are kept (``history``) only
+once it changes, which lets a client's view "as of position S" be rebuilt for any object.
+
+``AdapterFailures`` simulates source adapters that raise, per stage (login, query, logoff, create,
+update, delete, search), optionally limited to a user, to some object ids and to a number of times.
+"""
+
+from __future__ import annotations
+
+import bisect
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+Record = Mapping[str, str]
+Records = Mapping[str, Record]
+
+STAGES: tuple[str, ...] = ("login", "query", "logoff", "create", "update", "delete", "search")
+
+
+class MasterDocument:
+    """Records of one (source, owner) and the ordered log of every change made to them."""
+
+    def __init__(self, records: Records | None = None) -> None:
+        #: id -> attributes; values are shared, never mutated (replace the dict to change it).
+        self.records: dict[str, Record] = dict(records or {})
+        #: log[p - 1] is the object changed at position p (1-based); append-only.
+        self.log: list[str] = list(self.records)
+        #: id -> position of its latest change (deleted objects stay, as tombstones).
+        self.pos: dict[str, int] = {oid: i for i, oid in enumerate(self.log, start=1)}
+        #: id -> [(position, value or None when deleted)], only for objects changed after load.
+        self.history: dict[str, list[tuple[int, Record | None]]] = {}
+        #: Bumped on every write; bulk files compare it to know when to rebuild.
+        self.version = 0
+        self._next_id = 0
+
+    @property
+    def end(self) -> int:
+        """Position of the latest change (0 when empty)."""
+        return len(self.log)
+
+    def value_as_of(self, oid: str, position: int) -> Record | None:
+        """The object as it was right after log position ``position`` (``None``: did not exist)."""
+        versions = self.history.get(oid)
+        if versions is None:
+            p = self.pos.get(oid)
+            return self.records.get(oid) if p is not None and p <= position else None
+        i = bisect.bisect_right(versions, position, key=lambda v: v[0])
+        return versions[i - 1][1] if i else None
+
+    def _change(self, oid: str, value: Record | None) -> None:
+        old_pos = self.pos.get(oid)
+        position = len(self.log) + 1
+        if old_pos is not None and oid not in self.history:
+            self.history[oid] = [(old_pos, self.records.get(oid))]
+        if oid in self.history:
+            self.history[oid].append((position, value))
+        if value is None:
+            self.records.pop(oid, None)
+        else:
+            self.records[oid] = value
+        self.log.append(oid)
+        self.pos[oid] = position
+        self.version += 1
+
+    def put(self, oid: str, attrs: Record) -> Record:
+        """Insert or replace an object; returns the stored value."""
+        value = {str(k): str(v) for k, v in attrs.items()}
+        self._change(oid, value)
+        return value
+
+    def merge(self, oid: str, attrs: Record) -> Record:
+        """Update some attributes (an unknown object is created with them)."""
+        value = {**self.records.get(oid, {}), **{str(k): str(v) for k, v in attrs.items()}}
+        self._change(oid, value)
+        return value
+
+    def delete(self, oid: str) -> bool:
+        """Remove an object; ``False`` if it was not there."""
+        if oid not in self.records:
+            return False
+        self._change(oid, None)
+        return True
+
+    def replace_all(self, records: Records) -> None:
+        """Make the records exactly ``records``, logging each difference as a change."""
+        for oid in [o for o in self.records if o not in records]:
+            self._change(oid, None)
+        for oid, attrs in records.items():
+            value = {str(k): str(v) for k, v in attrs.items()}
+            if self.records.get(oid) != value:
+                self._change(str(oid), value)
+        self.version += 1
+
+    def new_id(self, template: str, source: str) -> str:
+        """A server id for a created object that no object of this document has used."""
+        while True:
+            self._next_id += 1
+            oid = template.format(n=self._next_id, source=source)
+            if oid not in self.pos:
+                return oid
+
+
+@dataclass
+class AdapterFailure:
+    """One simulated adapter exception."""
+
+    stage: str
+    source: str
+    message: str
+    user: str | None = None
+    objects: frozenset[str] | None = None
+    times: int | None = None
+
+    def matches(self, stage: str, source: str, user: str | None, oid: str | None) -> bool:
+        if self.stage != stage or self.source != source:
+            return False
+        if self.user is not None and self.user != user:
+            return False
+        return self.objects is None or (oid is not None and oid in self.objects)
+
+
+class AdapterFailures:
+    """The adapter failures switched on, consulted by every simulated adapter call."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._rules: list[AdapterFailure] = []
+
+    def add(
+        self,
+        stage: str,
+        source: str,
+        message: str,
+        *,
+        user: str | None = None,
+        objects: Iterable[str] | None = None,
+        times: int | None = None,
+    ) -> AdapterFailure:
+        if stage not in STAGES:
+            raise ValueError(f"stage must be one of {', '.join(STAGES)}, not {stage!r}")
+        if times is not None and times < 1:
+            raise ValueError("times must be at least 1 (or None for until cleared)")
+        rule = AdapterFailure(stage, source, str(message), user,
+                              None if objects is None else frozenset(str(o) for o in objects), times)
+        with self._lock:
+            self._rules.append(rule)
+        return rule
+
+    def clear(self) -> None:
+        with self._lock:
+            self._rules.clear()
+
+    def rules(self) -> list[AdapterFailure]:
+        with self._lock:
+            return list(self._rules)
+
+    def check(self, stage: str, source: str, user: str | None, oid: str | None = None) -> str | None:
+        """The message if this adapter call must fail (one use of a limited rule is consumed)."""
+        if not self._rules:  # the common path: one attribute read
+            return None
+        with self._lock:
+            for rule in self._rules:
+                if rule.matches(stage, source, user, oid):
+                    if rule.times is not None:
+                        rule.times -= 1
+                        if rule.times <= 0:
+                            self._rules.remove(rule)
+                    return rule.message
+        return None

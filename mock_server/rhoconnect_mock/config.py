@@ -1,0 +1,369 @@
+"""Configuration of the mock server: defaults < config file (TOML/YAML) < environment < flags.
+
+Everything the command line can say, a config file can say too. Raw layers are plain mappings
+(``load_config_file``, ``env_layer``, CLI overrides) merged by ``merge_layers`` and validated once
+by ``MockConfig.from_mapping``; every error is a ``ConfigError`` naming the offending key, so the
+CLI can print one line and exit with status 2.
+
+File layout (TOML shown; YAML has the same keys)::
+
+    seed = 7
+    classic_prefix = "/application"
+    classic_resend = false
+    users = { alice = "secret" }        # omit to accept any non-empty login and password
+    [sources.Product]
+    partition = "user"                   # or "app"
+    priority = 3
+    records = 1000                       # generated records (Faker pools, deterministic per seed)
+    attributes = ["name", "brand", "price", "quantity", "sku"]
+    [sources.Fixed]
+    schema = { version = "1.0", property = { name = "string" } }
+    metadata = { title = "Fixed items" }
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from .errors import ConfigError
+
+Partition = Literal["user", "app"]
+Generator = Literal["faker", "sequence"]
+
+DEFAULT_ATTRIBUTES: tuple[str, ...] = ("name", "brand", "price", "quantity", "sku")
+ENV_PREFIX = "RHOCONNECT_MOCK_"
+
+_TOP_KEYS = {
+    "host", "port", "seed", "classic_prefix", "classic_resend", "users", "sources", "data",
+    "secret_key", "app_name", "id_template", "cookie_expire", "threads", "bulk_wait_polls",
+    "bulk_dir", "records",
+}
+_SOURCE_KEYS = {"partition", "priority", "records", "attributes", "schema", "metadata", "generator"}
+
+
+@dataclass
+class SourceConfig:
+    """One source (adapter) the mock serves."""
+
+    name: str
+    partition: Partition = "user"
+    priority: int = 3
+    records: int = 25
+    attributes: tuple[str, ...] = DEFAULT_ATTRIBUTES
+    schema: dict[str, Any] | None = None
+    metadata: dict[str, Any] | str | None = None
+    generator: Generator = "faker"
+
+
+def default_sources() -> list[SourceConfig]:
+    """The demo data: one user-partition ``Product`` source of 25 records, as in the transcript."""
+    return [SourceConfig(name="Product")]
+
+
+@dataclass
+class MockConfig:
+    """Validated settings of one mock server (see the module docstring for the file form)."""
+
+    sources: list[SourceConfig] = field(default_factory=default_sources)
+    #: ``None`` accepts any non-empty login and password; else only these users and passwords.
+    users: dict[str, str] | None = None
+    seed: int = 0
+    classic_prefix: str = "/application"
+    #: Classic paging: a query without a token re-sends the pending page (RhoConnect 7.8 acks it).
+    classic_resend: bool = False
+    host: str = "127.0.0.1"
+    port: int = 9292
+    #: JSON file of records: ``{"Source": {"id": {"attr": "value"}}}``, overrides generation.
+    data: Path | None = None
+    #: Session cookie signing key; random per app when ``None``.
+    secret_key: str | None = None
+    app_name: str = "application"
+    #: Server ids given to created objects; ``{n}`` is a per-document counter, ``{source}`` the name.
+    id_template: str = "{n}"
+    cookie_expire: int = 31_536_000
+    threads: int = 16
+    #: Bulk sync (engineer H2): polls answered ``wait`` before a fresh file is ready.
+    bulk_wait_polls: int = 1
+    bulk_dir: Path | None = None
+
+    def source(self, name: str) -> SourceConfig | None:
+        """The source called ``name``, or ``None``."""
+        for src in self.sources:
+            if src.name == name:
+                return src
+        return None
+
+    def effective_secret(self) -> str:
+        """The configured secret, or a fresh random one."""
+        return self.secret_key or secrets.token_hex(32)
+
+    @classmethod
+    def from_mapping(cls, raw: Mapping[str, Any]) -> MockConfig:
+        """Validate a merged raw mapping; raises ``ConfigError`` naming the bad key."""
+        unknown = sorted(set(raw) - _TOP_KEYS)
+        if unknown:
+            raise ConfigError(unknown[0], "unknown setting")
+        cfg = cls()
+        if "host" in raw:
+            cfg.host = _str(raw, "host")
+        if "port" in raw:
+            cfg.port = _int(raw, "port", 0, 65535)
+        if "seed" in raw:
+            cfg.seed = _int(raw, "seed", None, None)
+        if "classic_prefix" in raw:
+            prefix = _str(raw, "classic_prefix").rstrip("/")
+            if not prefix.startswith("/") or len(prefix) < 2:
+                raise ConfigError("classic_prefix", "must start with '/' and name a path, e.g. /application")
+            cfg.classic_prefix = prefix
+        if "classic_resend" in raw:
+            cfg.classic_resend = _bool(raw, "classic_resend")
+        if raw.get("users") is not None:
+            cfg.users = _users(raw["users"])
+        if raw.get("data") is not None:
+            cfg.data = Path(_str(raw, "data"))
+        if raw.get("secret_key") is not None:
+            cfg.secret_key = _str(raw, "secret_key")
+        if "app_name" in raw:
+            cfg.app_name = _str(raw, "app_name")
+        if "id_template" in raw:
+            cfg.id_template = _str(raw, "id_template")
+            if "{n}" not in cfg.id_template:
+                raise ConfigError("id_template", "must contain {n}")
+        if "cookie_expire" in raw:
+            cfg.cookie_expire = _int(raw, "cookie_expire", 1, None)
+        if "threads" in raw:
+            cfg.threads = _int(raw, "threads", 1, 1000)
+        if "bulk_wait_polls" in raw:
+            cfg.bulk_wait_polls = _int(raw, "bulk_wait_polls", 0, None)
+        if raw.get("bulk_dir") is not None:
+            cfg.bulk_dir = Path(_str(raw, "bulk_dir"))
+        if raw.get("sources") is not None:
+            cfg.sources = _sources(raw["sources"])
+        if raw.get("records") is not None:
+            for name, count in _records(raw["records"], "records").items():
+                src = cfg.source(name)
+                if src is None:
+                    src = SourceConfig(name=name)
+                    cfg.sources.append(src)
+                src.records = count
+        return cfg
+
+
+def _str(raw: Mapping[str, Any], key: str, path: str = "") -> str:
+    value = raw[key]
+    if isinstance(value, Path):
+        return str(value)
+    if not isinstance(value, str):
+        raise ConfigError(path + key, f"must be a string, not {value!r}")
+    return value
+
+
+def _int(raw: Mapping[str, Any], key: str, lo: int | None, hi: int | None, path: str = "") -> int:
+    value = raw[key]
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(path + key, f"must be an integer, not {value!r}")
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        bounds = f"between {lo} and {hi}" if hi is not None else f"at least {lo}"
+        raise ConfigError(path + key, f"must be {bounds}, not {value}")
+    return value
+
+
+def _bool(raw: Mapping[str, Any], key: str) -> bool:
+    value = raw[key]
+    if isinstance(value, str) and value.lower() in {"1", "true", "yes", "on", "0", "false", "no", "off"}:
+        return value.lower() in {"1", "true", "yes", "on"}
+    if not isinstance(value, bool):
+        raise ConfigError(key, f"must be true or false, not {value!r}")
+    return value
+
+
+def _users(value: Any) -> dict[str, str]:
+    if isinstance(value, str):
+        value = parse_user_specs([p for p in value.split(",") if p], "users")
+    if not isinstance(value, Mapping):
+        raise ConfigError("users", "must be a table of login = password")
+    users: dict[str, str] = {}
+    for login, password in value.items():
+        if not isinstance(login, str) or not login:
+            raise ConfigError("users", f"bad login {login!r}")
+        if not isinstance(password, str | int) or isinstance(password, bool):
+            raise ConfigError(f"users.{login}", "password must be a string")
+        users[login] = str(password)
+    return users
+
+
+def parse_user_specs(specs: list[str], key: str = "--users") -> dict[str, str]:
+    """``["alice:secret", "bob:pw"]`` to a users mapping (``ConfigError`` on a missing colon)."""
+    users: dict[str, str] = {}
+    for spec in specs:
+        login, sep, password = spec.partition(":")
+        if not sep or not login:
+            raise ConfigError(key, f"expected user:password, got {spec!r}")
+        users[login] = password
+    return users
+
+
+def _records(value: Any, key: str) -> dict[str, int]:
+    if isinstance(value, str):
+        value = parse_record_specs([p for p in value.split(",") if p], key)
+    if not isinstance(value, Mapping):
+        raise ConfigError(key, "must map source names to record counts")
+    return {str(k): _int(value, k, 0, None, key + ".") for k in value}
+
+
+def parse_record_specs(specs: list[str], key: str = "--records") -> dict[str, int]:
+    """``["Product=100000"]`` to ``{"Product": 100000}`` (``ConfigError`` on bad input)."""
+    out: dict[str, int] = {}
+    for spec in specs:
+        name, sep, count = spec.partition("=")
+        if not sep or not name or not count.strip().isdigit():
+            raise ConfigError(key, f"expected Source=COUNT, got {spec!r}")
+        out[name] = int(count)
+    return out
+
+
+def _sources(value: Any) -> list[SourceConfig]:
+    if not isinstance(value, Mapping):
+        raise ConfigError("sources", "must be a table keyed by source name")
+    out: list[SourceConfig] = []
+    for name, spec in value.items():
+        path = f"sources.{name}."
+        if not isinstance(name, str) or not name or "/" in name:
+            raise ConfigError("sources", f"bad source name {name!r}")
+        spec = spec or {}
+        if not isinstance(spec, Mapping):
+            raise ConfigError(f"sources.{name}", "must be a table")
+        unknown = sorted(set(spec) - _SOURCE_KEYS)
+        if unknown:
+            raise ConfigError(path + unknown[0], "unknown setting")
+        src = SourceConfig(name=name)
+        if "partition" in spec:
+            if spec["partition"] not in ("user", "app"):
+                raise ConfigError(path + "partition", f'must be "user" or "app", not {spec["partition"]!r}')
+            src.partition = spec["partition"]
+        if "priority" in spec:
+            src.priority = _int(spec, "priority", None, None, path)
+        if "records" in spec:
+            src.records = _int(spec, "records", 0, None, path)
+        if "attributes" in spec:
+            attrs = spec["attributes"]
+            if not isinstance(attrs, list) or not attrs or not all(isinstance(a, str) and a for a in attrs):
+                raise ConfigError(path + "attributes", "must be a non-empty list of names")
+            src.attributes = tuple(attrs)
+        if spec.get("schema") is not None:
+            schema = spec["schema"]
+            if not isinstance(schema, Mapping) or not isinstance(schema.get("property"), Mapping):
+                raise ConfigError(path + "schema", "must be a table with a 'property' table")
+            if "version" not in schema:
+                raise ConfigError(path + "schema.version", "is required (RhoConnect needs it)")
+            src.schema = json.loads(json.dumps(dict(schema)))
+            src.attributes = tuple(schema["property"])
+        if spec.get("metadata") is not None:
+            meta = spec["metadata"]
+            if not isinstance(meta, Mapping | str):
+                raise ConfigError(path + "metadata", "must be a table or a JSON string")
+            src.metadata = meta if isinstance(meta, str) else json.loads(json.dumps(dict(meta)))
+        if "generator" in spec:
+            if spec["generator"] not in ("faker", "sequence"):
+                raise ConfigError(path + "generator", 'must be "faker" or "sequence"')
+            src.generator = spec["generator"]
+        out.append(src)
+    return out
+
+
+def load_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a TOML (``.toml``) or YAML (anything else) file into a raw mapping."""
+    p = Path(path)
+    try:
+        text = p.read_bytes()
+    except OSError as exc:
+        raise ConfigError("config", f"cannot read {p}: {exc.strerror or exc}") from None
+    try:
+        if p.suffix.lower() == ".toml":
+            data: Any = tomllib.loads(text.decode("utf-8"))
+        else:
+            data = yaml.safe_load(text) or {}
+    except (tomllib.TOMLDecodeError, yaml.YAMLError, UnicodeDecodeError) as exc:
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ConfigError("config", f"{p} is not valid {p.suffix.lstrip('.') or 'YAML'}: {detail}") from None
+    if not isinstance(data, dict):
+        raise ConfigError("config", f"{p} must hold a table of settings")
+    return data
+
+
+def env_layer(environ: Mapping[str, str]) -> dict[str, Any]:
+    """Settings from ``RHOCONNECT_MOCK_<KEY>`` variables (e.g. ``RHOCONNECT_MOCK_SEED=7``).
+
+    ``RHOCONNECT_MOCK_USERS=alice:pw,bob:pw`` and ``RHOCONNECT_MOCK_RECORDS=Product=100`` use the
+    flag syntax; ``RHOCONNECT_MOCK_CONFIG`` is the config file and is not a setting itself.
+    """
+    out: dict[str, Any] = {}
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX) or name == ENV_PREFIX + "CONFIG":
+            continue
+        key = name[len(ENV_PREFIX):].lower()
+        if key not in _TOP_KEYS or key == "sources":
+            raise ConfigError(name, "unknown setting")
+        out[key] = value
+    return out
+
+
+def merge_layers(*layers: Mapping[str, Any]) -> dict[str, Any]:
+    """Later layers win key by key; ``sources`` tables merge per source, ``records`` per name."""
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        for key, value in layer.items():
+            if key == "records" and value is not None:
+                counts = _records(value, "records")
+                merged["records"] = {**merged.get("records", {}), **counts}
+            elif key == "sources" and isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+                merged[key] = {**merged[key], **value}
+            else:
+                merged[key] = value
+    return merged
+
+
+def load_config(path: str | os.PathLike[str]) -> MockConfig:
+    """A validated config from one file (defaults for everything it does not say)."""
+    return MockConfig.from_mapping(load_config_file(path))
+
+
+def config_from_env(environ: Mapping[str, str], base: Mapping[str, Any] | None = None) -> MockConfig:
+    """A validated config from ``RHOCONNECT_MOCK_*`` variables layered over ``base`` (raw)."""
+    return MockConfig.from_mapping(merge_layers(base or {}, env_layer(environ)))
+
+
+def resolve_config(
+    path: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> MockConfig:
+    """The full precedence chain: defaults < file < environment < explicit overrides."""
+    layers: list[Mapping[str, Any]] = []
+    if path is not None:
+        layers.append(load_config_file(path))
+    if environ is not None:
+        layers.append(env_layer(environ))
+    if overrides:
+        layers.append(overrides)
+    return MockConfig.from_mapping(merge_layers(*layers))
+
+
+def coerce_config(config: MockConfig | Mapping[str, Any] | None) -> MockConfig:
+    """Accept what ``create_app`` accepts: a ``MockConfig``, a raw mapping, or ``None``."""
+    if config is None:
+        return MockConfig()
+    if isinstance(config, MockConfig):
+        return config
+    return MockConfig.from_mapping(config)

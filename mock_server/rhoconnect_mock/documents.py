@@ -1,0 +1,189 @@
+"""Client documents and the paging engine: what one client holds of one source, as a cursor.
+
+A client document does not copy the data. It is a cursor into the master document's change log
+(the position up to which the client has acknowledged) plus a small overlay of exceptions: objects
+the client pushed itself, search results, created objects, and objects whose log entry the scan
+skipped because a later change of the same object lies beyond the page. The version of an object
+the client holds is the overlay entry if any, else the object as of the cursor.
+
+A page scans the log forward from the cursor, skipping entries superseded by a later change of the
+same object, and emits attribute-level ``insert``/``delete`` diffs between what the client holds
+and the current record, until ``p_size`` objects changed. Its cost is proportional to the page, not
+to the dataset. The page goes out pending (``PendingPage``): acknowledging it moves the cursor and
+applies its overlay updates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from .backend import MasterDocument, Record
+
+#: Marker in ``PendingPage.overlay``: drop the overlay entry (the cursor now covers the object).
+REMOVE: Record = {"\x00remove": ""}
+
+PageKind = Literal["data", "schema-changed"]
+
+
+@dataclass
+class PendingPage:
+    """A page sent with a real token and not yet acknowledged."""
+
+    token: str
+    body: bytes
+    count: int
+    kind: PageKind = "data"
+    #: Cursor once acknowledged.
+    cursor: int = 0
+    #: Overlay entries to set (or ``REMOVE``) once acknowledged.
+    overlay: dict[str, Record | None] = field(default_factory=dict)
+    #: Metadata (JSON string) the client holds once acknowledged.
+    metadata: str | None = None
+    #: Page contents, kept for inspection (admin API).
+    content: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class SearchState:
+    """An ongoing search of one source for one client: one token, the ids still to send."""
+
+    token: str
+    remaining: list[str]
+
+
+@dataclass
+class ClientSourceDoc:
+    """Everything one client holds and awaits for one source."""
+
+    cursor: int = 0
+    overlay: dict[str, Record | None] = field(default_factory=dict)
+    pending: PendingPage | None = None
+    #: temp id -> server id, for the next page.
+    links: dict[str, str] = field(default_factory=dict)
+    #: ``create-error``/``update-error``/``delete-error``/``update-rollback`` for the next page.
+    errors: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: CUD operations not processed yet (after a failed create): (kind, object id, attributes).
+    queue: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
+    metadata_seen: str | None = None
+    schema_seen: str | None = None
+    #: The schema-changed page was acknowledged: the next page carries only the new metadata.
+    schema_reset: bool = False
+    search: SearchState | None = None
+
+    def held(self, master: MasterDocument, oid: str) -> Record | None:
+        """The version of ``oid`` this client holds (``None``: it does not have the object)."""
+        if oid in self.overlay:
+            return self.overlay[oid]
+        return master.value_as_of(oid, self.cursor)
+
+    def set_held(self, oid: str, value: Record | None) -> None:
+        """Record that the client now holds ``value`` for ``oid`` (also across a pending ack)."""
+        self.overlay[oid] = value
+        if self.pending is not None:
+            self.pending.overlay[oid] = value
+
+    def acknowledge(self) -> None:
+        """Apply the pending page: move the cursor, update the overlay, remember metadata."""
+        page = self.pending
+        if page is None:
+            return
+        self.pending = None
+        if page.kind == "schema-changed":
+            self.schema_reset = True
+            return
+        self.cursor = max(self.cursor, page.cursor)
+        self._apply_overlay(page.overlay)
+        if page.metadata is not None:
+            self.metadata_seen = page.metadata
+
+    def _apply_overlay(self, updates: dict[str, Record | None]) -> None:
+        for oid, value in updates.items():
+            if value is REMOVE:
+                self.overlay.pop(oid, None)
+            else:
+                self.overlay[oid] = value
+
+    def advance(self, cursor: int, updates: dict[str, Record | None]) -> None:
+        """Apply a scan that sent nothing (no token): safe to move on at once."""
+        self.cursor = max(self.cursor, cursor)
+        self._apply_overlay(updates)
+
+    def materialise(self, master: MasterDocument) -> dict[str, dict[str, str]]:
+        """The whole document as ``{id: attrs}`` (inspection only: cost proportional to the log)."""
+        out: dict[str, dict[str, str]] = {}
+        for oid in dict.fromkeys(master.log[: self.cursor]):
+            value = master.value_as_of(oid, self.cursor)
+            if value is not None:
+                out[oid] = dict(value)
+        for oid, value in self.overlay.items():
+            if value is None:
+                out.pop(oid, None)
+            else:
+                out[oid] = dict(value)
+        return out
+
+
+@dataclass
+class Diff:
+    """The result of one scan."""
+
+    inserts: dict[str, Record]
+    deletes: dict[str, Record]
+    cursor: int
+    overlay: dict[str, Record | None]
+
+    @property
+    def count(self) -> int:
+        return len(self.inserts) + len(self.deletes)
+
+
+def scan(master: MasterDocument, doc: ClientSourceDoc, p_size: int) -> Diff:
+    """Diffs from the client's cursor forward, for at most ``p_size`` changed objects."""
+    start = doc.cursor
+    end = master.end
+    log, pos, records, history, overlay = master.log, master.pos, master.records, master.history, doc.overlay
+    inserts: dict[str, Record] = {}
+    deletes: dict[str, Record] = {}
+    updates: dict[str, Record | None] = {}
+    superseded: list[str] = []
+    p = start
+    changed = 0
+    while p < end and changed < p_size:
+        oid = log[p]
+        p += 1
+        if pos[oid] != p:
+            superseded.append(oid)
+            continue
+        cur = records.get(oid)
+        if oid in overlay:
+            held = overlay[oid]
+            updates[oid] = REMOVE
+        elif oid in history:
+            held = master.value_as_of(oid, start)
+        else:
+            held = None  # its only log entry is after the cursor
+        if held is cur:
+            continue
+        if held is None:
+            if cur is not None:
+                inserts[oid] = cur
+                changed += 1
+            continue
+        if cur is None:
+            deletes[oid] = held
+            changed += 1
+            continue
+        ins = {k: v for k, v in cur.items() if held.get(k) != v}
+        dels = {k: v for k, v in held.items() if cur.get(k) != v}
+        if ins:
+            inserts[oid] = ins
+        if dels:
+            deletes[oid] = dels
+        if ins or dels:
+            changed += 1
+    for oid in superseded:
+        # The object changes again beyond this page: pin what the client really holds.
+        if pos[oid] > p and oid not in overlay and oid not in updates:
+            updates[oid] = master.value_as_of(oid, start)
+    return Diff(inserts, deletes, p, updates)

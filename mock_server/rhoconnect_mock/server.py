@@ -1,0 +1,126 @@
+"""Serving the app: a production-grade threaded WSGI server (cheroot) and ``MockServer``.
+
+``MockServer`` runs a ``create_app`` app on 127.0.0.1 and a free port in a background thread,
+for tests and embedding (``with MockServer() as server: ... server.url``). The WSGI environ of
+every request carries the raw client socket as ``environ["rhoconnect_mock.socket"]`` so the
+fault engine can reset connections.
+
+Extension point: control helpers (fault rules, journal) are added by mixing a class into
+``MockServer`` here (see ``_CONTROL_MIXINS``); keep that edit to the one marked line.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any
+
+from cheroot import wsgi
+from flask import Flask
+
+from .app import create_app, get_state
+from .config import MockConfig
+from .state import MockState
+
+log = logging.getLogger(__name__)
+
+SOCKET_ENVIRON_KEY = "rhoconnect_mock.socket"
+
+
+class SocketGateway(wsgi.Gateway_10):  # type: ignore[misc]
+    """cheroot's WSGI 1.0 gateway, plus the raw client socket in the environ."""
+
+    def get_environ(self) -> dict[str, Any]:
+        env: dict[str, Any] = super().get_environ()
+        env[SOCKET_ENVIRON_KEY] = self.req.conn.socket
+        return env
+
+
+class WSGIServer(wsgi.Server):  # type: ignore[misc]
+    """cheroot's threaded server using ``SocketGateway``."""
+
+    def __init__(self, bind_addr: tuple[str, int], app: Flask, *, threads: int = 16) -> None:
+        super().__init__(bind_addr, app, numthreads=threads, server_name="rhoconnect-mock")
+        self.gateway = SocketGateway
+
+
+def make_server(app: Flask, host: str, port: int, threads: int = 16) -> WSGIServer:
+    """A ready-to-start server for ``app`` (``prepare()`` binds; ``serve()`` blocks)."""
+    return WSGIServer((host, port), app, threads=threads)
+
+
+class _ServerBase:
+    """Lifecycle of an embedded server: start, stop, URLs, app and state."""
+
+    def __init__(self, config: MockConfig | Mapping[str, Any] | None = None, *, app: Flask | None = None,
+                 host: str = "127.0.0.1", port: int = 0) -> None:
+        self.app: Flask = app if app is not None else create_app(config)
+        self._host = host
+        self._port = port
+        self._server: WSGIServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def state(self) -> MockState:
+        return get_state(self.app)
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("server not started")
+        return int(self._server.bind_addr[1])
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:PORT``."""
+        return f"http://{self._host}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        """The classic application URL clients use as ``syncserver``."""
+        return self.base_url + self.state.config.classic_prefix
+
+    def start(self) -> _ServerBase:
+        """Bind and serve in a daemon thread; returns once the port accepts connections."""
+        if self._server is not None:
+            return self
+        server = make_server(self.app, self._host, self._port, self.state.config.threads)
+        server.prepare()
+        self._server = server
+        self._thread = threading.Thread(target=server.serve, name="rhoconnect-mock", daemon=True)
+        self._thread.start()
+        log.info("mock RhoConnect server listening on %s", self.base_url)
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and wait for the thread (idempotent)."""
+        server, thread = self._server, self._thread
+        self._server = self._thread = None
+        if server is not None:
+            server.stop()
+        if thread is not None:
+            thread.join(timeout=10)
+
+    def __enter__(self) -> _ServerBase:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+
+_CONTROL_MIXINS: tuple[type, ...] = ()  # H3: put the control mixin class here
+
+
+class MockServer(*_CONTROL_MIXINS, _ServerBase):  # type: ignore[misc]
+    """A mock RhoConnect server on a free loopback port, in a thread.
+
+    ``MockServer(config=None)``; ``start()``/``stop()`` or ``with``; ``.url`` (classic application
+    URL), ``.base_url``, ``.app``, ``.state``.
+    """
+
+    def __enter__(self) -> MockServer:
+        self.start()
+        return self
