@@ -10,9 +10,8 @@
 * ``network``: runs in the WSGI middleware with the raw connection (``delay``, ``trickle``,
   ``reset``, ``truncate``).
 
-A reset closes the socket with ``SO_LINGER`` (on, 0) so the kernel sends RST, then tells
-cheroot the connection is gone (its ``linger`` flag keeps it from shutting the socket down a
-second time, which would send FIN first).
+A reset drops the connection with ``SO_LINGER`` (on, 0) so the kernel sends RST (not FIN), and
+leaves the WSGI server a harmless spare socket under the same descriptor (see ``_reset``).
 """
 
 from __future__ import annotations
@@ -20,6 +19,7 @@ from __future__ import annotations
 import errno
 import json
 import logging
+import os
 import random
 import socket
 import struct
@@ -37,7 +37,6 @@ logger = logging.getLogger(__name__)
 
 NETWORK_ACTIONS = frozenset({"delay", "trickle", "reset", "truncate"})
 SOCKET_KEY = "rhoconnect_mock.socket"
-CONNECTION_KEY = "rhoconnect_mock.connection"
 HTML = "text/html;charset=utf-8"
 
 # The bodies the real server sends with these statuses (errors transcript); others are empty.
@@ -250,13 +249,15 @@ def network(
 
 def _reset(environ: dict[str, Any]) -> None:
     sock: socket.socket | None = environ.get(SOCKET_KEY)
-    conn = environ.get(CONNECTION_KEY)
     if sock is None:
         raise RuntimeError("connection faults need the rhoconnect-mock WSGI server (no raw socket)")
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    if conn is not None:
-        conn.linger = True  # cheroot must not shut the socket down (FIN) or close it again
-    sock.close()
+    # Swap a fresh, unconnected socket in under the same descriptor number: the connection's last
+    # reference goes away with linger (on, 0), so the kernel sends RST right now, while the server
+    # keeps a valid descriptor to shut down and close later (a plain close() would let it shut
+    # the real connection down with FIN first, or touch a descriptor number reused elsewhere).
+    with socket.socket(sock.family, socket.SOCK_STREAM) as spare:
+        os.dup2(spare.fileno(), sock.fileno())
     # cheroot treats ECONNRESET as a client going away: no log, no 500, connection dropped.
     raise ConnectionResetError(errno.ECONNRESET, "connection reset by a fault rule")
 
