@@ -22,6 +22,7 @@ from flask import Flask
 
 from .app import create_app, get_state
 from .config import MockConfig
+from .control import ControlMixin
 from .state import MockState
 
 log = logging.getLogger(__name__)
@@ -111,7 +112,7 @@ class _ServerBase:
         self.stop()
 
 
-_CONTROL_MIXINS: tuple[type, ...] = ()  # H3: put the control mixin class here
+_CONTROL_MIXINS: tuple[type, ...] = (ControlMixin,)  # fault/journal/reset helpers (control.py)
 
 
 class MockServer(*_CONTROL_MIXINS, _ServerBase):  # type: ignore[misc]
