@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from rhoconnect_client import exceptions as exc
 
 

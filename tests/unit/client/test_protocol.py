@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from rhoconnect_client.exceptions import ProtocolError, SyncVersionError
 from rhoconnect_client.protocol import (
     BulkAnswer,
@@ -32,7 +31,8 @@ INSERT_PAGE = (
 )
 UPDATE_ERROR_PAGE = (
     '[{"version":3},{"token":"564896331436558"},{"count":0},{"progress_count":0},{"total_count":4},'
-    '{"links":{"temp-c":{"l":"b-2"}},"update-error":{"1":{"qty":"100"},"1-error":{"message":"update rejected"}},'
+    '{"links":{"temp-c":{"l":"b-2"}},'
+    '"update-error":{"1":{"qty":"100"},"1-error":{"message":"update rejected"}},'
     '"update-rollback":{"1":{"name":"Broken 1","qty":"1"}}}]'
 )
 CREATE_ERROR_PAGE = (

@@ -7,7 +7,6 @@ import threading
 from pathlib import Path
 
 import pytest
-
 from rhoconnect_client.exceptions import StoreError, UnknownSource
 from rhoconnect_client.models import Model
 from rhoconnect_client.protocol import Page, parse_page
