@@ -163,6 +163,7 @@ def clear_faults() -> Response:
     engine = engine_of(current_app)
     count = len(engine.rules)
     engine.clear()
+    _state().clear_adapter_failures()  # failures the rules armed go with them
     return jsonify({"cleared": count})
 
 
