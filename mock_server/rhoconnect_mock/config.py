@@ -353,11 +353,19 @@ def resolve_config(
     layers: list[Mapping[str, Any]] = []
     if path is not None:
         layers.append(load_config_file(path))
-    if environ is not None:
-        layers.append(env_layer(environ))
+    env = env_layer(environ) if environ is not None else {}
+    layers.append(env)
     if overrides:
         layers.append(overrides)
-    return MockConfig.from_mapping(merge_layers(*layers))
+    try:
+        return MockConfig.from_mapping(merge_layers(*layers))
+    except ConfigError as exc:
+        top = exc.key.split(".")[0]
+        if top in env and top not in (overrides or {}):
+            raise ConfigError(ENV_PREFIX + top.upper(), exc.message) from None
+        if path is not None and top not in env and top not in (overrides or {}):
+            raise ConfigError(f"{path}: {exc.key}", exc.message) from None
+        raise
 
 
 def coerce_config(config: MockConfig | Mapping[str, Any] | None) -> MockConfig:

@@ -30,16 +30,16 @@ log = logging.getLogger(__name__)
 SOCKET_ENVIRON_KEY = "rhoconnect_mock.socket"
 
 
-class SocketGateway(wsgi.Gateway_10):  # type: ignore[misc]
+class SocketGateway(wsgi.Gateway_10):
     """cheroot's WSGI 1.0 gateway, plus the raw client socket in the environ."""
 
-    def get_environ(self) -> dict[str, Any]:
-        env: dict[str, Any] = super().get_environ()
+    def get_environ(self) -> dict[str, Any]:  # type: ignore[override]
+        env: dict[str, Any] = super().get_environ()  # type: ignore[no-untyped-call]
         env[SOCKET_ENVIRON_KEY] = self.req.conn.socket
         return env
 
 
-class WSGIServer(wsgi.Server):  # type: ignore[misc]
+class WSGIServer(wsgi.Server):
     """cheroot's threaded server using ``SocketGateway``."""
 
     def __init__(self, bind_addr: tuple[str, int], app: Flask, *, threads: int = 16) -> None:

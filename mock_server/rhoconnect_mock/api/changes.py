@@ -35,7 +35,8 @@ def _blobs() -> dict[str, tuple[str, bytes]]:
 def _push(source: str) -> Response:
     client = require_client()
     p = params()
-    state().push(client, source, _section(p, "create"), _section(p, "update"), _section(p, "delete"), _blobs())
+    sections = (_section(p, "create"), _section(p, "update"), _section(p, "delete"))
+    state().push(client, source, *sections, _blobs())
     return empty_ok()
 
 

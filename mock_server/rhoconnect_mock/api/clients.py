@@ -14,7 +14,17 @@ from typing import Any
 from flask import Blueprint, Response
 
 from ..errors import UnknownClient
-from .common import client_id, current_user, empty_ok, info, json_response, operation, params, state, text_response
+from .common import (
+    client_id,
+    current_user,
+    empty_ok,
+    info,
+    json_response,
+    operation,
+    params,
+    state,
+    text_response,
+)
 
 bp = Blueprint("clients", __name__)
 classic_bp = Blueprint("classic_clients", __name__)

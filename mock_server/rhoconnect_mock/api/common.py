@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from flask import Flask, Response, current_app, g, request, session
+from flask.sessions import SecureCookieSessionInterface, SessionMixin
 
 from ..errors import MalformedBody, NotAuthenticated, ProtocolError
 from ..request_info import Operation, RequestInfo
@@ -204,7 +205,8 @@ def _classify() -> None:
         p = params()
     except MalformedBody:
         p = {}
-    rc.client_id = request.headers.get(CLIENT_ID_HEADER) or (str(p["client_id"]) if p.get("client_id") else None)
+    sent_id = p.get("client_id")
+    rc.client_id = request.headers.get(CLIENT_ID_HEADER) or (str(sent_id) if sent_id else None)
     if request.view_args and request.view_args.get("client_id"):
         rc.client_id = str(request.view_args["client_id"])
     src = (request.view_args or {}).get("source") or p.get("source_name")
@@ -230,8 +232,6 @@ def _decorate(resp: Response) -> Response:
         resp.headers["Warning"] = (
             f"Use of the {request.method} {request.path} is deprecated. Use Rhoconnect API v1 instead."
         )
-    if "Vary" in resp.headers and resp.headers["Vary"] == "Cookie":
-        del resp.headers["Vary"]  # Flask's session adds it; RhoConnect does not send it
     return resp
 
 
@@ -239,8 +239,17 @@ def _protocol_error(exc: ProtocolError) -> Response:
     return text_response(exc.body, exc.status, exc.content_type)
 
 
+class RhoconnectSessionInterface(SecureCookieSessionInterface):
+    """Flask's signed cookie session without the ``Vary: Cookie`` header RhoConnect never sends."""
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        super().save_session(app, session, response)
+        response.vary.discard("Cookie")
+
+
 def install(app: Flask) -> None:
     """Attach the classifier, the common response headers and the protocol error handler."""
+    app.session_interface = RhoconnectSessionInterface()
     app.before_request(_classify)
     app.after_request(_decorate)
     app.register_error_handler(ProtocolError, _protocol_error)

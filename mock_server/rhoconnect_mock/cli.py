@@ -1,0 +1,145 @@
+"""``rhoconnect-mock``: run the mock RhoConnect server from the command line.
+
+``rhoconnect-mock serve [--host 127.0.0.1] [--port 9292] [--config FILE] [--seed N]
+[--records Source=N ...] [--data FILE.json] [--users FILE|user:pass ...]``. Precedence: defaults <
+config file < ``RHOCONNECT_MOCK_*`` environment < flags. Any bad flag, file or value prints one
+``Error: ...`` line naming the key and exits with status 2 (never a traceback).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .app import create_app, get_state
+from .config import ConfigError, MockConfig, parse_record_specs, parse_user_specs, resolve_config
+from .server import make_server
+
+log = logging.getLogger(__name__)
+
+EXIT_USAGE = 2
+EXIT_RUNTIME = 1
+
+
+def _users_from(values: Sequence[str]) -> dict[str, str]:
+    """``user:pass`` values, or files holding one ``user:pass`` per line (``#`` comments)."""
+    specs: list[str] = []
+    for value in values:
+        path = Path(value)
+        if ":" not in value or path.is_file():
+            try:
+                lines = path.read_text(encoding="utf-8").splitlines()
+            except OSError as exc:
+                raise ConfigError("--users", f"{value!r} is neither user:password nor a readable file "
+                                             f"({exc.strerror or exc})") from None
+            specs.extend(ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#"))
+        else:
+            specs.append(value)
+    return parse_user_specs(specs, "--users")
+
+
+def build_config(options: Mapping[str, Any], environ: Mapping[str, str]) -> MockConfig:
+    """The effective config for ``serve`` options (``None`` values are flags not given)."""
+    overrides: dict[str, Any] = {}
+    for key in ("host", "port", "seed", "classic_prefix", "secret_key", "threads"):
+        if options.get(key) is not None:
+            overrides[key] = options[key]
+    if options.get("classic_resend"):
+        overrides["classic_resend"] = True
+    if options.get("data") is not None:
+        overrides["data"] = str(options["data"])
+    if options.get("records"):
+        overrides["records"] = parse_record_specs(list(options["records"]))
+    if options.get("users"):
+        overrides["users"] = _users_from(list(options["users"]))
+    path = options.get("config") or environ.get("RHOCONNECT_MOCK_CONFIG")
+    return resolve_config(path, environ, overrides)
+
+
+def banner(cfg: MockConfig, base_url: str) -> str:
+    """The start-up text: where to point a client, how to log in, what data there is."""
+    login = ("any non-empty login and password" if cfg.users is None
+             else "users " + ", ".join(sorted(cfg.users)))
+    sources = ", ".join(f"{s.name} ({s.partition}, {s.records} records)" for s in cfg.sources)
+    lines = [
+        "rhoconnect-mock: a mock RhoConnect 7.8 server",
+        f"  base URL     {base_url}",
+        f"  classic URL  {base_url}{cfg.classic_prefix}   (Rhodes syncserver)",
+        f"  REST login   POST {base_url}/rc/v1/app/login",
+        f"  demo login   {login}",
+        f"  sources      {sources or 'none'}   (seed {cfg.seed})",
+        f"  admin URL    {base_url}/_mock/",
+        "Press Ctrl+C to stop.",
+    ]
+    if cfg.host not in ("127.0.0.1", "localhost", "::1"):
+        lines.insert(1, f"  WARNING: listening on {cfg.host}, reachable from other machines")
+    return "\n".join(lines)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """A mock RhoConnect server for client development and tests."""
+
+
+@cli.command()
+@click.option("--host", default=None, help="address to bind (default 127.0.0.1: loopback only)")
+@click.option("--port", type=int, default=None, help="port (default 9292; 0 picks a free one)")
+@click.option("--config", "config", type=click.Path(dir_okay=False), default=None,
+              help="TOML or YAML file with any of these settings")
+@click.option("--seed", type=int, default=None, help="seed for generated records (same seed, same data)")
+@click.option("--records", multiple=True, metavar="SOURCE=N", help="generate N records for SOURCE")
+@click.option("--data", type=click.Path(dir_okay=False), default=None,
+              help='JSON file {"Source": {"id": {"attr": "value"}}} with the records to serve')
+@click.option("--users", multiple=True, metavar="FILE|USER:PASS",
+              help="accept only these logins (default: any non-empty login and password)")
+@click.option("--classic-prefix", default=None, help="path of the classic routes (default /application)")
+@click.option("--classic-resend", is_flag=True, default=False,
+              help="re-send a pending page when a query carries no token (pre-7.8 behaviour)")
+@click.option("--secret-key", default=None, help="session cookie signing key (default: random)")
+@click.option("--threads", type=int, default=None, help="worker threads (default 16)")
+def serve(**options: Any) -> None:
+    """Serve the RhoConnect protocol until interrupted."""
+    cfg = build_config(options, os.environ)
+    app = create_app(cfg)
+    get_state(app)  # data generated up front, so the first client does not wait
+    server = make_server(app, cfg.host, cfg.port, cfg.threads)
+    try:
+        server.prepare()
+    except OSError as exc:
+        click.echo(f"Error: cannot listen on {cfg.host}:{cfg.port}: {exc.strerror or exc}", err=True)
+        sys.exit(EXIT_RUNTIME)
+    host, port = server.bind_addr[0], server.bind_addr[1]
+    shown = f"[{host}]" if ":" in str(host) else host
+    click.echo(banner(cfg, f"http://{shown}:{port}"))
+    try:
+        server.serve()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console entry point: one ``Error:`` line and status 2 for any usage or config problem."""
+    try:
+        cli.main(args=list(argv) if argv is not None else None, prog_name="rhoconnect-mock",
+                 standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        sys.exit(EXIT_RUNTIME)
+    except click.UsageError as exc:
+        click.echo(f"Error: {exc.format_message()}", err=True)
+        sys.exit(EXIT_USAGE)
+    except click.ClickException as exc:
+        click.echo(f"Error: {exc.format_message()}", err=True)
+        sys.exit(EXIT_USAGE)
+    except ConfigError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
