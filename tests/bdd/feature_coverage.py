@@ -127,7 +127,8 @@ def known_tags(seed: Seed) -> dict[str, str]:
     tags.update({f"arg_{tag_name(a)}": f"exercises the argument {a}" for _, a in seed.arguments})
     tags.update({f"status_{tag_name(s)}": f"asserts the status {s}" for s in seed.statuses})
     tags.update({f"param_{p}": f"asserts the notification parameter {p}" for p in seed.parameters})
-    tags.update({f"server_error_{tag_name(t)}": f"asserts server_errors[{t}]" for t in seed.server_error_types})
+    tags.update({f"server_error_{tag_name(t)}": f"asserts server_errors[{t}]"
+                 for t in seed.server_error_types})
     tags.update({f"bulk_status_{tag_name(b)}": f"asserts bulk_status {b}" for b in seed.bulk_statuses})
     tags.update({f"action_{a}": f"uses the recovery action :{a}" for _, a in seed.actions})
     return tags
@@ -203,7 +204,8 @@ def _steps(raw: Iterable[dict], values: dict[str, str]) -> list[Step]:  # type: 
     kind = "given"
     for s in raw:
         kind = _KIND.get(s["keywordType"], kind)
-        table = [[_fill(c["value"], values) for c in r["cells"]] for r in s.get("dataTable", {}).get("rows", [])]
+        rows = s.get("dataTable", {}).get("rows", [])
+        table = [[_fill(c["value"], values) for c in r["cells"]] for r in rows]
         steps.append(Step(kind, _fill(s["text"], values), table))
     return steps
 
