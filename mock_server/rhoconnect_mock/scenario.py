@@ -33,6 +33,7 @@ from typing import Any
 
 import yaml
 
+from .errors import ConfigError
 from .fault_rules import ADAPTER_STAGES, FaultRuleError, parse_rule, parse_rules
 from .request_info import OPERATIONS
 
@@ -237,3 +238,37 @@ def parse_fail_flag(spec: str) -> dict[str, Any]:
     except FaultRuleError as exc:
         raise FaultRuleError("--fail", f"{spec!r}: {exc}") from None
     return rule
+
+
+def config_faults(scenario: str | os.PathLike[str] | None, faults: Any) -> list[dict[str, Any]]:
+    """The start-up rules of a config: a scenario file's, then ``faults`` (rule dicts or flags).
+
+    Errors become ``ConfigError`` naming the key (``faults[1].action.status``, ``scenario``), so
+    ``rhoconnect-mock serve`` prints one line and exits with status 2.
+    """
+    rules: list[dict[str, Any]] = []
+    if scenario is not None:
+        try:
+            rules.extend(load_scenario(scenario))
+        except FaultRuleError as exc:
+            key = "scenario" if exc.field == "scenario" else f"scenario {exc.field}"
+            raise ConfigError(key, f"{exc.message} (in {scenario})") from None
+    if faults is None:
+        return rules
+    items = [faults] if isinstance(faults, str | dict) else faults
+    if not isinstance(items, list):
+        raise ConfigError("faults", "must be a list of rules or --fail strings")
+    for i, item in enumerate(items):
+        try:
+            if isinstance(item, str):
+                rules.append(parse_fail_flag(item))
+            else:
+                parse_rule(item, f"faults[{i}]")
+                rules.append(dict(item))
+        except FaultRuleError as exc:
+            raise ConfigError(exc.field, exc.message) from None
+    try:
+        parse_rules(rules, "faults")  # duplicate ids across the file and the flags
+    except FaultRuleError as exc:
+        raise ConfigError(exc.field, exc.message) from None
+    return rules
