@@ -47,7 +47,8 @@ def _users_from(values: Sequence[str]) -> dict[str, str]:
 def build_config(options: Mapping[str, Any], environ: Mapping[str, str]) -> MockConfig:
     """The effective config for ``serve`` options (``None`` values are flags not given)."""
     overrides: dict[str, Any] = {}
-    for key in ("host", "port", "seed", "classic_prefix", "secret_key", "threads"):
+    for key in ("host", "port", "seed", "classic_prefix", "secret_key", "threads", "scenario", "admin_token",
+                "journal_size"):
         if options.get(key) is not None:
             overrides[key] = options[key]
     if options.get("classic_resend"):
@@ -58,6 +59,8 @@ def build_config(options: Mapping[str, Any], environ: Mapping[str, str]) -> Mock
         overrides["records"] = parse_record_specs(list(options["records"]))
     if options.get("users"):
         overrides["users"] = _users_from(list(options["users"]))
+    if options.get("fail"):
+        overrides["faults"] = list(options["fail"])
     path = options.get("config") or environ.get("RHOCONNECT_MOCK_CONFIG")
     return resolve_config(path, environ, overrides)
 
@@ -74,9 +77,11 @@ def banner(cfg: MockConfig, base_url: str) -> str:
         f"  REST login   POST {base_url}/rc/v1/app/login",
         f"  demo login   {login}",
         f"  sources      {sources or 'none'}   (seed {cfg.seed})",
-        f"  admin URL    {base_url}/_mock/",
+        f"  admin URL    {base_url}/_mock/" + ("   (token required)" if cfg.admin_token else ""),
         "Press Ctrl+C to stop.",
     ]
+    if cfg.faults:
+        lines.insert(-1, f"  faults       {len(cfg.faults)} rule(s) active (GET {base_url}/_mock/faults)")
     if cfg.host not in ("127.0.0.1", "localhost", "::1"):
         lines.insert(1, f"  WARNING: listening on {cfg.host}, reachable from other machines")
     return "\n".join(lines)
@@ -103,6 +108,12 @@ def cli() -> None:
               help="re-send a pending page when a query carries no token (pre-7.8 behaviour)")
 @click.option("--secret-key", default=None, help="session cookie signing key (default: random)")
 @click.option("--threads", type=int, default=None, help="worker threads (default 16)")
+@click.option("--scenario", type=click.Path(dir_okay=False), default=None,
+              help="TOML or YAML file of fault rules active from start-up")
+@click.option("--fail", "fail", multiple=True, metavar="MATCH:ACTION[:WHEN]",
+              help="a fault rule, e.g. query:500:once or cud:reset:nth=2 (repeatable)")
+@click.option("--admin-token", default=None, help="require this bearer token on the admin API (/_mock/)")
+@click.option("--journal-size", type=int, default=None, help="requests kept in the journal (default 10000)")
 def serve(**options: Any) -> None:
     """Serve the RhoConnect protocol until interrupted."""
     cfg = build_config(options, os.environ)

@@ -45,7 +45,7 @@ ENV_PREFIX = "RHOCONNECT_MOCK_"
 _TOP_KEYS = {
     "host", "port", "seed", "classic_prefix", "classic_resend", "users", "sources", "data",
     "secret_key", "app_name", "id_template", "cookie_expire", "threads", "bulk_wait_polls",
-    "bulk_dir", "records",
+    "bulk_dir", "records", "scenario", "faults", "admin_token", "journal_size",
 }
 _SOURCE_KEYS = {"partition", "priority", "records", "attributes", "schema", "metadata", "generator"}
 
@@ -94,6 +94,12 @@ class MockConfig:
     #: Bulk sync (engineer H2): polls answered ``wait`` before a fresh file is ready.
     bulk_wait_polls: int = 1
     bulk_dir: Path | None = None
+    #: Fault rules active from start-up (validated dicts; see ``scenario.config_faults``).
+    faults: list[dict[str, Any]] = field(default_factory=list)
+    #: When set, the admin API ``/_mock/`` needs ``Authorization: Bearer <token>``.
+    admin_token: str | None = None
+    #: Requests kept in the journal before the oldest are dropped (and counted).
+    journal_size: int = 10_000
 
     def source(self, name: str) -> SourceConfig | None:
         """The source called ``name``, or ``None``."""
@@ -146,6 +152,15 @@ class MockConfig:
             cfg.bulk_wait_polls = _int(raw, "bulk_wait_polls", 0, None)
         if raw.get("bulk_dir") is not None:
             cfg.bulk_dir = Path(_str(raw, "bulk_dir"))
+        if raw.get("admin_token") is not None:
+            cfg.admin_token = _str(raw, "admin_token")
+        if "journal_size" in raw:
+            cfg.journal_size = _int(raw, "journal_size", 1, None)
+        if raw.get("scenario") is not None or raw.get("faults") is not None:
+            from .scenario import config_faults  # the fault engine validates its own rules
+
+            scenario = _str(raw, "scenario") if raw.get("scenario") is not None else None
+            cfg.faults = config_faults(scenario, raw.get("faults"))
         if raw.get("sources") is not None:
             cfg.sources = _sources(raw["sources"])
         if raw.get("records") is not None:
@@ -327,6 +342,8 @@ def merge_layers(*layers: Mapping[str, Any]) -> dict[str, Any]:
             if key == "records" and value is not None:
                 counts = _records(value, "records")
                 merged["records"] = {**merged.get("records", {}), **counts}
+            elif key == "faults" and isinstance(value, list) and isinstance(merged.get(key), list):
+                merged[key] = [*merged[key], *value]  # rules add up across layers
             elif key == "sources" and isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
                 merged[key] = {**merged[key], **value}
             else:
