@@ -125,16 +125,17 @@ def local_destroy(conn: sqlite3.Connection, source: Source, object_id: str) -> N
 def _exclude_waiting(conn: sqlite3.Connection, source: Source, parents: list[tuple[int, str]]) -> None:
     """Fill ``temp.rc_hold`` with objects that must not be pushed now (§5.3, ``checkIgnorePushObjects``).
 
-    Held: objects with a create waiting for its link (any row ``sent >= 2``: pushing again would create
-    them twice) and children whose belongs-to attribute holds the id of a parent create the server has
-    not linked yet (the server would store a temporary id). Rhodes only checks parents in state 2; a
-    parent whose push failed (state 0) would equally leave a dangling id, so it is held too.
+    Held: objects with a create waiting for its link (a row in state 2: pushing again would create
+    them twice; states 3/4 mean the server knows the object, so changes queued since may go), and
+    children whose belongs-to attribute holds the id of a parent create the server has not linked yet
+    (the server would store a temporary id). Rhodes only checks parents in state 2; a parent whose
+    push failed (state 0) would equally leave a dangling id, so it is held too.
     """
     sid = source.source_id
     conn.execute("CREATE TEMP TABLE IF NOT EXISTS rc_hold (object TEXT PRIMARY KEY)")
     conn.execute("DELETE FROM temp.rc_hold")
     conn.execute(
-        "INSERT OR IGNORE INTO temp.rc_hold SELECT object FROM changed_values WHERE source_id=? AND sent>=2",
+        "INSERT OR IGNORE INTO temp.rc_hold SELECT object FROM changed_values WHERE source_id=? AND sent=2",
         (sid,),
     )
     for parent_id, attrib in parents:
