@@ -71,8 +71,9 @@ class SyncEngine:
         )
         self._stores: dict[str, Store] = {"user": Store(database, partition="user")}
         self._notifier = Notifier(self._transport.post_form)
-        self._settings = Settings(page_size=int(page_size), bulk_wait_seconds=bulk_wait_seconds,
-                                  path=_settings_path(database))
+        self._settings = Settings(
+            page_size=int(page_size), bulk_wait_seconds=bulk_wait_seconds, path=_settings_path(database)
+        )
         self._settings.load()
         if bulksync_state is not None:
             self._settings.bulksync_state = bulksync_state
@@ -89,8 +90,9 @@ class SyncEngine:
         )
         info = self._stores["user"].client_info()
         self._transport.session = info.session or None
-        self._thread = SyncThread(poll_interval=poll_interval, on_poll=self._poll_command,
-                                  on_start=self._on_command_start)
+        self._thread = SyncThread(
+            poll_interval=poll_interval, on_poll=self._poll_command, on_start=self._on_command_start
+        )
         self._ctx.stop_flag = self._thread.stop_flag
 
     # ------------------------------------------------------------------ lifecycle
@@ -145,9 +147,16 @@ class SyncEngine:
             used = [src.source_id for other in self._stores.values() for src in other.sources()]
             source_id = max(used, default=0) + 1
         with store.lock:
-            source = store.register_source(name, sync_priority=sync_priority, sync_type=sync_type,
-                                           partition=partition, schema=schema_text, associations=associations,
-                                           blob_attribs=blob_attribs, source_id=source_id)
+            source = store.register_source(
+                name,
+                sync_priority=sync_priority,
+                sync_type=sync_type,
+                partition=partition,
+                schema=schema_text,
+                associations=associations,
+                blob_attribs=blob_attribs,
+                source_id=source_id,
+            )
         model = Model(store, source)
         self._models[name] = model
         return model
@@ -175,8 +184,11 @@ class SyncEngine:
         """Queue a login; the handle (and callback) get ``error_code``/``error_message`` (§2.1)."""
         self.stop_sync()  # Rhodes: login first stops any running sync
         registration = Registration(callback) if callback is not None else None
-        command = Command("login", ("login", login, password, id(callback)),
-                          lambda: self._run_login(login, password, registration))
+        command = Command(
+            "login",
+            ("login", login, password, id(callback)),
+            lambda: self._run_login(login, password, registration),
+        )
         return self._thread.submit(command)
 
     def _run_login(self, login: str, password: str, registration: Registration | None) -> dict[str, Any]:
@@ -228,18 +240,25 @@ class SyncEngine:
     def dosync(self, show_sync_status: bool = True, query_params: str | Mapping[str, Any] = "") -> Handle:
         """Queue a sync of every source; the handle gives the final (``complete``) parameters."""
         query = _query_string(query_params)
-        command = Command("dosync", ("dosync", bool(show_sync_status), query),
-                          lambda: Syncer(self._ctx, query).sync_all())
+        command = Command(
+            "dosync", ("dosync", bool(show_sync_status), query), lambda: Syncer(self._ctx, query).sync_all()
+        )
         command.show_status = bool(show_sync_status)
         return self._thread.submit(command)
 
-    def dosync_source(self, source_id_or_name: str | int, show_sync_status: bool = True,
-                      query_params: str | Mapping[str, Any] = "") -> Handle:
+    def dosync_source(
+        self,
+        source_id_or_name: str | int,
+        show_sync_status: bool = True,
+        query_params: str | Mapping[str, Any] = "",
+    ) -> Handle:
         """Queue a sync of one source; the handle gives that source's final parameters."""
         query = _query_string(query_params)
-        command = Command("dosync_source", ("dosync_source", str(source_id_or_name), bool(show_sync_status),
-                                            query),
-                          lambda: Syncer(self._ctx, query).sync_one(source_id_or_name))
+        command = Command(
+            "dosync_source",
+            ("dosync_source", str(source_id_or_name), bool(show_sync_status), query),
+            lambda: Syncer(self._ctx, query).sync_one(source_id_or_name),
+        )
         command.show_status = bool(show_sync_status)
         return self._thread.submit(command)
 
@@ -262,10 +281,19 @@ class SyncEngine:
             names = [source_names]
         else:
             names = list(source_names)
-        request = SearchRequest(names, from_ or "search", dict(search_params or {}), offset, max_results,
-                                int(progress_step if progress_step is not None else -1), bool(sync_changes))
+        request = SearchRequest(
+            names,
+            from_ or "search",
+            dict(search_params or {}),
+            offset,
+            max_results,
+            int(progress_step if progress_step is not None else -1),
+            bool(sync_changes),
+        )
         registration = Registration(callback, merge_params(callback_param)) if callback is not None else None
-        command = Command("search", ("search", id(request)), lambda: run_search(self._ctx, request, registration))
+        command = Command(
+            "search", ("search", id(request)), lambda: run_search(self._ctx, request, registration)
+        )
         command.show_status = False
         return self._thread.submit(command)
 
@@ -316,8 +344,9 @@ class SyncEngine:
             self.unlock_sync_mutex()
 
     # ------------------------------------------------------------------ notifications
-    def set_notification(self, source_id: int | str, callback: Callback | None,
-                         params: Mapping[str, Any] | str | None = None) -> None:
+    def set_notification(
+        self, source_id: int | str, callback: Callback | None, params: Mapping[str, Any] | str | None = None
+    ) -> None:
         """Per-source (one-shot) or ``-1`` (persistent) sync callback; a name is accepted too."""
         self._notifier.set_notification(self._source_id(source_id), callback, params)
 
@@ -329,7 +358,9 @@ class SyncEngine:
             return int(source_id)
         return self._ctx.find_source(source_id)[1].source_id
 
-    def set_objectnotify_url(self, callback: Callback | None, params: Mapping[str, Any] | str | None = None) -> None:
+    def set_objectnotify_url(
+        self, callback: Callback | None, params: Mapping[str, Any] | str | None = None
+    ) -> None:
         self._notifier.set_objectnotify(callback, params)
 
     def add_objectnotify(self, source_id: int | str, object_id: str) -> None:
@@ -344,8 +375,9 @@ class SyncEngine:
         with store.lock:
             store.on_sync_create_error(source.source_id, objects, action)
 
-    def on_sync_update_error(self, source_name: str, objects: Any, action: str,
-                             rollback_objects: Any = None) -> None:
+    def on_sync_update_error(
+        self, source_name: str, objects: Any, action: str, rollback_objects: Any = None
+    ) -> None:
         store, source = self._ctx.find_source(source_name)
         with store.lock:
             store.on_sync_update_error(source.source_id, objects, action, rollback_objects)
@@ -423,4 +455,3 @@ def _query_string(query_params: str | Mapping[str, Any]) -> str:
     from urllib.parse import urlencode
 
     return urlencode({k: str(v) for k, v in query_params.items()})
-

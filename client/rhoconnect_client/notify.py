@@ -146,7 +146,9 @@ class Notifier:
         with self._lock:
             return int(source_id) in self._by_source
 
-    def set_objectnotify(self, callback: Callback | None, params: Mapping[str, Any] | str | None = None) -> None:
+    def set_objectnotify(
+        self, callback: Callback | None, params: Mapping[str, Any] | str | None = None
+    ) -> None:
         with self._lock:
             self._object_callback = None if callback is None else Registration(callback, merge_params(params))
 
@@ -190,7 +192,11 @@ class Notifier:
         return merged
 
     def objects_event(
-        self, source_id: int, created: Iterable[str], updated: Iterable[str], deleted: Iterable[str],
+        self,
+        source_id: int,
+        created: Iterable[str],
+        updated: Iterable[str],
+        deleted: Iterable[str],
         links: Mapping[str, str] | None = None,
     ) -> dict[str, Any] | None:
         """Report changed watched objects of one applied page (§7.3); None if nothing watched changed."""

@@ -3,8 +3,8 @@
 Notifications go to the search's own one-shot callback only: ``in_progress`` after each page with
 objects and, when ``progress_step > 0``, every ``progress_step`` objects (the page is applied in
 chunks of that size, each committed before its notification); finally ``complete`` or ``error``
-without source keys. The round loop ends when the objects of a whole answer add up to 0; the listed
-sources' tokens are then reset to 0. Every notification carries ``search_params`` (Rhodes appends
+without source keys. The round loop ends when the objects of a whole answer add up to 0. Every
+notification carries ``search_params`` (Rhodes appends
 them to the callback parameters).
 """
 
@@ -47,9 +47,17 @@ def split_page(page: Page, step: int) -> Iterator[Page]:
     head = dict(items[:step])
     yield dataclasses.replace(page, insert=head, count=len(head) + len(page.delete))
     for start in range(step, len(items), step):
-        chunk = dict(items[start:start + step])
-        yield dataclasses.replace(page, insert=chunk, delete={}, links={}, metadata=None, errors=None,
-                                  count=len(chunk), schema_changed=False)
+        chunk = dict(items[start : start + step])
+        yield dataclasses.replace(
+            page,
+            insert=chunk,
+            delete={},
+            links={},
+            metadata=None,
+            errors=None,
+            count=len(chunk),
+            schema_changed=False,
+        )
 
 
 class _Search:
@@ -94,20 +102,33 @@ class _Search:
             return self.fail(exc)
         if server_errors:
             return self.fail(ProtocolError("search error"), server_errors)
-        return self.emit({"status": "complete", "sync_type": "incremental", "error_code": 0,
-                          "rho_error_code": 0, "error_message": ""})
+        return self.emit(
+            {
+                "status": "complete",
+                "sync_type": "incremental",
+                "error_code": 0,
+                "rho_error_code": 0,
+                "error_message": "",
+            }
+        )
 
     def rounds(self, listed: list[tuple[Store, Source]], client_id: str) -> dict[str, Any]:
         by_name = {source.name: (store, source) for store, source in listed}
         tokens: dict[str, int | None] = dict.fromkeys(by_name)
+        saved = {source.source_id: source.token for _, source in listed}
         errors: dict[str, Any] = {}
         try:
             while True:
                 self.ctx.check_stop()
                 body = self.ctx.transport.search(
-                    from_=self.request.from_, client_id=client_id, page_size=self.ctx.settings.page_size,
-                    sources=list(tokens.items()), search_params=self.request.search_params,
-                    offset=self.request.offset, max_results=self.request.max_results)
+                    from_=self.request.from_,
+                    client_id=client_id,
+                    page_size=self.ctx.settings.page_size,
+                    sources=list(tokens.items()),
+                    search_params=self.request.search_params,
+                    offset=self.request.offset,
+                    max_results=self.request.max_results,
+                )
                 total = 0
                 for page in parse_search(body):
                     if page.source not in by_name:
@@ -122,22 +143,34 @@ class _Search:
                 if total == 0 or errors:
                     return errors
         finally:
+            # Rhodes resets the tokens to 0; restoring them keeps the query paging state (a token
+            # other than 0 marks an unfinished query run, see ``Syncer.pull``).
             for store, source in listed:
                 with store.lock:
-                    store.set_token(source.source_id, 0)
+                    store.set_token(source.source_id, saved[source.source_id])
 
     def apply(self, store: Store, source: Source, page: Page) -> None:
+        """Apply a page (in ``progress_step`` chunks); notify at each step and at the page's end."""
         step = self.request.progress_step
-        for chunk in split_page(page, step):
-            apply_and_notify(self.ctx, store, source, chunk)
+        chunks = list(split_page(page, step))
+        for index, chunk in enumerate(chunks):
+            # Search tokens repeat across rounds (transcript steps 19-20) and are kept in memory;
+            # applied with token 1 the store neither mistakes a chunk for a re-send nor purges.
+            apply_and_notify(self.ctx, store, source, dataclasses.replace(chunk, token=1))
             self.cumulative += chunk.count
-            due = step <= 0 or self.cumulative >= self.next_step or chunk is page
-            if chunk.count > 0 and due:
-                if step > 0:
-                    while self.next_step <= self.cumulative:
-                        self.next_step += step
-                self.emit(source_params(source, "in_progress", total=page.total_count,
-                                        processed=chunk.count, cumulative=self.cumulative))
+            crossed = step > 0 and self.cumulative >= self.next_step
+            if chunk.count > 0 and (crossed or index == len(chunks) - 1):
+                while step > 0 and self.next_step <= self.cumulative:
+                    self.next_step += step
+                self.emit(
+                    source_params(
+                        source,
+                        "in_progress",
+                        total=page.total_count,
+                        processed=chunk.count,
+                        cumulative=self.cumulative,
+                    )
+                )
 
 
 def run_search(ctx: SyncContext, request: SearchRequest, registration: Registration | None) -> dict[str, Any]:

@@ -26,8 +26,9 @@ def describe(params: dict[str, Any]) -> str:
             return f"Bulk sync of {part} failed: {params.get('error_message') or params.get('error_code')}"
         return f"Bulk sync {part}: {params.get('bulk_status') or status}"
     if status == "in_progress":
-        return (f"Syncing {name}: {params.get('cumulative_count', 0)} of "
-                f"{params.get('total_count', 0)} records")
+        return (
+            f"Syncing {name}: {params.get('cumulative_count', 0)} of {params.get('total_count', 0)} records"
+        )
     if status == "ok":
         return f"{name} synced"
     if status == "schema-changed":
@@ -46,8 +47,9 @@ def describe(params: dict[str, Any]) -> str:
 class StatusReporter:
     """Shows sync progress; call it with each notification's parameters."""
 
-    def __init__(self, sink: Callable[[str, dict[str, Any]], None] | None = None,
-                 stream: TextIO | None = None) -> None:
+    def __init__(
+        self, sink: Callable[[str, dict[str, Any]], None] | None = None, stream: TextIO | None = None
+    ) -> None:
         self.sink = sink
         self.stream = stream
         self._width = 0

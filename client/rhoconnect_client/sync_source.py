@@ -8,7 +8,8 @@ One :class:`Syncer` runs one ``dosync``/``dosync_source`` command on the sync th
 4. for each source in ``sync_priority`` order (``bulk_sync_only`` and ``none`` skipped): push the
    outbox, then pull pages until the token is ``""``. The first request of a run never carries a token;
    each later one carries the token just applied, which acknowledges it. A page whose token equals
-   the one already stored is a re-send and is not applied again.
+   the one already stored is a re-send and is not applied again. (After a run that broke off, the
+   first request carries the stored token: see ``Syncer.pull``.)
 
 Errors: an error in one source does not stop the others; a 401 clears the session and stops
 everything (D8); a stop request ends the command silently (D7); ``schema-changed`` ends the sync after
@@ -40,8 +41,9 @@ __all__ = ["SourceResult", "Syncer", "complete_params", "source_params"]
 log = logging.getLogger(__name__)
 
 
-def source_params(source: Source, status: str, *, total: int = 0, processed: int = 0,
-                  cumulative: int = 0) -> dict[str, Any]:
+def source_params(
+    source: Source, status: str, *, total: int = 0, processed: int = 0, cumulative: int = 0
+) -> dict[str, Any]:
     """The common parameters of a source notification (seed tables; counters per D5)."""
     return {
         "source_id": source.source_id,
@@ -55,8 +57,13 @@ def source_params(source: Source, status: str, *, total: int = 0, processed: int
 
 
 def complete_params() -> dict[str, Any]:
-    return {"status": "complete", "sync_type": "incremental", "error_code": 0, "rho_error_code": 0,
-            "error_message": ""}
+    return {
+        "status": "complete",
+        "sync_type": "incremental",
+        "error_code": 0,
+        "rho_error_code": 0,
+        "error_message": "",
+    }
 
 
 @dataclass
@@ -141,16 +148,23 @@ class Syncer:
         except RhoconnectError as exc:
             return self._source_failed(store, source, exc, state, started)
         with store.lock:
-            store.record_sync(source.source_id, inserted=state.inserted, deleted=state.deleted,
-                              duration=time.monotonic() - started, success=True)
+            store.record_sync(
+                source.source_id,
+                inserted=state.inserted,
+                deleted=state.deleted,
+                duration=time.monotonic() - started,
+                success=True,
+            )
         status = "schema-changed" if schema_changed else "ok"
-        params = source_params(source, status, total=state.total, processed=state.processed,
-                               cumulative=state.cumulative)
+        params = source_params(
+            source, status, total=state.total, processed=state.processed, cumulative=state.cumulative
+        )
         params.update(error_code=0, rho_error_code=0, error_message="")
         return SourceResult(self.ctx.source_event(source.source_id, params), schema_changed=schema_changed)
 
-    def _source_failed(self, store: Store, source: Source, exc: RhoconnectError, state: _Counters,
-                       started: float) -> SourceResult:
+    def _source_failed(
+        self, store: Store, source: Source, exc: RhoconnectError, state: _Counters, started: float
+    ) -> SourceResult:
         stop_all = isinstance(exc, NotAuthorized)
         if stop_all:
             drop_session(self.ctx)  # D8: no automatic re-login
@@ -158,10 +172,16 @@ class Syncer:
             forget_client(self.ctx)
         log.info("source %s failed: %s", source.name, exc.message)
         with store.lock:
-            store.record_sync(source.source_id, inserted=state.inserted, deleted=state.deleted,
-                              duration=time.monotonic() - started, success=False)
-        params = source_params(source, "error", total=state.total, processed=state.processed,
-                               cumulative=state.cumulative)
+            store.record_sync(
+                source.source_id,
+                inserted=state.inserted,
+                deleted=state.deleted,
+                duration=time.monotonic() - started,
+                success=False,
+            )
+        params = source_params(
+            source, "error", total=state.total, processed=state.processed, cumulative=state.cumulative
+        )
         params.update(error_fields(exc))
         return SourceResult(self.ctx.source_event(source.source_id, params), stop_all=stop_all)
 
@@ -170,23 +190,49 @@ class Syncer:
 
         Re-send detection (a page whose token equals the stored one is not applied again) is done by
         ``Store.apply_page`` inside its transaction, against the token stored with the last page.
+
+        The first request of a run carries no token (Rhodes), except after a run that did not reach
+        the end: as in Rhodes a stored token of 0 becomes 1 when a run starts, and a finished run
+        stores 0 again, so a token other than 0 at the start means the last run broke off (network
+        failure, stop, crash). Rhodes then relies on the classic server re-sending the pending page
+        when no token comes; RhoConnect 7.8 instead takes "no token" as an acknowledgement and the
+        page we never applied would be lost. Sending the stored token works with both: the right
+        token acknowledges what we applied, any other makes the server re-send its pending page, and
+        without a pending page it is ignored (errors transcript steps 29-32, 63).
         """
-        send: int | None = None  # the first request of a run never carries a token
+        current = store.source(source.source_id)
+        stored = current.token if current is not None else 0
+        send: int | None = stored if stored else None
+        if not stored:
+            with store.lock:
+                store.set_token(source.source_id, 1)
         schema_changed = False
         transport = self.ctx.transport
         while True:
             self.ctx.check_stop()
-            body = transport.query(source.name, client_id=client_id, page_size=self.ctx.settings.page_size,
-                                   token=send, query_params=self.query_params)
+            body = transport.query(
+                source.name,
+                client_id=client_id,
+                page_size=self.ctx.settings.page_size,
+                token=send,
+                query_params=self.query_params,
+            )
             page = parse_page(body)
             if page.errors:
                 self._report_server_errors(source, page, state)
             if not apply_and_notify(self.ctx, store, source, page):
                 state.add(page)
                 if page.count > 0:
-                    self.ctx.source_event(source.source_id, source_params(
-                        source, "in_progress", total=state.total, processed=state.processed,
-                        cumulative=state.cumulative))
+                    self.ctx.source_event(
+                        source.source_id,
+                        source_params(
+                            source,
+                            "in_progress",
+                            total=state.total,
+                            processed=state.processed,
+                            cumulative=state.cumulative,
+                        ),
+                    )
             else:
                 log.debug("%s: page %s re-sent, already applied", source.name, page.token)
             schema_changed = schema_changed or page.schema_changed
@@ -197,10 +243,12 @@ class Syncer:
     def _report_server_errors(self, source: Source, page: Page, state: _Counters) -> None:
         """Adapter errors inside a page: ``error`` 8 with ``server_errors``; the sync goes on (§7.2)."""
         assert page.errors is not None
-        params = source_params(source, "error", total=page.total_count, processed=state.processed,
-                               cumulative=state.cumulative)
-        params.update(error_code=8, rho_error_code=8, error_message="",
-                      server_errors=page.errors.to_notification())
+        params = source_params(
+            source, "error", total=page.total_count, processed=state.processed, cumulative=state.cumulative
+        )
+        params.update(
+            error_code=8, rho_error_code=8, error_message="", server_errors=page.errors.to_notification()
+        )
         self.ctx.source_event(source.source_id, params)
 
 
@@ -231,8 +279,9 @@ def apply_and_notify(ctx: SyncContext, store: Store, source: Source, page: Page)
         applied = store.apply_page(source.source_id, page)
     if applied.resent:
         return True
-    ctx.notifier.objects_event(source.source_id, applied.created, applied.updated, applied.deleted,
-                               applied.links)
+    ctx.notifier.objects_event(
+        source.source_id, applied.created, applied.updated, applied.deleted, applied.links
+    )
     return False
 
 

@@ -21,6 +21,8 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .exceptions import Cancelled
+
 __all__ = ["Command", "Handle", "SyncThread", "stopped_params"]
 
 log = logging.getLogger(__name__)
@@ -161,26 +163,26 @@ class SyncThread:
 
     # ------------------------------------------------------------------ the loop
     def _next(self) -> Command | None:
-        with self._cond:
-            while not self._queue and not self._closed:
-                interval = self._poll_interval
-                if interval <= 0:
-                    self._cond.wait()
-                    continue
-                if not self._cond.wait(timeout=interval) and not self._queue and not self._closed:
-                    break  # the poll timer ran out with nothing to do
-            if self._closed:
-                return None
-            if self._queue:
-                command = self._queue.popleft()
-                self._running = command
-                return command
-        command = self._on_poll() if self._on_poll is not None else None
-        if command is None:
-            return self._next()
-        with self._cond:
-            self._running = command
-        return command
+        """The next command: queued first, else a poll command when the timer runs out."""
+        while True:
+            with self._cond:
+                while not self._queue and not self._closed:
+                    interval = self._poll_interval
+                    if interval <= 0:
+                        self._cond.wait()
+                    elif not self._cond.wait(timeout=interval) and not self._queue and not self._closed:
+                        break  # the poll timer ran out with nothing to do
+                if self._closed:
+                    return None
+                if self._queue:
+                    queued = self._queue.popleft()
+                    self._running = queued
+                    return queued
+            polled = self._on_poll() if self._on_poll is not None else None
+            if polled is not None:
+                with self._cond:
+                    self._running = polled
+                return polled
 
     def _loop(self) -> None:
         while True:
@@ -193,10 +195,16 @@ class SyncThread:
                 if self._on_start is not None:
                     self._on_start(command)
                 result = command.run()
+            except Cancelled:
+                log.debug("sync command %s stopped", command.kind)
             except Exception:  # a bug must not kill the thread: the handle reports it
                 log.exception("sync command %s failed", command.kind)
-                result = {"status": "error", "error_code": 3, "rho_error_code": 3,
-                          "error_message": "internal error in the sync engine"}
+                result = {
+                    "status": "error",
+                    "error_code": 3,
+                    "rho_error_code": 3,
+                    "error_message": "internal error in the sync engine",
+                }
             finally:
                 stopped = self.stop_flag.is_set()
                 command.handle._finish(stopped_params() if stopped else result, stopped=stopped)

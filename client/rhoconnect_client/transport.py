@@ -276,8 +276,12 @@ class Transport:
         def fetch() -> int:
             written = 0
             with self._http.request(
-                "GET", url, headers=self._headers(None, json_body=False, session=True),
-                timeout=self.timeout, verify=self.verify_ssl, stream=True,
+                "GET",
+                url,
+                headers=self._headers(None, json_body=False, session=True),
+                timeout=self.timeout,
+                verify=self.verify_ssl,
+                stream=True,
             ) as response:
                 self._check(response, url)
                 with dest.open("wb") as out:
@@ -331,8 +335,13 @@ class Transport:
 
         def call() -> requests.Response:
             response = self._http.request(
-                method, url, data=data, files=files, headers=headers,
-                timeout=self.timeout, verify=self.verify_ssl,
+                method,
+                url,
+                data=data,
+                files=files,
+                headers=headers,
+                timeout=self.timeout,
+                verify=self.verify_ssl,
             )
             _ = response.content  # read the body on the helper thread: the read may block too
             return response

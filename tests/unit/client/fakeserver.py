@@ -64,7 +64,9 @@ class FakeServer:
     """Master data per source, per-client documents, tokens, links and a fault script."""
 
     def __init__(self, data: Mapping[str, Records] | None = None) -> None:
-        self.data: dict[str, Records] = {k: {i: dict(a) for i, a in v.items()} for k, v in (data or {}).items()}
+        self.data: dict[str, Records] = {
+            k: {i: dict(a) for i, a in v.items()} for k, v in (data or {}).items()
+        }
         self.clients: dict[str, _Client] = {}
         self.sessions: dict[str, str] = {}
         self.log: list[tuple[str, dict[str, Any]]] = []
@@ -76,13 +78,23 @@ class FakeServer:
         self.bulk_waits = 0
         self.bulk_answer: str | None = None
         self.bulk_bytes: bytes | None = None
+        self.resend_once = False
         self._ids = itertools.count(1)
         self._tokens = itertools.count(564895898600000)
         self.lock = threading.RLock()
 
     # ------------------------------------------------------------------ fault script
-    def fail(self, op: str, kind: str = "status", *, status: int = 500, body: str = "", times: int = 1,
-             event: threading.Event | None = None, func: Callable[[], Any] | None = None) -> None:
+    def fail(
+        self,
+        op: str,
+        kind: str = "status",
+        *,
+        status: int = 500,
+        body: str = "",
+        times: int = 1,
+        event: threading.Event | None = None,
+        func: Callable[[], Any] | None = None,
+    ) -> None:
         for _ in range(times):
             self.faults.setdefault(op, []).append(Fault(kind, status, body, event, func))
 
@@ -147,14 +159,18 @@ class FakeServer:
         client.docs.clear()
         client.pending.clear()
 
-    def query(self, source: str, client_id: str, page_size: int, token: int | None,
-              session: str | None) -> bytes:
+    def query(
+        self, source: str, client_id: str, page_size: int, token: int | None, session: str | None
+    ) -> bytes:
         self.log.append(("query", {"source": source, "token": token, "p_size": page_size}))
         if (b := self._fault("query")) is not None:
             return b.encode()
         with self.lock:
             client = self._client(client_id, session)
             pending = client.pending.get(source)
+            if pending is not None and self.resend_once:
+                self.resend_once = False
+                return json.dumps(pending.body).encode()
             if pending is not None:
                 if token is not None and str(token) == pending.token:
                     self._ack(client, source, pending)
@@ -186,8 +202,14 @@ class FakeServer:
         if source in self.schema_changed:
             self.schema_changed.discard(source)
             token = str(next(self._tokens))
-            body = [*head, {"token": token}, {"count": 0}, {"progress_count": 0}, {"total_count": 0},
-                    {"schema-changed": "true"}]
+            body = [
+                *head,
+                {"token": token},
+                {"count": 0},
+                {"progress_count": 0},
+                {"total_count": 0},
+                {"schema-changed": "true"},
+            ]
             client.pending[source] = _Pending(token, body, {}, {}, {})
             return body
         inserts: Records = {}
@@ -213,8 +235,14 @@ class FakeServer:
         cmd.update(errors)
         count = len(inserts) + len(deletes)
         token = str(next(self._tokens)) if (inserts or deletes or links) else ""
-        body = [*head, {"token": token}, {"count": count}, {"progress_count": 0},
-                {"total_count": len(master)}, cmd]
+        body = [
+            *head,
+            {"token": token},
+            {"count": count},
+            {"progress_count": 0},
+            {"total_count": len(master)},
+            cmd,
+        ]
         if token:
             client.pending[source] = _Pending(token, body, inserts, deletes, links)
         return body
@@ -252,8 +280,14 @@ class FakeServer:
             if errors:
                 client.errors[source] = errors
 
-    def search(self, sources: Sequence[tuple[str, int | None]], client_id: str, page_size: int,
-               params: Mapping[str, Any], session: str | None) -> bytes:
+    def search(
+        self,
+        sources: Sequence[tuple[str, int | None]],
+        client_id: str,
+        page_size: int,
+        params: Mapping[str, Any],
+        session: str | None,
+    ) -> bytes:
         self.log.append(("search", {"sources": list(sources), "params": dict(params)}))
         if (b := self._fault("search")) is not None:
             return b.encode()
@@ -261,16 +295,34 @@ class FakeServer:
         answer: list[Any] = []
         for name, token in sources:
             if name in self.source_errors:
-                answer.append([{"version": 3}, {"source": name},
-                               {"search-error": {"search-error": {"message": self.source_errors[name]
-                                                                  .get("search-error", "boom")}}}])
+                answer.append(
+                    [
+                        {"version": 3},
+                        {"source": name},
+                        {
+                            "search-error": {
+                                "search-error": {
+                                    "message": self.source_errors[name].get("search-error", "boom")
+                                }
+                            }
+                        },
+                    ]
+                )
                 continue
             doc = client.docs.setdefault(name, {})
-            found = {oid: a for oid, a in self.data.get(name, {}).items()
-                     if all(a.get(k) == str(v) for k, v in params.items()) and doc.get(oid) != a}
+            found = {
+                oid: a
+                for oid, a in self.data.get(name, {}).items()
+                if all(a.get(k) == str(v) for k, v in params.items()) and doc.get(oid) != a
+            }
             if token is not None and client.search_token != str(token):
-                answer.append([{"version": 3}, {"source": name},
-                               {"search-error": {"search-error": {"message": "Search error - invalid token"}}}])
+                answer.append(
+                    [
+                        {"version": 3},
+                        {"source": name},
+                        {"search-error": {"search-error": {"message": "Search error - invalid token"}}},
+                    ]
+                )
                 continue
             chunk = dict(itertools.islice(found.items(), page_size))
             if not chunk:
@@ -279,8 +331,15 @@ class FakeServer:
             client.search_token = client.search_token or str(next(self._tokens))
             for oid, attrs in chunk.items():
                 doc[oid] = dict(attrs)
-            answer.append([{"version": 3}, {"token": client.search_token}, {"source": name},
-                           {"count": len(chunk)}, {"insert": chunk}])
+            answer.append(
+                [
+                    {"version": 3},
+                    {"token": client.search_token},
+                    {"source": name},
+                    {"count": len(chunk)},
+                    {"insert": chunk},
+                ]
+            )
         return json.dumps(answer).encode()
 
     def bulk_data(self, client_id: str, partition: str, sources: Sequence[str], session: str | None) -> bytes:
@@ -306,11 +365,19 @@ class FakeServer:
             ensure_schema(conn)
             conn.execute("DELETE FROM sources")
             for sid, name in enumerate(sources, start=1):
-                conn.execute("INSERT INTO sources (source_id, name, sync_priority, partition, sync_type) "
-                             "VALUES (?, ?, ?, ?, 'incremental')", (sid, name, sid, partition))
-                conn.executemany("INSERT INTO object_values VALUES (?, ?, ?, ?)",
-                                 [(sid, a, oid, v) for oid, attrs in self.data.get(name, {}).items()
-                                  for a, v in attrs.items()])
+                conn.execute(
+                    "INSERT INTO sources (source_id, name, sync_priority, partition, sync_type) "
+                    "VALUES (?, ?, ?, ?, 'incremental')",
+                    (sid, name, sid, partition),
+                )
+                conn.executemany(
+                    "INSERT INTO object_values VALUES (?, ?, ?, ?)",
+                    [
+                        (sid, a, oid, v)
+                        for oid, attrs in self.data.get(name, {}).items()
+                        for a, v in attrs.items()
+                    ],
+                )
             conn.commit()
             conn.close()
             buffer = io.BytesIO()
@@ -339,24 +406,42 @@ class FakeTransport(Transport):
     def client_reset(self, client_id: str, sources: Sequence[str] = ()) -> None:
         self._run(lambda: self.server.client_reset(client_id, self.session), "clientreset")
 
-    def query(self, source_name: str, *, client_id: str, page_size: int, token: int | None,
-              query_params: str = "") -> bytes:
-        return self._run(lambda: self.server.query(source_name, client_id, page_size, token, self.session),
-                         "query")
+    def query(
+        self, source_name: str, *, client_id: str, page_size: int, token: int | None, query_params: str = ""
+    ) -> bytes:
+        return self._run(
+            lambda: self.server.query(source_name, client_id, page_size, token, self.session), "query"
+        )
 
-    def push(self, source_name: str, client_id: str, body: Mapping[str, Any],
-             blobs: Mapping[str, Path] | None = None) -> None:
+    def push(
+        self,
+        source_name: str,
+        client_id: str,
+        body: Mapping[str, Any],
+        blobs: Mapping[str, Path] | None = None,
+    ) -> None:
         self._run(lambda: self.server.push(source_name, client_id, body, self.session), "push")
 
-    def search(self, *, from_: str, client_id: str, page_size: int, sources: Sequence[tuple[str, int | None]],
-               search_params: Mapping[str, Any] | None = None, offset: int | None = None,
-               max_results: int | None = None) -> bytes:
-        return self._run(lambda: self.server.search(sources, client_id, page_size, search_params or {},
-                                                    self.session), "search")
+    def search(
+        self,
+        *,
+        from_: str,
+        client_id: str,
+        page_size: int,
+        sources: Sequence[tuple[str, int | None]],
+        search_params: Mapping[str, Any] | None = None,
+        offset: int | None = None,
+        max_results: int | None = None,
+    ) -> bytes:
+        return self._run(
+            lambda: self.server.search(sources, client_id, page_size, search_params or {}, self.session),
+            "search",
+        )
 
     def bulk_data(self, *, client_id: str, partition: str, sources: Sequence[str]) -> bytes:
-        return self._run(lambda: self.server.bulk_data(client_id, partition, sources, self.session),
-                         "bulk_data")
+        return self._run(
+            lambda: self.server.bulk_data(client_id, partition, sources, self.session), "bulk_data"
+        )
 
     def download(self, url: str, dest: Path) -> int:
         self.server.log.append(("download", {"url": url}))

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from rhoconnect_client.exceptions import (
     Cancelled,
     ConnectionFailed,
@@ -58,7 +57,7 @@ class Handler(BaseHTTPRequestHandler):
         if self.server.delay:
             time.sleep(self.server.delay)
         if self.server.mode == "reset":
-            self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n[{\"ver")
+            self.wfile.write(b'HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n[{"ver')
             self.wfile.flush()
             self.connection.shutdown(socket.SHUT_RDWR)
             return
@@ -103,9 +102,18 @@ def test_classic_routes_carry_session_cookie_and_client_id(server: Recorder) -> 
     server.reply = (200, {}, b"[]")
     transport.query("Product", client_id="c1", page_size=2000, token=None)
     transport.query("Product", client_id="c1", page_size=10, token=564895898621905, query_params="query[a]=b")
-    transport.push("Product", "c1", {"source_name": "Product", "client_id": "c1", "create": {"1": {"a": "b"}}})
-    transport.search(from_="search", client_id="c1", page_size=2, sources=[("Product", None), ("Other", 77)],
-                     search_params={"brand": "Brand 3"}, offset=0, max_results=5)
+    transport.push(
+        "Product", "c1", {"source_name": "Product", "client_id": "c1", "create": {"1": {"a": "b"}}}
+    )
+    transport.search(
+        from_="search",
+        client_id="c1",
+        page_size=2,
+        sources=[("Product", None), ("Other", 77)],
+        search_params={"brand": "Brand 3"},
+        offset=0,
+        max_results=5,
+    )
     transport.bulk_data(client_id="c1", partition="user", sources=["Product", "Other"])
     transport.client_reset("c1", ["Product"])
     # Compared decoded: servers decode brackets and %5B alike.
@@ -113,16 +121,24 @@ def test_classic_routes_carry_session_cookie_and_client_id(server: Recorder) -> 
     assert paths == [
         ("GET", "/application/clientcreate"),
         ("GET", "/application?client_id=c1&p_size=2000&version=3&source_name=Product"),
-        ("GET", "/application?client_id=c1&p_size=10&version=3&source_name=Product&token=564895898621905"
-                "&query[a]=b"),
+        (
+            "GET",
+            "/application?client_id=c1&p_size=10&version=3&source_name=Product&token=564895898621905"
+            "&query[a]=b",
+        ),
         ("POST", "/application"),
-        ("GET", "/application/search?client_id=c1&p_size=2&version=3&sources[][name]=Product"
-                "&sources[][name]=Other&sources[][token]=77&offset=0&max_results=5&search[brand]=Brand 3"),
+        (
+            "GET",
+            "/application/search?client_id=c1&p_size=2&version=3&sources[][name]=Product"
+            "&sources[][name]=Other&sources[][token]=77&offset=0&max_results=5&search[brand]=Brand 3",
+        ),
         ("GET", "/application/bulk_data?client_id=c1&partition=user&sources=Product,Other"),
         ("GET", "/application/clientreset?client_id=c1&sources[][name]=Product"),
     ]
     assert all(r["headers"]["Cookie"] == "rhoconnect_session=xyz" for r in server.requests)
-    assert server.requests[3]["body"] == b'{"source_name":"Product","client_id":"c1","create":{"1":{"a":"b"}}}'
+    assert (
+        server.requests[3]["body"] == b'{"source_name":"Product","client_id":"c1","create":{"1":{"a":"b"}}}'
+    )
     assert server.requests[3]["headers"]["X-RhoConnect-CLIENT-ID"] == "c1"
 
 
@@ -134,8 +150,9 @@ def test_rest_routes(server: Recorder) -> None:
     transport.client_create()
     transport.query("Product", client_id="c1", page_size=10, token=5)
     transport.push("Product", "c1", {"source_name": "Product", "client_id": "c1"})
-    transport.search(from_="search", client_id="c1", page_size=2, sources=[("Product", 9)],
-                     search_params={"brand": "B"})
+    transport.search(
+        from_="search", client_id="c1", page_size=2, sources=[("Product", 9)], search_params={"brand": "B"}
+    )
     transport.bulk_data(client_id="c1", partition="app", sources=["Product"])
     transport.client_reset("c1", ["Product"])
     paths = [(r["method"], r["path"]) for r in server.requests]
@@ -149,11 +166,17 @@ def test_rest_routes(server: Recorder) -> None:
         ("POST", "/rc/v1/clients/c1/reset"),
     ]
     assert json.loads(server.requests[4]["body"]) == {
-        "client_id": "c1", "sources": [{"name": "Product", "token": "9"}], "search": {"brand": "B"},
-        "p_size": 2, "version": 3,
+        "client_id": "c1",
+        "sources": [{"name": "Product", "token": "9"}],
+        "search": {"brand": "B"},
+        "p_size": 2,
+        "version": 3,
     }
-    assert json.loads(server.requests[5]["body"]) == {"client_id": "c1", "partition": "app",
-                                                      "sources": ["Product"]}
+    assert json.loads(server.requests[5]["body"]) == {
+        "client_id": "c1",
+        "partition": "app",
+        "sources": ["Product"],
+    }
     assert json.loads(server.requests[6]["body"]) == {"sources": [{"name": "Product"}]}
     assert server.requests[2]["headers"]["Cookie"] == "rhoconnect_session=r1"
 
@@ -266,9 +289,26 @@ def tls_cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     folder = tmp_path_factory.mktemp("tls")
     cert, key = folder / "cert.pem", folder / "key.pem"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
-         "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
-        check=True, capture_output=True,
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
     )
     return cert, key
 
