@@ -88,6 +88,8 @@ class _ServerBase:
         if self._server is not None:
             return self
         server = make_server(self.app, self._host, self._port, self.state.config.threads)
+        # The serve loop notices stop() within this many seconds; short keeps test teardown fast.
+        server.expiration_interval = 0.05
         server.prepare()
         self._server = server
         self._thread = threading.Thread(target=server.serve, name="rhoconnect-mock", daemon=True)
