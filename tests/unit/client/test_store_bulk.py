@@ -1,0 +1,184 @@
+"""Installing a bulk file (protocol.md §8.4): validation, id remapping, pending changes kept."""
+
+from __future__ import annotations
+
+import sqlite3
+import zipfile
+from pathlib import Path
+
+import pytest
+from rhoconnect_client.exceptions import BulkError
+from rhoconnect_client.models import Model
+from rhoconnect_client.store import Store
+
+# The schema of a real RhoConnect 7.8 bulk file (errors transcript, step 85).
+BULK_DDL = """
+CREATE TABLE client_info ("client_id" VARCHAR(255) default NULL, "session" VARCHAR(255) default NULL,
+ "token" VARCHAR(255) default NULL, "token_sent" BIGINT default 0, "reset" BIGINT default 0,
+ "port" VARCHAR(10) default NULL, "last_sync_success" VARCHAR(100) default NULL);
+CREATE TABLE object_values ("source_id" BIGINT default NULL, "attrib" varchar(255) default NULL,
+ "object" varchar(255) default NULL, "value" varchar default NULL);
+CREATE TABLE changed_values ("source_id" BIGINT default NULL, "attrib" varchar(255) default NULL,
+ "object" varchar(255) default NULL, "value" varchar default NULL, "attrib_type" varchar(255) default NULL,
+ "update_type" varchar(255) default NULL, "sent" BIGINT default 0);
+CREATE TABLE sources ("source_id" BIGINT PRIMARY KEY, "name" VARCHAR(255) default NULL,
+ "token" BIGINT default NULL, "sync_priority" BIGINT, "partition" VARCHAR(255), "sync_type" VARCHAR(255),
+ "metadata" varchar default NULL, "last_updated" BIGINT default 0, "last_inserted_size" BIGINT default 0,
+ "last_deleted_size" BIGINT default 0, "last_sync_duration" BIGINT default 0,
+ "last_sync_success" BIGINT default 0, "backend_refresh_time" BIGINT default 0,
+ "source_attribs" varchar default NULL, "schema" varchar default NULL, "schema_version" varchar default NULL,
+ "associations" varchar default NULL, "blob_attribs" varchar default NULL);
+CREATE TABLE Fixed("object" varchar(255) PRIMARY KEY,"name" varchar default NULL,"price" varchar default NULL,
+ "qty" varchar default NULL );
+CREATE UNIQUE INDEX by_qty on Fixed ("qty");
+CREATE INDEX by_src_id on object_values ("source_id");
+CREATE UNIQUE INDEX by_src_object ON object_values ("object", "attrib", "source_id");
+CREATE INDEX by_src_value ON object_values ("attrib", "source_id", "value");
+"""
+FIXED_SCHEMA = '{"version":"2.0","property":{"name":"string","price":"float","qty":"integer"}}'
+
+
+def make_bulk_file(path: Path, products: int = 25) -> Path:
+    conn = sqlite3.connect(path)
+    conn.executescript(BULK_DDL)
+    conn.execute(
+        "INSERT INTO sources (source_id, name, token, sync_priority, partition, sync_type, "
+        "last_inserted_size, source_attribs, blob_attribs) "
+        "VALUES (1, 'Product', NULL, 3, 'user', 'incremental', ?, 'name,1', '')",
+        (products,),
+    )
+    conn.execute(
+        "INSERT INTO sources (source_id, name, sync_priority, partition, sync_type, blob_attribs) "
+        "VALUES (2, 'Broken', 3, 'user', 'none', '')"
+    )
+    conn.execute(
+        "INSERT INTO sources (source_id, name, sync_priority, partition, sync_type, metadata, schema) "
+        "VALUES (3, 'Fixed', 3, 'user', 'incremental', '{\"title\":\"Fixed items\"}', ?)",
+        (FIXED_SCHEMA,),
+    )
+    conn.executemany(
+        "INSERT INTO object_values VALUES (1, ?, ?, ?)",
+        [(a, str(i), f"{a} {i}") for i in range(1, products + 1) for a in ("name", "brand")],
+    )
+    conn.executemany(
+        "INSERT INTO Fixed VALUES (?, ?, ?, ?)",
+        [("f1", "Fixed 1", "2.50", "1"), ("f2", "Fixed 2", None, "2")],
+    )
+    conn.commit()
+    conn.close()
+    return path
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    s = Store(tmp_path / "user.db")
+    s.register_source("Local", sync_priority=0, sync_type="none")  # id 1, collides with the file's Product
+    s.register_source("Product", sync_priority=1, associations="Order,product_id")  # id 2 locally
+    s.set_client_id("cid")
+    s.set_session("rhoconnect_session=abc;")
+    return s
+
+
+def test_swap_keeps_pending_changes_and_takes_ids_from_file(tmp_path: Path, store: Store) -> None:
+    products, local = Model(store, "Product"), Model(store, "Local")
+    store.conn.executemany(
+        "INSERT INTO object_values VALUES (2, ?, ?, ?)",
+        [
+            ("name", "3", "name 3"),
+            ("name", "4", "name 4"),
+            ("brand", "4", "brand 4"),
+            ("name", "99", "stale"),
+        ],
+    )
+    note = local.create({"text": "kept"})
+    new = products.create({"name": "Fresh"})
+    products.update("3", {"name": "Edited"})
+    products.destroy("4")
+    bulk = make_bulk_file(tmp_path / "bulk.data")
+
+    store.install_bulk_database(bulk)
+
+    assert bulk.exists()  # the downloaded file is left for the caller to delete
+    product = store.source("Product")
+    assert product is not None and product.source_id == 1 and product.token == 0
+    assert product.sync_priority == 1 and product.associations == "Order,product_id"  # local declaration
+    moved_local = store.source("Local")
+    assert moved_local is not None and moved_local.source_id == 4 and moved_local.sync_type == "none"
+    assert local.find(note["object"]) == {"object": note["object"], "text": "kept"}
+    assert products.find("99") is None  # server data replaces the old data
+    assert products.find("3") == {"object": "3", "name": "Edited", "brand": "brand 3"}
+    assert products.find("4") is None  # pending delete re-applied
+    assert products.find(new["object"]) == {"object": new["object"], "name": "Fresh"}
+    assert products.count() == 25  # 25 from the file - 1 deleted + 1 created
+    assert store.pending_count(1) == 3
+    batch = store.begin_push(1)
+    assert batch is not None
+    assert batch.create == {new["object"]: {"name": "Fresh"}}
+    assert batch.update == {"3": {"name": "Edited"}}
+    assert batch.delete == {"4": {"name": "name 4", "brand": "brand 4"}}
+    info = store.client_info()
+    assert info.client_id == "cid" and info.session == "rhoconnect_session=abc;"
+    assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert store.integrity_check() == "ok"
+    assert not list(tmp_path.glob("*.bulk-new*"))
+
+
+def test_fixed_schema_table_becomes_property_bag(tmp_path: Path, store: Store) -> None:
+    store.install_bulk_database(make_bulk_file(tmp_path / "bulk.data"))
+    fixed = Model(store, "Fixed")
+    assert fixed.find("f1") == {"object": "f1", "name": "Fixed 1", "price": "2.50", "qty": "1"}
+    assert fixed.find("f2") == {"object": "f2", "name": "Fixed 2", "qty": "2"}
+    assert store.source("Fixed").metadata == '{"title":"Fixed items"}'  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("kind", ["text", "zip", "empty", "truncated", "no_tables", "missing_column"])
+def test_invalid_bulk_files_leave_database_untouched(tmp_path: Path, store: Store, kind: str) -> None:
+    Model(store, "Product").create({"name": "precious"})
+    before = store.conn.execute("SELECT * FROM changed_values").fetchall()
+    bad = tmp_path / f"{kind}.data"
+    if kind == "text":
+        bad.write_text("<html>502 Bad Gateway</html>")
+    elif kind == "zip":
+        with zipfile.ZipFile(bad, "w") as z:
+            z.writestr("x.data", "not a db")
+    elif kind == "empty":
+        bad.write_bytes(b"")
+    elif kind == "truncated":
+        good = make_bulk_file(tmp_path / "good.data", products=2000)
+        bad.write_bytes(good.read_bytes()[:8192])
+    elif kind == "no_tables":
+        sqlite3.connect(bad).execute("CREATE TABLE t (x)").connection.commit()
+    else:
+        conn = sqlite3.connect(bad)
+        conn.executescript(BULK_DDL.replace('"update_type" varchar(255) default NULL, ', ""))
+        conn.commit()
+        conn.close()
+    with pytest.raises(BulkError):
+        store.install_bulk_database(bad)
+    assert store.conn.execute("SELECT * FROM changed_values").fetchall() == before
+    assert Model(store, "Product").find_all()[0]["name"] == "precious"
+    assert store.source("Product").source_id == 2  # type: ignore[union-attr]
+    assert store.integrity_check() == "ok"
+    assert not list(tmp_path.glob("*.bulk-new*"))
+
+
+def test_missing_file_is_bulk_error(tmp_path: Path, store: Store) -> None:
+    with pytest.raises(BulkError):
+        store.install_bulk_database(tmp_path / "nope.data")
+
+
+def test_swap_into_memory_store(tmp_path: Path) -> None:
+    store = Store(":memory:")
+    store.register_source("Product")
+    Model(store, "Product").create({"object": "mine", "name": "local"})
+    store.install_bulk_database(make_bulk_file(tmp_path / "bulk.data", products=3))
+    assert Model(store, "Product").count() == 4
+    assert store.pending_count() == 1
+
+
+def test_swapped_database_survives_reopen(tmp_path: Path, store: Store) -> None:
+    store.install_bulk_database(make_bulk_file(tmp_path / "bulk.data"))
+    store.close()
+    again = Store(tmp_path / "user.db")
+    assert Model(again, "Product").count() == 25
+    assert again.client_info().client_id == "cid"
