@@ -84,7 +84,7 @@ class ControlMixin:
 
         ``operation`` (or a list, or None for any) and ``source``/``user``/``client_id``/``family``
         choose the requests; ``nth``/``first``/``every``/``after``/``probability`` (+``seed``) the
-        occurrence; ``times`` the lifetime (None: until cleared). ``action`` is an action type or
+        occurrence (without ``probability``, ``seed`` goes to the action, e.g. a random delay); ``times`` the lifetime (None: until cleared). ``action`` is an action type or
         flag name; the remaining keyword arguments are its parameters, e.g.
         ``fail("query", status=500, times=1)``, ``fail("cud", "create-error", objects=["t1"])``,
         ``fail("query", "reset", at="after_headers")``.
@@ -94,6 +94,9 @@ class ControlMixin:
             match["operation"] = operation if isinstance(operation, str) else list(operation)
         names: dict[str, Any] = {"source": source, "user": user, "client_id": client_id, "family": family}
         match.update({key: value for key, value in names.items() if value is not None})
+        if seed is not None and probability is None:
+            params = {**params, "seed": seed}  # the seed of a random delay, not of the occurrence
+            seed = None
         occurrence: dict[str, Any] = {"nth": nth, "first": first, "every": every, "after": after,
                                       "probability": probability, "seed": seed}
         when = {key: value for key, value in occurrence.items() if value is not None}

@@ -36,8 +36,9 @@ class Rc:
             params["token"] = token
         if p_size is not None:
             params["p_size"] = p_size
+        kwargs.setdefault("timeout", 10)
         return self.http.get(f"{self.base}/app/v1/{source}", params=params, headers={CID: self.client_id},
-                             timeout=10, **kwargs)
+                             **kwargs)
 
     def classic_query(self, source: str = "Product", **params: Any) -> requests.Response:
         query = {"client_id": self.client_id, "source_name": source, "version": 3, **params}
