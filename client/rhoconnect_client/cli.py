@@ -1,0 +1,326 @@
+"""``rhoconnect-client``: sync, search and inspect a local database from the command line.
+
+Commands::
+
+    rhoconnect-client sync   --server URL --login U --password P --db FILE [--source NAME ...]
+                             [--page-size N] [--no-verify] [--rest] [--bulk] [--timeout S]
+    rhoconnect-client search --server URL --login U --password P --db FILE --source NAME
+                             --param KEY=VALUE ... [--progress-step N]
+    rhoconnect-client show   --db FILE SOURCE [--json]
+
+``sync`` shows one progress bar per source (records received of the server's ``total_count``), then
+a summary table. Every failure is one line on stderr, never a traceback. Exit codes: 0 success, 1 a
+source failed, 2 bad usage, 3 login or connection failure, 4 local database problem.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .engine import SyncEngine
+from .exceptions import RhoconnectError, StoreError
+from .models import Model
+from .store import Store
+
+__all__ = ["main"]
+
+EXIT_SOURCE_FAILED = 1
+EXIT_LOGIN = 3
+EXIT_STORE = 4
+_WAIT = 24 * 3600.0
+
+
+class CliError(click.ClickException):
+    """A one-line error with its own exit code."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.exit_code = code
+
+
+def _describe_error(params: dict[str, Any]) -> str:
+    message = str(params.get("error_message") or "").strip().splitlines()
+    text = message[0] if message else ""
+    if params.get("server_errors"):
+        parts = []
+        for kind, value in params["server_errors"].items():
+            inner = value.get("message") if isinstance(value, dict) else None
+            parts.append(f"{kind}: {inner}" if inner else kind)
+        text = "; ".join(parts)
+    return f"error {params.get('error_code')}" + (f": {text}" if text else "")
+
+
+def _open_engine(
+    server: str, db: str, *, page_size: int | None, verify: bool, rest: bool, timeout: float
+) -> SyncEngine:
+    try:
+        engine = SyncEngine(
+            server, db, url_family="rest" if rest else "classic", verify_ssl=verify, timeout=timeout
+        )
+    except ValueError as exc:
+        raise CliError(str(exc), 2) from exc
+    except StoreError as exc:
+        raise CliError(exc.message, EXIT_STORE) from exc
+    if page_size is not None:
+        engine.set_pagesize(page_size)
+    return engine
+
+
+def _login(engine: SyncEngine, login: str, password: str) -> None:
+    result = engine.login(login, password).wait(_WAIT) or {}
+    if result.get("error_code") != 0:
+        raise CliError(f"login failed for {login!r} ({_describe_error(result)})", EXIT_LOGIN)
+
+
+def _declare(engine: SyncEngine, sources: tuple[str, ...]) -> list[str]:
+    for name in sources:
+        try:
+            engine.model(name)
+        except RhoconnectError:
+            engine.add_model(name)
+    names = [
+        src.name for store in engine.stores.values() for src in store.sources() if src.sync_type != "none"
+    ]
+    if not names:
+        raise CliError("no source to sync: pass --source NAME (the server does not list its sources)", 2)
+    return names
+
+
+class _Bars:
+    """One click progress bar per source, driven from the main thread by queued notifications."""
+
+    def __init__(self) -> None:
+        self.events: queue.Queue[dict[str, Any]] = queue.Queue()
+        self.bars: dict[str, Any] = {}
+        self.done: dict[str, int] = {}
+        self.outcome: dict[str, dict[str, Any]] = {}
+
+    def __call__(self, params: dict[str, Any]) -> None:  # runs on the sync thread
+        self.events.put(params)
+
+    def pump(self) -> None:
+        while True:
+            try:
+                params = self.events.get_nowait()
+            except queue.Empty:
+                return
+            self._show(params)
+
+    def _show(self, params: dict[str, Any]) -> None:
+        name = params.get("source_name")
+        if not name:
+            if params.get("sync_type") == "bulk" and params.get("status") == "error":
+                self.outcome["(bulk)"] = params
+            return
+        status = params.get("status")
+        if status == "in_progress":
+            bar = self.bars.get(name)
+            total = max(int(params.get("total_count") or 0), int(params.get("cumulative_count") or 0), 1)
+            if bar is None:
+                bar = click.progressbar(length=total, label=f"{name:<20}", file=sys.stderr, show_pos=True)
+                bar.__enter__()
+                self.bars[name] = bar
+                self.done[name] = 0
+            bar.length = total
+            bar.update(int(params.get("cumulative_count") or 0) - self.done[name])
+            self.done[name] = int(params.get("cumulative_count") or 0)
+            return
+        if status == "error" and params.get("error_code") == 8 and name in self.outcome:
+            return
+        if status == "error" and params.get("error_code") == 8:
+            self.outcome.setdefault(name + "#adapter", params)
+            return
+        self.outcome[name] = params
+        bar = self.bars.pop(name, None)
+        if bar is not None:
+            bar.__exit__(None, None, None)
+
+    def close(self) -> None:
+        self.pump()
+        for bar in self.bars.values():
+            bar.__exit__(None, None, None)
+        self.bars.clear()
+
+
+@click.group()
+@click.version_option(package_name="rhoconnect-harness")
+def main() -> None:
+    """Reference RhoConnect client: sync a local SQLite database with a RhoConnect server."""
+
+
+def _server_options(func: Any) -> Any:
+    options = [
+        click.option(
+            "--server", required=True, help="Sync server URL, e.g. http://127.0.0.1:9292/application"
+        ),
+        click.option("--login", "login_name", required=True, help="User name."),
+        click.option("--password", required=True, help="Password."),
+        click.option("--db", required=True, type=click.Path(dir_okay=False), help="Local database file."),
+        click.option(
+            "--page-size", type=click.IntRange(min=1), default=None, help="Objects per page (2000)."
+        ),
+        click.option("--no-verify", is_flag=True, help="Do not verify the server's TLS certificate."),
+        click.option(
+            "--rest", is_flag=True, help="Use the REST routes (/rc/v1, /app/v1) instead of classic."
+        ),
+        click.option("--timeout", type=click.FloatRange(min=0.1), default=30.0, help="Network timeout (s)."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+@main.command()
+@_server_options
+@click.option("--source", "sources", multiple=True, help="Source (model) to sync; repeatable.")
+@click.option("--bulk", is_flag=True, help="Run a bulk sync first.")
+def sync(
+    server: str,
+    login_name: str,
+    password: str,
+    db: str,
+    page_size: int | None,
+    no_verify: bool,
+    rest: bool,
+    timeout: float,
+    sources: tuple[str, ...],
+    bulk: bool,
+) -> None:
+    """Log in and sync every source (or the --source ones), with a progress bar per source."""
+    engine = _open_engine(server, db, page_size=page_size, verify=not no_verify, rest=rest, timeout=timeout)
+    try:
+        names = _declare(engine, sources)
+        _login(engine, login_name, password)
+        if bulk:
+            engine.bulksync_state = 0
+        bars = _Bars()
+        engine.set_notification(-1, bars)
+        if sources:
+            handles = [engine.dosync_source(name, False) for name in sources]
+        else:
+            handles = [engine.dosync(False)]
+        for handle in handles:
+            while handle.wait(0.1) is None and not handle.done():
+                bars.pump()
+        bars.close()
+        failures = _summary(engine, names, bars)
+    finally:
+        engine.close()
+    if failures:
+        raise CliError(failures, EXIT_SOURCE_FAILED)
+
+
+def _summary(engine: SyncEngine, names: list[str], bars: _Bars) -> str:
+    """Print the summary table; return a one-line failure description ('' if all went well)."""
+    rows = [("source", "status", "local records", "pending changes", "detail")]
+    failures = []
+    for name in names:
+        model = engine.model(name)
+        params = bars.outcome.get(name, {})
+        adapter = bars.outcome.get(name + "#adapter")
+        status = str(params.get("status", "not synced"))
+        detail = _describe_error(params) if status == "error" else ""
+        if adapter is not None and not detail:
+            detail = "server reported " + _describe_error(adapter)
+        if status == "error":
+            failures.append(f"{name}: {detail}")
+        store = engine.stores[model.source.partition] if model.source.partition in engine.stores else None
+        pending = store.pending_count(model.source.source_id) if store is not None else 0
+        rows.append((name, status, str(model.count()), str(pending), detail))
+    if "(bulk)" in bars.outcome:
+        failures.append("bulk sync: " + _describe_error(bars.outcome["(bulk)"]))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for index, row in enumerate(rows):
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+        if index == 0:
+            click.echo("  ".join("-" * width for width in widths))
+    return "; ".join(failures)
+
+
+@main.command()
+@_server_options
+@click.option("--source", "sources", multiple=True, required=True, help="Source to search; repeatable.")
+@click.option("--param", "params", multiple=True, help="Search parameter KEY=VALUE; repeatable.")
+@click.option("--from", "from_", default="search", show_default=True, help="Server search path.")
+@click.option("--progress-step", type=int, default=-1, help="Report progress every N objects.")
+def search(
+    server: str,
+    login_name: str,
+    password: str,
+    db: str,
+    page_size: int | None,
+    no_verify: bool,
+    rest: bool,
+    timeout: float,
+    sources: tuple[str, ...],
+    params: tuple[str, ...],
+    from_: str,
+    progress_step: int,
+) -> None:
+    """Search the server; the results are stored in the local database."""
+    search_params: dict[str, str] = {}
+    for item in params:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise CliError(f"--param must look like KEY=VALUE, not {item!r}", 2)
+        search_params[key] = value
+    engine = _open_engine(server, db, page_size=page_size, verify=not no_verify, rest=rest, timeout=timeout)
+    try:
+        _declare(engine, sources)
+        _login(engine, login_name, password)
+
+        def progress(p: dict[str, Any]) -> None:
+            if p.get("status") == "in_progress":
+                click.echo(f"{p.get('source_name')}: {p.get('cumulative_count')} records", err=True)
+
+        result = (
+            engine.search(
+                list(sources), from_, search_params, callback=progress, progress_step=progress_step
+            ).wait(_WAIT)
+            or {}
+        )
+        counts = {name: engine.model(name).count() for name in sources}
+    finally:
+        engine.close()
+    if result.get("status") != "complete":
+        raise CliError(f"search failed ({_describe_error(result)})", EXIT_SOURCE_FAILED)
+    for name, count in counts.items():
+        click.echo(f"{name}: {count} local records")
+
+
+@main.command()
+@click.option("--db", required=True, type=click.Path(dir_okay=False), help="Local database file.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.argument("source")
+def show(db: str, source: str, as_json: bool) -> None:
+    """Print the local objects of SOURCE."""
+    if not Path(db).is_file():
+        raise CliError(f"no database at {db}", EXIT_STORE)
+    try:
+        store = Store(db)
+    except StoreError as exc:
+        raise CliError(exc.message, EXIT_STORE) from exc
+    try:
+        if store.source(source) is None:
+            known = ", ".join(s.name for s in store.sources()) or "none"
+            raise CliError(f"no source {source!r} in {db} (known: {known})", 2)
+        objects = Model(store, source).find_all()
+    finally:
+        store.close()
+    if as_json:
+        click.echo(json.dumps(objects, indent=2, sort_keys=True))
+        return
+    attrs = sorted({key for obj in objects for key in obj if key != "object"})
+    header = ["object", *attrs]
+    rows = [[str(obj.get(key, "")) for key in header] for obj in objects]
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(header)]
+    click.echo("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip())
+    for row in rows:
+        click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    click.echo(f"({len(objects)} objects)")
