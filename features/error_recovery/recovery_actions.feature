@@ -8,7 +8,7 @@ Feature: What the app does about refused changes
     And the server has 5 "Product" records for the user
     And the user is logged in
     And the app has synced everything
-    And a callback "products" is set for the "Product" notifications
+    And a callback "everything" is set for all sources
 
   @api_on_sync_create_error @must @mock_control @action_delete @arg_source_name @arg_objects @arg_action
   Scenario: The app drops a record the server could not create

@@ -15,13 +15,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from feature_coverage import known_tags, load_seed
-from steps_app import *  # noqa: F403  (step definitions are fixtures: they must be visible here)
-from steps_notify import *  # noqa: F403
-from steps_search import *  # noqa: F403
-from steps_server import *  # noqa: F403
-from targets import MOCK_CONFIG, MockTarget, RealTarget, Target
-from world import World
+
+# Step modules are plain modules: ask pytest to rewrite their asserts for readable failures.
+pytest.register_assert_rewrite("steps_app", "steps_notify", "steps_search", "steps_server", "world")
+
+from feature_coverage import known_tags, load_seed  # noqa: E402
+from steps_app import *  # noqa: E402, F403  (step definitions are fixtures: they must be visible here)
+from steps_notify import *  # noqa: E402, F403
+from steps_search import *  # noqa: E402, F403
+from steps_server import *  # noqa: E402, F403
+from targets import MOCK_CONFIG, MockTarget, RealTarget, Target  # noqa: E402
+from world import World  # noqa: E402
 
 HERE = Path(__file__).parent
 TAGS = known_tags(load_seed())

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from pytest_bdd import given, parsers, then, when
-from rhoconnect_client.engine import SyncEngine  # TEMP until __init__ lands
+from rhoconnect_client import InvalidAction, SyncEngine
 from targets import describe
 from world import WAIT, Recorder, World, table_pairs
 
@@ -401,6 +401,8 @@ def ssl_on(world: World) -> None:
 def answer_error(world: World, kind: str, model: str, action: str) -> None:
     engine = world.app()
     errors = last_server_errors(world, f"{kind}-error")
+    if action in ("delete", "recreate", "retry", "rollback"):
+        assert errors, f"the server reported no {kind}-error to answer"
     try:
         if kind == "create":
             engine.on_sync_create_error(model, errors, f":{action}")
@@ -427,7 +429,5 @@ def last_server_errors(world: World, kind: str) -> dict[str, Any]:
 
 @then(parsers.parse('the app is told that "{action}" is not a valid action'))
 def invalid_action(world: World, action: str) -> None:
-    from rhoconnect_client.exceptions import InvalidAction
-
     assert isinstance(world.error, InvalidAction), repr(world.error)
     assert action in str(world.error)

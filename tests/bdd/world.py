@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rhoconnect_client.engine import SyncEngine  # TEMP until __init__ lands
+from rhoconnect_client import SyncEngine
 from targets import Target
 
 #: Upper bound for one sync of the small data sets the features use. Never reached when things work.
