@@ -230,7 +230,7 @@ def _summary(engine: SyncEngine, names: list[str], bars: _Bars) -> str:
             detail = "server reported " + _describe_error(adapter)
         if status == "error":
             failures.append(f"{name}: {detail}")
-        store = engine.stores[model.source.partition] if model.source.partition in engine.stores else None
+        store = engine.stores.get(model.source.partition)
         pending = store.pending_count(model.source.source_id) if store is not None else 0
         rows.append((name, status, str(model.count()), str(pending), detail))
     if "(bulk)" in bars.outcome:

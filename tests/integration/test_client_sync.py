@@ -1,0 +1,263 @@
+"""The real client against a live mock server: both URL families, paging, push and links, search,
+bulk, notifications, TLS with a self-signed certificate, and the command line."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from rhoconnect_client import SyncEngine
+from rhoconnect_client.cli import main as cli_main
+from rhoconnect_mock import MockServer
+
+pytestmark = pytest.mark.integration
+WAIT = 30
+CONFIG = {
+    "sources": {
+        "Product": {"records": 25, "priority": 1},
+        "Customer": {"records": 7, "priority": 2, "partition": "app"},
+    }
+}
+
+
+@pytest.fixture
+def server() -> Iterator[MockServer]:
+    with MockServer(CONFIG) as srv:
+        yield srv
+
+
+def make_engine(url: str, db: Path | str, family: str = "classic", **kw: Any) -> SyncEngine:
+    engine = SyncEngine(url, db, url_family=family, **kw)  # type: ignore[arg-type]
+    engine.add_model("Product", sync_priority=1)
+    engine.add_model("Customer", sync_priority=2, partition="app")
+    return engine
+
+
+def server_records(server: MockServer, source: str, user: str | None) -> dict[str, dict[str, str]]:
+    return {oid: dict(attrs) for oid, attrs in server.state.records(source, user).items()}
+
+
+def local(engine: SyncEngine, name: str) -> dict[str, dict[str, str]]:
+    return {o.pop("object"): o for o in engine.model(name).find_all()}
+
+
+@pytest.mark.parametrize("family", ["classic", "rest"])
+def test_full_sync_push_links_and_search(server: MockServer, tmp_path: Path, family: str) -> None:
+    url = server.url if family == "classic" else server.base_url
+    engine = make_engine(url, tmp_path / "db.sqlite", family)
+    try:
+        assert engine.login("alice", "secret").wait(WAIT) == {
+            "error_code": 0,
+            "rho_error_code": 0,
+            "error_message": "",
+        }
+        engine.set_pagesize(10)
+        events: list[dict[str, Any]] = []
+        engine.set_notification(-1, events.append)
+        assert engine.dosync().wait(WAIT)["status"] == "complete"  # type: ignore[index]
+        assert local(engine, "Product") == server_records(server, "Product", "alice")
+        assert local(engine, "Customer") == server_records(server, "Customer", None)
+        progress = [
+            (e["processed_count"], e["cumulative_count"], e["total_count"])
+            for e in events
+            if e.get("source_name") == "Product" and e["status"] == "in_progress"
+        ]
+        assert progress == [(10, 10, 25), (10, 20, 25), (5, 25, 25)]
+        assert (app_db := tmp_path / "db-app.sqlite").exists(), app_db
+
+        model = engine.model("Product")
+        temp = model.create({"name": "Created", "brand": "Mine"})["object"]
+        model.update("3", {"price": "99.99"})
+        model.destroy("4")
+        assert engine.dosync().wait(WAIT)["status"] == "complete"  # type: ignore[index]
+        records = server_records(server, "Product", "alice")
+        assert local(engine, "Product") == records
+        assert model.find(temp) is None and any(r.get("brand") == "Mine" for r in records.values())
+        assert records["3"]["price"] == "99.99" and "4" not in records
+        assert engine.stores["user"].pending_count() == 0
+
+        server.state.backend_insert("Product", "alice", "found-1", {"name": "Needle", "brand": "Rare"})
+        result = engine.search(["Product"], search_params={"brand": "Rare"}, progress_step=1).wait(WAIT)
+        assert result is not None and result["status"] == "complete", result
+        assert model.find("found-1") == {"object": "found-1", "name": "Needle", "brand": "Rare"}
+    finally:
+        engine.close()
+
+
+def test_first_request_has_no_token_and_pages_are_acknowledged(server: MockServer, tmp_path: Path) -> None:
+    engine = make_engine(server.url, tmp_path / "db.sqlite")
+    try:
+        engine.login("alice", "secret").wait(WAIT)
+        engine.set_pagesize(10)
+        engine.dosync_source("Product").wait(WAIT)
+        entries = [e for e in server.request_journal.entries() if e.operation == "query"]
+        tokens = [e.token_sent for e in entries]
+        assert tokens[0] is None and all(t for t in tokens[1:]) and len(tokens) == 4
+    finally:
+        engine.close()
+
+
+def test_bulk_sync_end_to_end_keeps_local_changes(server: MockServer, tmp_path: Path) -> None:
+    engine = make_engine(server.url, tmp_path / "db.sqlite", bulk_wait_seconds=0.1)
+    try:
+        engine.login("alice", "secret").wait(WAIT)
+        engine.bulksync_state = 0
+        temp = engine.model("Product").create({"name": "Before bulk"})["object"]
+        events: list[dict[str, Any]] = []
+        engine.set_notification(-1, events.append)
+        result = engine.dosync().wait(WAIT)
+        assert result is not None and result["status"] == "complete", [
+            e for e in events if e["status"] == "error"
+        ]
+        bulk = [(e["partition"], e["bulk_status"]) for e in events if e["sync_type"] == "bulk"]
+        assert bulk[0] == ("", "start") and bulk[-1] == ("", "complete")
+        assert ("user", "change_db") in bulk and ("app", "change_db") in bulk
+        assert engine.bulksync_state == 1
+        records = server_records(server, "Product", "alice")
+        assert local(engine, "Product") == records
+        assert engine.model("Product").find(temp) is None
+        assert any(r.get("name") == "Before bulk" for r in records.values())
+        assert local(engine, "Customer") == server_records(server, "Customer", None)
+        for store in engine.stores.values():
+            assert store.integrity_check() == "ok"
+    finally:
+        engine.close()
+
+
+@pytest.fixture(scope="module")
+def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl CLI not installed")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+@pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
+def test_ssl_verify_peer_against_self_signed_tls_mock(tls_files: tuple[Path, Path], tmp_path: Path) -> None:
+    from cheroot.ssl.builtin import BuiltinSSLAdapter
+    from rhoconnect_mock.server import make_server
+
+    cert, key = tls_files
+    plain = MockServer(CONFIG)  # only for its app: served below over TLS by cheroot
+    tls = make_server(plain.app, "127.0.0.1", 0)
+    tls.ssl_adapter = BuiltinSSLAdapter(str(cert), str(key))
+    tls.expiration_interval = 0.05
+    tls.prepare()
+    import threading
+
+    thread = threading.Thread(target=tls.serve, daemon=True)
+    thread.start()
+    url = f"https://127.0.0.1:{tls.bind_addr[1]}/application"
+    engine = make_engine(url, ":memory:", timeout=10)
+    try:
+        refused = engine.login("alice", "secret").wait(WAIT)
+        assert refused is not None and refused["error_code"] == 1 and "TLS" in refused["error_message"]
+        engine.set_ssl_verify_peer(False)
+        assert engine.login("alice", "secret").wait(WAIT)["error_code"] == 0  # type: ignore[index]
+        assert engine.dosync().wait(WAIT)["status"] == "complete"  # type: ignore[index]
+        assert engine.model("Product").count() == 25
+        engine.set_ssl_verify_peer(True)
+        errors: list[dict[str, Any]] = []
+        engine.set_notification(-1, lambda p: errors.append(p) if p["status"] == "error" else None)
+        engine.dosync().wait(WAIT)
+        assert [(e["source_name"], e["error_code"]) for e in errors] == [("Product", 1), ("Customer", 1)]
+        assert engine.model("Product").count() == 25
+    finally:
+        engine.close()
+        tls.stop()
+        thread.join(timeout=10)
+
+
+def test_cli_sync_and_show(server: MockServer, tmp_path: Path) -> None:
+    db = tmp_path / "cli.sqlite"
+    runner = CliRunner()
+    result = runner.invoke(
+        cli_main,
+        [
+            "sync",
+            "--server",
+            server.url,
+            "--login",
+            "bob",
+            "--password",
+            "pw",
+            "--db",
+            str(db),
+            "--source",
+            "Product",
+            "--page-size",
+            "7",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "Product" in result.output and "ok" in result.output and "25" in result.output
+    result = runner.invoke(cli_main, ["show", "--db", str(db), "Product", "--json"])
+    assert result.exit_code == 0
+    shown = {o.pop("object"): o for o in json.loads(result.output)}
+    assert shown == server_records(server, "Product", "bob")
+    table = runner.invoke(cli_main, ["show", "--db", str(db), "Product"])
+    assert table.exit_code == 0 and "(25 objects)" in table.output
+
+
+def test_cli_errors_are_one_line_with_exit_codes(server: MockServer, tmp_path: Path) -> None:
+    runner = CliRunner()
+    db = str(tmp_path / "e.sqlite")
+    base = ["sync", "--server", server.url, "--db", db, "--source", "Product"]
+    bad_login = runner.invoke(cli_main, [*base, "--login", "", "--password", "x"])
+    assert bad_login.exit_code == 3
+    assert "login failed" in bad_login.output and "Traceback" not in bad_login.output
+    server.fail("query", status=500, body="backend exploded", times=1)
+    failed = runner.invoke(cli_main, [*base, "--login", "a", "--password", "b"])
+    assert failed.exit_code == 1 and "error 500: backend exploded" in failed.output
+    bad_url = runner.invoke(
+        cli_main,
+        [
+            "sync",
+            "--server",
+            "nonsense",
+            "--db",
+            db,
+            "--login",
+            "a",
+            "--password",
+            "b",
+            "--source",
+            "Product",
+        ],
+    )
+    assert bad_url.exit_code == 2 and "Traceback" not in bad_url.output
+    missing = runner.invoke(cli_main, ["show", "--db", str(tmp_path / "none.sqlite"), "Product"])
+    assert missing.exit_code == 4 and "no database" in missing.output
+    junk = tmp_path / "junk.sqlite"
+    junk.write_bytes(b"this is not sqlite" * 100)
+    broken = runner.invoke(cli_main, ["show", "--db", str(junk), "Product"])
+    assert broken.exit_code == 4 and "Traceback" not in broken.output
