@@ -38,6 +38,8 @@ class PendingPage:
     cursor: int = 0
     #: Overlay entries to set (or ``REMOVE``) once acknowledged.
     overlay: dict[str, Record | None] = field(default_factory=dict)
+    #: What the client holds, once it applied this page, of each object the page changed.
+    sent: dict[str, Record | None] = field(default_factory=dict)
     #: Metadata (JSON string) the client holds once acknowledged.
     metadata: str | None = None
     #: Page contents, kept for inspection (admin API).
@@ -72,7 +74,18 @@ class ClientSourceDoc:
     search: SearchState | None = None
 
     def held(self, master: MasterDocument, oid: str) -> Record | None:
-        """The version of ``oid`` this client holds (``None``: it does not have the object)."""
+        """The version of ``oid`` this client holds (``None``: it does not have the object).
+
+        A pending page counts as applied: the client has it, and will acknowledge it (or, on
+        RhoConnect 7.8, simply not send its token) before anything else is built.
+        """
+        page = self.pending
+        if page is not None:
+            pinned = page.overlay.get(oid, REMOVE)
+            if pinned is not REMOVE:
+                return pinned
+            if oid in page.sent:
+                return page.sent[oid]
         if oid in self.overlay:
             return self.overlay[oid]
         return master.value_as_of(oid, self.cursor)
@@ -132,6 +145,8 @@ class Diff:
     deletes: dict[str, Record]
     cursor: int
     overlay: dict[str, Record | None]
+    #: The current value of every object the diff changes (what the client holds after it).
+    sent: dict[str, Record | None]
 
     @property
     def count(self) -> int:
@@ -146,6 +161,7 @@ def scan(master: MasterDocument, doc: ClientSourceDoc, p_size: int) -> Diff:
     inserts: dict[str, Record] = {}
     deletes: dict[str, Record] = {}
     updates: dict[str, Record | None] = {}
+    sent: dict[str, Record | None] = {}
     superseded: list[str] = []
     p = start
     changed = 0
@@ -167,11 +183,12 @@ def scan(master: MasterDocument, doc: ClientSourceDoc, p_size: int) -> Diff:
             continue
         if held is None:
             if cur is not None:
-                inserts[oid] = cur
+                inserts[oid] = sent[oid] = cur
                 changed += 1
             continue
         if cur is None:
             deletes[oid] = held
+            sent[oid] = None
             changed += 1
             continue
         ins = {k: v for k, v in cur.items() if held.get(k) != v}
@@ -181,9 +198,10 @@ def scan(master: MasterDocument, doc: ClientSourceDoc, p_size: int) -> Diff:
         if dels:
             deletes[oid] = dels
         if ins or dels:
+            sent[oid] = cur
             changed += 1
     for oid in superseded:
         # The object changes again beyond this page: pin what the client really holds.
         if pos[oid] > p and oid not in overlay and oid not in updates:
             updates[oid] = master.value_as_of(oid, start)
-    return Diff(inserts, deletes, p, updates)
+    return Diff(inserts, deletes, p, updates, sent)

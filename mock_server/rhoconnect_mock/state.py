@@ -382,7 +382,7 @@ class MockState:
                 tok = self.tokens.next()
                 page = self._page(tok, diff.count, len(md.records), content)
                 doc.pending = PendingPage(tok, page.body, diff.count, "data", diff.cursor, diff.overlay,
-                                          meta if send_meta else None, content)
+                                          diff.sent, meta if send_meta else None, content)
                 return page
             doc.advance(diff.cursor, diff.overlay)
             if send_meta:
