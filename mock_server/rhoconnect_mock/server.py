@@ -62,6 +62,7 @@ class _ServerBase:
         self._port = port
         self._server: WSGIServer | None = None
         self._thread: threading.Thread | None = None
+        self._bound_port: int | None = None
 
     @property
     def state(self) -> MockState:
@@ -69,9 +70,10 @@ class _ServerBase:
 
     @property
     def port(self) -> int:
-        if self._server is None:
+        """The bound port (kept after ``stop()`` so URLs stay printable)."""
+        if self._bound_port is None:
             raise RuntimeError("server not started")
-        return int(self._server.bind_addr[1])
+        return self._bound_port
 
     @property
     def base_url(self) -> str:
@@ -92,6 +94,7 @@ class _ServerBase:
         server.expiration_interval = 0.05
         server.prepare()
         self._server = server
+        self._bound_port = int(server.bind_addr[1])
         self._thread = threading.Thread(target=server.serve, name="rhoconnect-mock", daemon=True)
         self._thread.start()
         log.info("mock RhoConnect server listening on %s", self.base_url)
