@@ -59,8 +59,3 @@ Feature: What the app does about refused changes
     And the app syncs everything
     Then the server has no "Product" "3" for the user
     And the app has no pending changes for "Product"
-
-  @api_on_sync_create_error @should
-  Scenario: An unknown action is refused with a clear error
-    When the app answers the create error of "Product" with "explode"
-    Then the app is told that "explode" is not a valid action

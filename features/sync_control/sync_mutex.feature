@@ -25,6 +25,6 @@ Feature: Holding the sync back while the app works on its data
     And the app creates a "Product" with name "Batch B" and brand "Acme"
     And the app releases the sync lock
     And the app syncs everything
-    Then the local "Product" records include one named "Batch A"
-    And the local "Product" records include one named "Batch B"
+    Then the local "Product" records include a record named "Batch A"
+    And the local "Product" records include a record named "Batch B"
     And the app has no pending changes for "Product"

@@ -431,3 +431,10 @@ def last_server_errors(world: World, kind: str) -> dict[str, Any]:
 def invalid_action(world: World, action: str) -> None:
     assert isinstance(world.error, InvalidAction), repr(world.error)
     assert action in str(world.error)
+
+
+@then(parsers.parse('the local "{model}" records include a record named "{name}"'))
+def local_has_some_name(world: World, model: str, name: str) -> None:
+    # "at least one": on a shared real server earlier runs may have left records of that name.
+    names = [r.get("name") for r in local_records(world, model).values()]
+    assert name in names, names
