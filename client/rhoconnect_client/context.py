@@ -37,9 +37,11 @@ class Settings:
     # Rhodes rhoconfig ``bulksync_state``: None = bulk never runs, 0 = run bulk at the next sync, 1 = done.
     bulksync_state: int | None = None
     rho_sync_user: str | None = None
+    # Creates whose POST broke off without an answer, per source name (see ``push``).
+    uncertain_creates: dict[str, list[str]] = field(default_factory=dict)
     path: Path | None = None
 
-    _SAVED: ClassVar[tuple[str, ...]] = ("bulksync_state", "rho_sync_user")
+    _SAVED: ClassVar[tuple[str, ...]] = ("bulksync_state", "rho_sync_user", "uncertain_creates")
 
     def load(self) -> None:
         if self.path is None or not self.path.exists():

@@ -19,8 +19,9 @@ from .context import SyncContext
 from .exceptions import Cancelled, NotAuthorized, ProtocolError, RhoconnectError
 from .notify import Registration, error_fields
 from .protocol import Page, parse_search
+from .push import push
 from .store import Source, Store
-from .sync_source import apply_and_notify, drop_session, ensure_client_id, push, source_params
+from .sync_source import apply_and_notify, drop_session, ensure_client_id, source_params
 
 __all__ = ["SearchRequest", "run_search", "split_page"]
 

@@ -33,7 +33,8 @@ from .exceptions import (
     RhoconnectError,
 )
 from .notify import error_fields
-from .protocol import Page, parse_client_create, parse_page, push_body
+from .protocol import Page, parse_client_create, parse_page
+from .push import push, resolve_uncertain
 from .store import Source, Store
 
 __all__ = ["SourceResult", "Syncer", "complete_params", "source_params"]
@@ -142,7 +143,12 @@ class Syncer:
         try:
             self.ctx.check_stop()
             push(self.ctx, store, source, client_id)
-            schema_changed = self.pull(store, source, client_id, state)
+            failed: set[str] = set()
+            schema_changed = self.pull(store, source, client_id, state, failed)
+            if resolve_uncertain(self.ctx, store, source, failed):
+                # Creates of a broken-off push that never reached the server: send them now.
+                push(self.ctx, store, source, client_id)
+                schema_changed = self.pull(store, source, client_id, state, failed) or schema_changed
         except Cancelled:
             raise
         except RhoconnectError as exc:
@@ -185,7 +191,7 @@ class Syncer:
         params.update(error_fields(exc))
         return SourceResult(self.ctx.source_event(source.source_id, params), stop_all=stop_all)
 
-    def pull(self, store: Store, source: Source, client_id: str, state: _Counters) -> bool:
+    def pull(self, store: Store, source: Source, client_id: str, state: _Counters, failed: set[str]) -> bool:
         """Pull pages until the token is ``""``; return whether the schema changed (§4.3, §8.5).
 
         Re-send detection (a page whose token equals the stored one is not applied again) is done by
@@ -219,6 +225,7 @@ class Syncer:
             )
             page = parse_page(body)
             if page.errors:
+                failed.update(page.errors.create)
                 self._report_server_errors(source, page, state)
             if not apply_and_notify(self.ctx, store, source, page):
                 state.add(page)
@@ -283,23 +290,6 @@ def apply_and_notify(ctx: SyncContext, store: Store, source: Source, page: Page)
         source.source_id, applied.created, applied.updated, applied.deleted, applied.links
     )
     return False
-
-
-def push(ctx: SyncContext, store: Store, source: Source, client_id: str) -> None:
-    """POST the source's outbox (§5); on failure roll the rows back to unsent and re-raise."""
-    with store.lock:
-        batch = store.begin_push(source.source_id)
-    if batch is None:
-        return
-    body = push_body(source.name, client_id, batch)
-    try:
-        ctx.transport.push(source.name, client_id, body, batch.blobs or None)
-    except BaseException:
-        with store.lock:
-            store.push_failed(source.source_id)
-        raise
-    with store.lock:
-        store.push_succeeded(source.source_id)
 
 
 def ensure_client_id(ctx: SyncContext) -> str:

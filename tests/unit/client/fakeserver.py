@@ -79,6 +79,7 @@ class FakeServer:
         self.bulk_answer: str | None = None
         self.bulk_bytes: bytes | None = None
         self.resend_once = False
+        self.lose_push_answer = 0  # process the next N pushes, then fail as if the answer was lost
         self._ids = itertools.count(1)
         self._tokens = itertools.count(564895898600000)
         self.lock = threading.RLock()
@@ -170,6 +171,7 @@ class FakeServer:
             pending = client.pending.get(source)
             if pending is not None and self.resend_once:
                 self.resend_once = False
+        self.lose_push_answer = 0  # process the next N pushes, then fail as if the answer was lost
                 return json.dumps(pending.body).encode()
             if pending is not None:
                 if token is not None and str(token) == pending.token:
@@ -279,6 +281,9 @@ class FakeServer:
                 doc.pop(oid, None)
             if errors:
                 client.errors[source] = errors
+        if self.lose_push_answer:
+            self.lose_push_answer -= 1
+            raise ConnectionFailed("connection reset by peer")
 
     def search(
         self,

@@ -519,3 +519,30 @@ def test_bulk_errors(engine: SyncEngine, server: FakeServer) -> None:
     result = engine.dosync().wait(WAIT)
     assert result is not None and result["error_code"] == 4 and engine.bulksync_state == 0
     assert engine.stores["user"].integrity_check() == "ok"
+
+
+@pytest.mark.parametrize("server_got_it", [True, False])
+def test_push_without_answer_neither_duplicates_nor_loses_creates(
+    engine: SyncEngine, server: FakeServer, server_got_it: bool
+) -> None:
+    login(engine)
+    engine.dosync().wait(WAIT)
+    model = engine.model("Product")
+    temp = model.create({"name": "Once"})["object"]
+    model.update("1", {"price": "5"})
+    if server_got_it:
+        server.lose_push_answer = 1
+    else:
+        server.fail("push", "timeout")
+    errors: list[dict[str, Any]] = []
+    engine.set_notification(-1, lambda p: errors.append(p) if p["status"] == "error" else None)
+    engine.dosync().wait(WAIT)
+    assert [e["error_code"] for e in errors] == [1]
+    assert engine.stores["user"].pending_count() == 2
+    engine.dosync().wait(WAIT)
+    copies = [a for a in server.data["Product"].values() if a == {"name": "Once"}]
+    assert len(copies) == 1
+    assert server.data["Product"]["1"]["price"] == "5"
+    assert local(engine, "Product") == server.data["Product"] and model.find(temp) is None
+    assert engine.stores["user"].pending_count() == 0
+    assert engine._settings.uncertain_creates == {}

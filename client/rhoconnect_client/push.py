@@ -1,0 +1,92 @@
+"""Pushing the outbox (§5), including pushes whose fate is unknown.
+
+A POST that got an HTTP answer either succeeded (200) or did not (any other status: nothing was
+applied, Rhodes rolls the rows back to unsent). A POST that broke without an answer (connection reset,
+timeout) is ambiguous: the server may have created the objects. Rhodes rolls back and pushes the
+creates again, which duplicates them on a server that had received them: creates are not
+idempotent. So for a transport failure:
+
+* updates and deletes roll back to unsent (sending them twice is harmless);
+* creates go to ``sent=2`` ("waiting for the link") and their ids are remembered as *uncertain*
+  (in the settings file, so a restart keeps them);
+* after the next complete pull of that source, an uncertain create that got its link is done; one
+  that got a ``create-error`` waits for the app as usual; any other never reached the server, is
+  rolled back to unsent, and the engine pushes it again within the same sync.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from .context import SyncContext
+from .exceptions import TransportError
+from .protocol import push_body
+from .store import Source, Store
+
+__all__ = ["push", "resolve_uncertain", "uncertain_count"]
+
+log = logging.getLogger(__name__)
+
+
+def push(ctx: SyncContext, store: Store, source: Source, client_id: str) -> None:
+    """POST the source's outbox; on failure put the rows back (see the module docstring), re-raise."""
+    with store.lock:
+        batch = store.begin_push(source.source_id)
+    if batch is None:
+        return
+    body = push_body(source.name, client_id, batch)
+    try:
+        ctx.transport.push(source.name, client_id, body, batch.blobs or None)
+    except TransportError:
+        _hold_creates(ctx, store, source, list(batch.create))
+        raise
+    except BaseException:
+        with store.lock:
+            store.push_failed(source.source_id)
+        raise
+    with store.lock:
+        store.push_succeeded(source.source_id)
+
+
+def _hold_creates(ctx: SyncContext, store: Store, source: Source, created: list[str]) -> None:
+    with store.transaction() as conn:
+        conn.execute(
+            "UPDATE changed_values SET sent=2 WHERE source_id=? AND sent=1 AND update_type='create'",
+            (source.source_id,),
+        )
+        store.push_failed(source.source_id)  # updates and deletes: back to unsent
+    if created:
+        held = ctx.settings.uncertain_creates.setdefault(source.name, [])
+        held.extend(oid for oid in created if oid not in held)
+        ctx.settings.save()
+        log.info("%s: push broke off; %d creates wait for their links", source.name, len(created))
+
+
+def uncertain_count(ctx: SyncContext, source: Source) -> int:
+    return len(ctx.settings.uncertain_creates.get(source.name, ()))
+
+
+def resolve_uncertain(ctx: SyncContext, store: Store, source: Source, failed: Iterable[str]) -> bool:
+    """After a complete pull: roll back uncertain creates the server never saw; True if any."""
+    held = ctx.settings.uncertain_creates.pop(source.name, None)
+    if not held:
+        return False
+    keep = set(failed)  # create-error: the server saw it; the app decides (on_sync_create_error)
+    candidates = [oid for oid in held if oid not in keep]
+    with store.transaction() as conn:
+        conn.execute("CREATE TEMP TABLE IF NOT EXISTS rc_uncertain (object TEXT PRIMARY KEY)")
+        conn.execute("DELETE FROM temp.rc_uncertain")
+        conn.executemany("INSERT OR IGNORE INTO temp.rc_uncertain VALUES (?)", [(o,) for o in candidates])
+        cur = conn.execute(
+            "UPDATE changed_values SET sent=1 WHERE source_id=? AND sent=2 AND update_type='create' "
+            "AND object IN (SELECT object FROM temp.rc_uncertain)",
+            (source.source_id,),
+        )
+        rolled = cur.rowcount > 0
+        if rolled:
+            store.push_failed(source.source_id)  # collapses them back to unsent creates
+    ctx.settings.save()
+    if rolled:
+        log.info("%s: creates the server never received go out again", source.name)
+    return rolled
