@@ -37,14 +37,16 @@ def _option(config: pytest.Config, name: str) -> str | None:
 
 
 def _settings(config: pytest.Config) -> tuple[str | None, str, str]:
-    url = _option(config, "--rhoconnect-url") or os.environ.get("RHOCONNECT_URL") or None
-    login = (
-        os.environ.get("RHOCONNECT_LOGIN") if url and not _option(config, "--rhoconnect-url") else None
-    ) or (_option(config, "--rhoconnect-login") or os.environ.get("RHOCONNECT_LOGIN") or "alice")
-    password = (
-        os.environ.get("RHOCONNECT_PASSWORD") if url and not _option(config, "--rhoconnect-url") else None
-    ) or (_option(config, "--rhoconnect-password") or os.environ.get("RHOCONNECT_PASSWORD") or "secret")
-    return url, login, password
+    """URL, login and password: the pytest options win; the environment is read without them."""
+    cli_url = _option(config, "--rhoconnect-url")
+    if cli_url:
+        login = _option(config, "--rhoconnect-login") or "alice"
+        password = _option(config, "--rhoconnect-password") or "secret"
+        return cli_url, login, password
+    env = os.environ
+    login = env.get("RHOCONNECT_LOGIN") or _option(config, "--rhoconnect-login") or "alice"
+    password = env.get("RHOCONNECT_PASSWORD") or _option(config, "--rhoconnect-password") or "secret"
+    return env.get("RHOCONNECT_URL") or None, login, password
 
 
 def logged_in_session(base_url: str, login: str, password: str) -> requests.Session:
@@ -80,7 +82,7 @@ def rhoconnect_target(pytestconfig: pytest.Config) -> Iterator[Target]:
                 "partition": "user",
                 "priority": 2,
                 "records": 4,
-                "attributes": ["name", "price", "qty"],
+                "attributes": ["name", "qty"],
                 "schema": {
                     "version": "1.0",
                     "property": {"name": "string", "price": "string", "qty": "string"},

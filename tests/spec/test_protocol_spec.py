@@ -118,3 +118,38 @@ def test_responses_conform_to_the_spec(case: Any, rhoconnect_target: Target) -> 
         checks=CHECKS,
         timeout=30,
     )
+
+
+def test_linked_operations_conform_to_the_spec(rhoconnect_target: Target) -> None:
+    """Walk the spec's links: login, client create, then query/acknowledge, search, bulk, reset."""
+    target = rhoconnect_target
+
+    class ProtocolMachine(schema.as_state_machine()):  # type: ignore[misc]
+        http: requests.Session
+
+        def setup(self) -> None:
+            # A session of its own per scenario: a generated login may log it out.
+            self.http = requests.Session()
+            r = self.http.post(
+                target.base_url + "/rc/v1/app/login",
+                json={"login": target.login, "password": target.password},
+                timeout=30,
+            )
+            assert r.status_code == 200
+
+        def get_call_kwargs(self, case: Any) -> dict[str, Any]:
+            return {"base_url": target.base_url, "session": self.http, "timeout": 30}
+
+        def validate_response(self, response: Any, case: Any, **kwargs: Any) -> None:
+            case.validate_response(response, checks=CHECKS, transport_kwargs=kwargs)
+
+    ProtocolMachine.run(
+        settings=hypothesis.settings(
+            max_examples=40,
+            stateful_step_count=8,
+            deadline=None,
+            derandomize=True,
+            database=None,
+            suppress_health_check=list(hypothesis.HealthCheck),
+        )
+    )
