@@ -48,7 +48,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             continue
         tags = sorted(m.name for m in item.iter_markers() if m.name in TAGS)
         doc = (getattr(item, "obj", None).__doc__ or "") if hasattr(item, "obj") else ""
+        # pytest-bdd names the test "<feature file>: <scenario>"; keep the path below features/.
         feature = doc.split(": ", 1)[0] if ": " in doc else ""
+        feature = feature.split("/features/", 1)[-1]
         if feature:
             item.user_properties.append(("feature", feature))
         if tags:
