@@ -37,11 +37,21 @@ _WAIT = 24 * 3600.0
 
 
 class CliError(click.ClickException):
-    """A one-line error with its own exit code."""
+    """A one-line error (click prints ``Error: message``); the subclass sets the exit code."""
 
-    def __init__(self, message: str, code: int) -> None:
-        super().__init__(message)
-        self.exit_code = code
+    exit_code = 2
+
+
+class SourceFailed(CliError):
+    exit_code = EXIT_SOURCE_FAILED
+
+
+class LoginFailed(CliError):
+    exit_code = EXIT_LOGIN
+
+
+class LocalStoreError(CliError):
+    exit_code = EXIT_STORE
 
 
 def _describe_error(params: dict[str, Any]) -> str:
@@ -64,9 +74,9 @@ def _open_engine(
             server, db, url_family="rest" if rest else "classic", verify_ssl=verify, timeout=timeout
         )
     except ValueError as exc:
-        raise CliError(str(exc), 2) from exc
+        raise CliError(str(exc)) from exc
     except StoreError as exc:
-        raise CliError(exc.message, EXIT_STORE) from exc
+        raise LocalStoreError(exc.message) from exc
     if page_size is not None:
         engine.set_pagesize(page_size)
     return engine
@@ -75,7 +85,7 @@ def _open_engine(
 def _login(engine: SyncEngine, login: str, password: str) -> None:
     result = engine.login(login, password).wait(_WAIT) or {}
     if result.get("error_code") != 0:
-        raise CliError(f"login failed for {login!r} ({_describe_error(result)})", EXIT_LOGIN)
+        raise LoginFailed(f"login failed for {login!r} ({_describe_error(result)})")
 
 
 def _declare(engine: SyncEngine, sources: tuple[str, ...]) -> list[str]:
@@ -88,7 +98,7 @@ def _declare(engine: SyncEngine, sources: tuple[str, ...]) -> list[str]:
         src.name for store in engine.stores.values() for src in store.sources() if src.sync_type != "none"
     ]
     if not names:
-        raise CliError("no source to sync: pass --source NAME (the server does not list its sources)", 2)
+        raise CliError("no source to sync: pass --source NAME (the server does not list its sources)")
     return names
 
 
@@ -213,7 +223,7 @@ def sync(
     finally:
         engine.close()
     if failures:
-        raise CliError(failures, EXIT_SOURCE_FAILED)
+        raise SourceFailed(failures)
 
 
 def _summary(engine: SyncEngine, names: list[str], bars: _Bars) -> str:
@@ -268,7 +278,7 @@ def search(
     for item in params:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise CliError(f"--param must look like KEY=VALUE, not {item!r}", 2)
+            raise CliError(f"--param must look like KEY=VALUE, not {item!r}")
         search_params[key] = value
     engine = _open_engine(server, db, page_size=page_size, verify=not no_verify, rest=rest, timeout=timeout)
     try:
@@ -289,7 +299,7 @@ def search(
     finally:
         engine.close()
     if result.get("status") != "complete":
-        raise CliError(f"search failed ({_describe_error(result)})", EXIT_SOURCE_FAILED)
+        raise SourceFailed(f"search failed ({_describe_error(result)})")
     for name, count in counts.items():
         click.echo(f"{name}: {count} local records")
 
@@ -301,15 +311,15 @@ def search(
 def show(db: str, source: str, as_json: bool) -> None:
     """Print the local objects of SOURCE."""
     if not Path(db).is_file():
-        raise CliError(f"no database at {db}", EXIT_STORE)
+        raise LocalStoreError(f"no database at {db}")
     try:
         store = Store(db)
     except StoreError as exc:
-        raise CliError(exc.message, EXIT_STORE) from exc
+        raise LocalStoreError(exc.message) from exc
     try:
         if store.source(source) is None:
             known = ", ".join(s.name for s in store.sources()) or "none"
-            raise CliError(f"no source {source!r} in {db} (known: {known})", 2)
+            raise CliError(f"no source {source!r} in {db} (known: {known})")
         objects = Model(store, source).find_all()
     finally:
         store.close()

@@ -171,7 +171,6 @@ class FakeServer:
             pending = client.pending.get(source)
             if pending is not None and self.resend_once:
                 self.resend_once = False
-        self.lose_push_answer = 0  # process the next N pushes, then fail as if the answer was lost
                 return json.dumps(pending.body).encode()
             if pending is not None:
                 if token is not None and str(token) == pending.token:
