@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from typing import Any, TypeVar
+from urllib.parse import parse_qsl
 
 from flask import Flask, Response, current_app, g, request, session
 from flask.sessions import SecureCookieSessionInterface, SessionMixin
@@ -97,7 +98,9 @@ def params() -> dict[str, Any]:
     cached: dict[str, Any] | None = g.get("_rc_params")
     if cached is not None:
         return cached
-    merged = _rack_nested(list(request.args.items(multi=True)))
+    # parse_qsl keeps the query's order; MultiDict.items(multi=True) groups values by key, which
+    # would pair sources[][name]=A&sources[][token]=T&sources[][name]=B... wrongly (Rack pairs in order).
+    merged = _rack_nested(parse_qsl(request.query_string.decode("utf-8", "replace"), keep_blank_values=True))
     ctype = request.headers.get("Content-Type", "")
     if ctype.startswith("application/json"):
         raw = request.get_data(cache=True)
