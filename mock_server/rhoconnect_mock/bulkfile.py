@@ -6,9 +6,10 @@ writes (errors transcript steps 7 and 85, Finding 17): the same DDL text byte fo
 ``sources`` table renumbered 1..N in partition order with unrequested sources listed as
 ``sync_type`` ``none``, one table per fixed-schema source, and ``VACUUM`` at the end.
 
-Speed matters (100,000 objects must build in about a second), so rows go in with one
-``executemany`` inside one transaction, the object_values indexes are created after the
-inserts, and the two archives are compressed at the same time (zlib releases the GIL).
+Speed matters (100,000 objects must build in about a second), so the rows of a source go in
+through SQLite's JSON reader (one ``INSERT ... SELECT FROM json_each``) inside one transaction
+of an in-memory database, the indexes are created after the inserts, the file is written by
+``VACUUM INTO``, and the two archives are compressed at the same time (zlib releases the GIL).
 Files are written under temporary names and renamed into place, so a download running
 while a file is rebuilt never sees half a file.
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import itertools
 import json
 import logging
 import os
@@ -27,7 +29,7 @@ import threading
 import time
 import zipfile
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -180,13 +182,32 @@ def _text(value: Any) -> str | None:
     return str(value)
 
 
-def _object_rows(
-    source_id: int, records: Mapping[str, Mapping[str, Any]], counter: Counter[str]
-) -> Iterator[tuple[int, str, str, str | None]]:
-    for object_id, attrs in records.items():
-        counter.update(attrs.keys())
-        for attrib, value in attrs.items():
-            yield source_id, attrib, object_id, value if type(value) is str else _text(value)
+# The rows of object_values come out of SQLite's own JSON reader: one json.dumps per chunk and
+# one INSERT ... SELECT is about twice as fast as executemany over Python tuples. The CASE
+# gives every value the text _text() would (strings as they are, containers as compact JSON).
+_INSERT_OBJECT_VALUES = """
+INSERT INTO object_values (source_id, attrib, object, value)
+SELECT ?, a.key, o.key,
+       CASE a.type WHEN 'text' THEN a.value WHEN 'null' THEN NULL
+                   WHEN 'true' THEN 'True' WHEN 'false' THEN 'False'
+                   WHEN 'object' THEN a.value WHEN 'array' THEN a.value
+                   ELSE CAST(a.value AS TEXT) END
+FROM json_each(?) AS o, json_each(o.value) AS a
+"""
+_JSON_CHUNK = 50_000
+
+
+def _insert_object_values(
+    conn: sqlite3.Connection, source_id: int, records: Mapping[str, Mapping[str, Any]]
+) -> Counter[str]:
+    """Insert every attribute of ``records``; return how many objects have each attribute."""
+    counter: Counter[str] = Counter()
+    items = iter(records.items())
+    while chunk := dict(itertools.islice(items, _JSON_CHUNK)):
+        for attrs in chunk.values():
+            counter.update(attrs.keys())
+        conn.execute(_INSERT_OBJECT_VALUES, (source_id, json.dumps(chunk, default=str)))
+    return counter
 
 
 def _index_columns(spec: Any) -> str:
@@ -227,12 +248,7 @@ def _fill_database(conn: sqlite3.Connection, sources: Sequence[BulkSource]) -> i
             _fill_fixed_table(conn, source, source.schema)
             attribs = ""
         else:
-            counter: Counter[str] = Counter()
-            conn.executemany(
-                "INSERT INTO object_values (source_id, attrib, object, value) VALUES (?,?,?,?)",
-                _object_rows(source_id, data, counter),
-            )
-            attribs = source_attribs(counter)
+            attribs = source_attribs(_insert_object_values(conn, source_id, data))
         total += len(data)
         rows.append(
             (
@@ -270,6 +286,9 @@ def _write_database(path: Path, sources: Sequence[BulkSource]) -> int:
     conn = sqlite3.connect(":memory:" if in_memory else path, isolation_level=None)
     try:
         conn.execute("PRAGMA page_size=4096")
+        # Let CREATE INDEX sort on a second thread, in memory.
+        conn.execute("PRAGMA threads=2")
+        conn.execute("PRAGMA temp_store=MEMORY")
         conn.execute("PRAGMA journal_mode=DELETE" if not in_memory else "PRAGMA journal_mode=MEMORY")
         # A crash only loses a temporary file that is never served, so skip fsyncs while building.
         conn.execute("PRAGMA synchronous=OFF")

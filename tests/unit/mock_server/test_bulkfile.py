@@ -197,3 +197,27 @@ def test_helpers() -> None:
     assert source_attribs({}) == ""
     assert rzip_entry_name(Path("/x/Ü ser_1.data")) == "%C3%9C%20ser_1.data"
     assert re.fullmatch(r"[\w.%-]+", rzip_entry_name(Path("alice_1.data")))
+
+
+def test_non_string_values_are_stored_as_text(tmp_path: Path) -> None:
+    attrs = {"i": 7, "n": None, "t": True, "f": False, "l": [1, "2"], "d": {"x": "y"}, "r": 1.5, "s": "ünï"}
+    files = build_bulk_files(tmp_path / "v_1.data", [BulkSource("Mixed", "user", 1, {"1": attrs})])
+    with sqlite3.connect(files.data) as conn:
+        stored = dict(conn.execute("SELECT attrib, value FROM object_values").fetchall())
+    assert stored == {
+        "i": "7", "n": None, "t": "True", "f": "False",
+        "l": '[1,"2"]', "d": '{"x":"y"}', "r": "1.5", "s": "ünï",
+    }  # fmt: skip
+
+
+def test_many_records_go_in_by_chunks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import rhoconnect_mock.bulkfile as bulkfile
+
+    monkeypatch.setattr(bulkfile, "_JSON_CHUNK", 4)
+    files = build_bulk_files(tmp_path / "c_1.data", [BulkSource("Product", "user", 1, _products(10))])
+    with sqlite3.connect(files.data) as conn:
+        counts = conn.execute("SELECT count(*), count(DISTINCT object) FROM object_values").fetchone()
+        assert counts == (50, 10)
+        assert conn.execute("SELECT source_attribs FROM sources").fetchone() == (
+            "brand,10,name,10,price,10,quantity,10,sku,10",
+        )
