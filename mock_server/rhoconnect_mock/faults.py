@@ -67,9 +67,9 @@ class FaultEngine:
         logger.info("fault rule %s added: %s", rule.id, rule.source_data)
         return rule
 
-    def add_many(self, items: Sequence[Mapping[str, Any]], where: str = "faults") -> list[FaultRule]:
-        """Validate every rule first, then add them all (nothing is added if one is bad)."""
-        rules = parse_rules(list(items), where)
+    def add_many(self, items: Any, where: str = "faults") -> list[FaultRule]:
+        """Validate every rule first (``items`` must be a list), then add them all, or none."""
+        rules = parse_rules(items, where)
         with self._lock:
             taken = {r.id for r in self.rules}
             for i, rule in enumerate(rules):

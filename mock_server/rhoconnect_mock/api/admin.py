@@ -26,6 +26,7 @@ from ..journal import journal_of
 
 bp = Blueprint("rhoconnect_mock_admin", __name__, url_prefix="/_mock")
 
+MAX_SEED = 1_000_000  # larger datasets belong in the start-up config (--records)
 JOURNAL_NUMBERS = ("status", "since", "limit")
 JOURNAL_FILTERS = ("operation", "family", "source", "user", "client_id", "token_sent", "token_issued",
                    "method", "path", "faults")
@@ -229,8 +230,8 @@ def seed_records(source: str, user: str) -> Response:
     if unknown:
         _fail(400, "unknown key; expected count, seed", unknown[0])
     count = body.get("count")
-    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
-        _fail(400, "must be an integer >= 0", "count")
+    if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= MAX_SEED:
+        _fail(400, f"must be an integer between 0 and {MAX_SEED}", "count")
     seed = body.get("seed")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
         _fail(400, "must be an integer", "seed")
