@@ -84,8 +84,9 @@ class ControlMixin:
 
         ``operation`` (or a list, or None for any) and ``source``/``user``/``client_id``/``family``
         choose the requests; ``nth``/``first``/``every``/``after``/``probability`` (+``seed``) the
-        occurrence (without ``probability``, ``seed`` goes to the action, e.g. a random delay); ``times`` the lifetime (None: until cleared). ``action`` is an action type or
-        flag name; the remaining keyword arguments are its parameters, e.g.
+        occurrence (without ``probability``, ``seed`` goes to the action, e.g. a random delay);
+        ``times`` the lifetime (None: until cleared). ``action`` is an action type or a flag
+        name; the remaining keyword arguments are its parameters, e.g.
         ``fail("query", status=500, times=1)``, ``fail("cud", "create-error", objects=["t1"])``,
         ``fail("query", "reset", at="after_headers")``.
         """
