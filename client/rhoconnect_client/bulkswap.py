@@ -141,14 +141,14 @@ def _carry_changes(conn: sqlite3.Connection) -> None:
         "INSERT OR REPLACE INTO bulk.object_values (source_id, attrib, object, value) "
         "SELECT DISTINCT m.new, ov.attrib, ov.object, ov.value FROM main.changed_values cv "
         "JOIN temp.rc_srcmap m ON m.old=cv.source_id "
-        "JOIN main.object_values ov ON ov.object=cv.object AND ov.source_id=cv.source_id "
+        "JOIN main.object_values ov ON ov.object=cv.object AND +ov.source_id=cv.source_id "
         "AND (ov.attrib=cv.attrib OR cv.update_type='create') "
         "WHERE cv.sent<=2 AND cv.update_type IN ('create', 'update')"
     )
     conn.execute(
         "DELETE FROM bulk.object_values WHERE rowid IN (SELECT b.rowid FROM main.changed_values cv "
         "JOIN temp.rc_srcmap m ON m.old=cv.source_id "
-        "JOIN bulk.object_values b ON b.object=cv.object AND b.source_id=m.new "
+        "JOIN bulk.object_values b ON b.object=cv.object AND +b.source_id=m.new "
         "AND (b.attrib=cv.attrib OR cv.attrib='object') WHERE cv.sent<=2 AND cv.update_type='delete')"
     )
 

@@ -161,7 +161,7 @@ class Model:
     @staticmethod
     def _exists(conn: Any, source: Source, object_id: str) -> bool:
         row = conn.execute(
-            "SELECT 1 FROM object_values WHERE object=? AND source_id=? LIMIT 1",
+            "SELECT 1 FROM object_values WHERE object=? AND +source_id=? LIMIT 1",
             (object_id, source.source_id),
         ).fetchone()
         return row is not None
@@ -169,7 +169,7 @@ class Model:
     @staticmethod
     def _read(conn: Any, source: Source, object_id: str) -> dict[str, str] | None:
         rows = conn.execute(
-            "SELECT attrib, value FROM object_values WHERE object=? AND source_id=?",
+            "SELECT attrib, value FROM object_values WHERE object=? AND +source_id=?",
             (object_id, source.source_id),
         ).fetchall()
         if not rows:
@@ -207,7 +207,7 @@ class Model:
             return objects
         for oid in ids:
             found = conn.execute(
-                "SELECT attrib, value FROM object_values WHERE object=? AND source_id=?", (oid, sid)
+                "SELECT attrib, value FROM object_values WHERE object=? AND +source_id=?", (oid, sid)
             ).fetchall()
             objects[oid] = {attrib: value for attrib, value in found}
         return objects

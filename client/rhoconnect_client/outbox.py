@@ -54,7 +54,7 @@ def _attrib_type(source: Source, attrib: str) -> str | None:
 
 def has_unsent_create(conn: sqlite3.Connection, source_id: int, object_id: str) -> bool:
     row = conn.execute(
-        "SELECT 1 FROM changed_values WHERE object=? AND source_id=? AND update_type='create' AND sent=0 "
+        "SELECT 1 FROM changed_values WHERE object=? AND +source_id=? AND update_type='create' AND sent=0 "
         "LIMIT 1",
         (object_id, source_id),
     ).fetchone()
@@ -89,7 +89,7 @@ def local_update(
     if not source.synced or has_unsent_create(conn, sid, object_id):
         return
     conn.executemany(
-        "DELETE FROM changed_values WHERE object=? AND source_id=? AND attrib=? AND update_type='update' "
+        "DELETE FROM changed_values WHERE object=? AND +source_id=? AND attrib=? AND update_type='update' "
         "AND sent=0",
         [(object_id, sid, a) for a in changes],
     )
@@ -104,10 +104,12 @@ def local_destroy(conn: sqlite3.Connection, source: Source, object_id: str) -> N
     sid = source.source_id
     if source.synced:
         unsent_create = has_unsent_create(conn, sid, object_id)
-        conn.execute("DELETE FROM changed_values WHERE object=? AND source_id=? AND sent=0", (object_id, sid))
+        conn.execute(
+            "DELETE FROM changed_values WHERE object=? AND +source_id=? AND sent=0", (object_id, sid)
+        )
         if not unsent_create:
             rows = conn.execute(
-                "SELECT attrib, value FROM object_values WHERE object=? AND source_id=?", (object_id, sid)
+                "SELECT attrib, value FROM object_values WHERE object=? AND +source_id=?", (object_id, sid)
             ).fetchall()
             if not rows:  # an object without attributes still has to be deleted on the server
                 rows = [(OBJECT_MARKER, None)]
@@ -116,7 +118,7 @@ def local_destroy(conn: sqlite3.Connection, source: Source, object_id: str) -> N
                 "sent) VALUES (?, ?, ?, ?, ?, 'delete', 0)",
                 [(sid, a, object_id, v, _attrib_type(source, a)) for a, v in rows],
             )
-    conn.execute("DELETE FROM object_values WHERE object=? AND source_id=?", (object_id, sid))
+    conn.execute("DELETE FROM object_values WHERE object=? AND +source_id=?", (object_id, sid))
 
 
 # --------------------------------------------------------------------------- push states
@@ -170,15 +172,16 @@ def begin_push(conn: sqlite3.Connection, source: Source, parents: list[tuple[int
     conn.execute(
         "INSERT INTO changed_values (source_id, attrib, object, value, attrib_type, update_type, sent) "
         f"SELECT ov.source_id, ov.attrib, ov.object, ov.value, {blob_sql}, 'create', 1 "
-        "FROM changed_values cv JOIN object_values ov ON ov.object=cv.object AND ov.source_id=cv.source_id "
-        "WHERE cv.source_id=? AND cv.update_type='create' AND cv.attrib=? AND cv.sent=1",
+        "FROM changed_values cv JOIN object_values ov ON ov.object=cv.object AND +ov.source_id=cv.source_id "
+        "WHERE cv.source_id=? AND cv.update_type='create' AND cv.attrib=? AND cv.sent=1 "
+        "ORDER BY cv.rowid, ov.rowid",
         (*blob_list, sid, OBJECT_MARKER),
     )
     # The marker goes once the attribute rows carry the create (kept for an object without attributes).
     conn.execute(
         "DELETE FROM changed_values WHERE source_id=? AND update_type='create' AND attrib=? AND sent=1 "
         "AND EXISTS (SELECT 1 FROM object_values ov "
-        "WHERE ov.object=changed_values.object AND ov.source_id=?)",
+        "WHERE ov.object=changed_values.object AND +ov.source_id=?)",
         (sid, OBJECT_MARKER, sid),
     )
     batch = PushBatch()
@@ -245,7 +248,7 @@ def push_failed(conn: sqlite3.Connection, source_id: int) -> None:
     )
     conn.execute(
         "DELETE FROM changed_values WHERE source_id=? AND sent=1 AND EXISTS (SELECT 1 FROM changed_values n "
-        "WHERE n.object=changed_values.object AND n.source_id=changed_values.source_id "
+        "WHERE n.object=changed_values.object AND +n.source_id=changed_values.source_id "
         "AND n.attrib=changed_values.attrib AND n.update_type=changed_values.update_type AND n.sent=0)",
         (sid,),
     )

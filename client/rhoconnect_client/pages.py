@@ -61,10 +61,10 @@ def rename_links(
     if not pairs:
         return
     # OR REPLACE: if the server already sent the object under its real id, the local row wins.
-    conn.executemany("UPDATE OR REPLACE object_values SET object=? WHERE object=? AND source_id=?", pairs)
+    conn.executemany("UPDATE OR REPLACE object_values SET object=? WHERE object=? AND +source_id=?", pairs)
     conn.executemany(
         "UPDATE changed_values SET object=?, sent=CASE WHEN sent>=2 THEN 3 ELSE sent END "
-        "WHERE object=? AND source_id=?",
+        "WHERE object=? AND +source_id=?",
         pairs,
     )
     if not children:

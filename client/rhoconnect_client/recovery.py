@@ -73,8 +73,8 @@ def normalize_objects(objects: object) -> dict[str, dict[str, str]]:
 
 
 def _delete_object(conn: sqlite3.Connection, sid: int, oid: str) -> None:
-    conn.execute("DELETE FROM changed_values WHERE object=? AND source_id=?", (oid, sid))
-    conn.execute("DELETE FROM object_values WHERE object=? AND source_id=?", (oid, sid))
+    conn.execute("DELETE FROM changed_values WHERE object=? AND +source_id=?", (oid, sid))
+    conn.execute("DELETE FROM object_values WHERE object=? AND +source_id=?", (oid, sid))
 
 
 def on_sync_create_error(conn: sqlite3.Connection, source: Source, objects: object, action: object) -> None:
@@ -82,13 +82,13 @@ def on_sync_create_error(conn: sqlite3.Connection, source: Source, objects: obje
     sid = source.source_id
     for oid in normalize_objects(objects):
         delete_pending = conn.execute(
-            "SELECT 1 FROM changed_values WHERE object=? AND source_id=? AND update_type='delete' LIMIT 1",
+            "SELECT 1 FROM changed_values WHERE object=? AND +source_id=? AND update_type='delete' LIMIT 1",
             (oid, sid),
         ).fetchone()
         if name == "delete" or delete_pending:
             _delete_object(conn, sid, oid)
             continue
-        conn.execute("DELETE FROM changed_values WHERE object=? AND source_id=?", (oid, sid))
+        conn.execute("DELETE FROM changed_values WHERE object=? AND +source_id=?", (oid, sid))
         conn.execute(
             "INSERT INTO changed_values (source_id, attrib, object, value, update_type, sent) "
             "VALUES (?, ?, ?, NULL, 'create', 0)",
@@ -102,7 +102,7 @@ def _queue_missing(
     sid = source.source_id
     for attrib, value in attrs.items():
         pending = conn.execute(
-            "SELECT 1 FROM changed_values WHERE object=? AND source_id=? AND attrib=? AND update_type=? "
+            "SELECT 1 FROM changed_values WHERE object=? AND +source_id=? AND attrib=? AND update_type=? "
             "AND sent<3 LIMIT 1",
             (oid, sid, attrib, update_type),
         ).fetchone()
@@ -147,7 +147,7 @@ def on_sync_update_error(
         if not attrs:  # only an id: send the object's current values again
             attrs = dict(
                 conn.execute(
-                    "SELECT attrib, value FROM object_values WHERE object=? AND source_id=?", (oid, sid)
+                    "SELECT attrib, value FROM object_values WHERE object=? AND +source_id=?", (oid, sid)
                 ).fetchall()
             )
         _queue_missing(conn, source, oid, attrs, "update")

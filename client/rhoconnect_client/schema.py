@@ -73,6 +73,8 @@ CREATE TABLE IF NOT EXISTS sources (
 
 # The Rhodes indexes (same names as in a bulk file), then the client's own for the outbox, which
 # Rhodes lacks: without them renaming 10,000 linked objects would scan changed_values each time.
+# Per-object queries elsewhere write ``+source_id``: without statistics SQLite would otherwise pick
+# by_src_id (every row of the source) over the per-object index, making find/push O(table size).
 _INDEXES = """
 CREATE INDEX IF NOT EXISTS by_src_id on object_values ("source_id");
 CREATE UNIQUE INDEX IF NOT EXISTS by_src_object ON object_values ("object", "attrib", "source_id");

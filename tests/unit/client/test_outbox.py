@@ -3,6 +3,7 @@ that random create/update/destroy/push/fail/link sequences never lose a change."
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -231,7 +232,7 @@ class FakeServer:
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(sequence=ops)
 def test_random_sequences_never_lose_a_change(tmp_path: Path, sequence: list[tuple[str, Any, int]]) -> None:
-    store = Store(tmp_path / f"prop-{abs(hash(tuple(sequence)))}.db", synchronous="OFF")
+    store = Store(tmp_path / f"prop-{uuid.uuid4().hex}.db", synchronous="OFF")  # fresh per example
     store.register_source("Product")
     model = Model(store, "Product")
     server = FakeServer()
