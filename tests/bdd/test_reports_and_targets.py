@@ -46,10 +46,10 @@ def test_the_html_report_shows_features_scenarios_tags_and_failures() -> None:
 
 
 def test_a_scenario_is_failed_skipped_or_passed_by_its_steps() -> None:
-    assert scenario_status(_element("a", ["passed", "failed"], [])) == "failed"  # type: ignore[arg-type]
-    assert scenario_status(_element("b", ["passed", "skipped"], [])) == "skipped"  # type: ignore[arg-type]
-    assert scenario_status(_element("c", [], [])) == "skipped"  # type: ignore[arg-type]
-    assert scenario_status(_element("d", ["passed"], [])) == "passed"  # type: ignore[arg-type]
+    assert scenario_status(_element("a", ["passed", "failed"], [])) == "failed"
+    assert scenario_status(_element("b", ["passed", "skipped"], [])) == "skipped"
+    assert scenario_status(_element("c", [], [])) == "skipped"
+    assert scenario_status(_element("d", ["passed"], [])) == "passed"
 
 
 @pytest.fixture(scope="module")
