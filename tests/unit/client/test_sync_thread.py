@@ -1,0 +1,84 @@
+"""The sync thread: order, merging of identical queued commands, stop, polling, crash safety."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from rhoconnect_client.sync_thread import Command, SyncThread
+
+
+def test_commands_run_in_order_and_identical_queued_ones_merge() -> None:
+    gate = threading.Event()
+    ran: list[str] = []
+    thread = SyncThread()
+    try:
+        first = thread.submit(Command("a", "a", lambda: (gate.wait(5), ran.append("a"), {"n": 1})[2]))
+        time.sleep(0.1)
+        second = thread.submit(Command("b", "b", lambda: (ran.append("b"), {"n": 2})[1]))
+        again = thread.submit(Command("b", "b", lambda: (ran.append("b2"), {"n": 3})[1]))
+        running_key = thread.submit(Command("a", "a", lambda: (ran.append("a2"), {"n": 4})[1]))
+        assert again is second and running_key is not first  # only queued commands merge
+        gate.set()
+        assert first.wait(5) == {"n": 1} and second.wait(5) == {"n": 2} and running_key.wait(5) == {"n": 4}
+        assert ran == ["a", "b", "a2"]
+    finally:
+        thread.close()
+
+
+def test_stop_drops_queue_flags_running_and_waits() -> None:
+    thread = SyncThread()
+    try:
+        started = threading.Event()
+
+        def long() -> dict[str, int]:
+            started.set()
+            while not thread.stop_flag.is_set():
+                time.sleep(0.01)
+            return {"n": 1}
+
+        running = thread.submit(Command("long", 1, long))
+        queued = thread.submit(Command("q", 2, lambda: {"n": 2}))
+        started.wait(5)
+        thread.stop()
+        assert running.done() and running.stopped and running.result is not None
+        assert running.result["error_code"] == 10
+        assert queued.stopped and not thread.busy
+        assert thread.submit(Command("after", 3, lambda: {"n": 3})).wait(5) == {"n": 3}
+    finally:
+        thread.close()
+
+
+def test_poll_timer_and_interval_change() -> None:
+    polled = threading.Event()
+    count: list[int] = []
+
+    def on_poll() -> Command | None:
+        count.append(1)
+        polled.set()
+        return Command("poll", "poll", lambda: {"polled": True})
+
+    thread = SyncThread(poll_interval=0.05, on_poll=on_poll)
+    try:
+        assert polled.wait(5)
+        assert thread.set_poll_interval(0) == 0.05
+        time.sleep(0.1)
+        seen = len(count)
+        time.sleep(0.2)
+        assert len(count) == seen  # disabled
+    finally:
+        thread.close()
+
+
+def test_a_crashing_command_does_not_kill_the_thread() -> None:
+    thread = SyncThread()
+    try:
+
+        def boom() -> dict[str, int]:
+            raise RuntimeError("bug")
+
+        result = thread.submit(Command("boom", 1, boom)).wait(5)
+        assert result is not None and result["error_code"] == 3
+        assert thread.submit(Command("ok", 2, lambda: {"ok": 1})).wait(5) == {"ok": 1}
+    finally:
+        thread.close()
