@@ -25,16 +25,50 @@ Records = Mapping[str, Record]
 STAGES: tuple[str, ...] = ("login", "query", "logoff", "create", "update", "delete", "search")
 
 
+class Dataset:
+    """The initial records of a source, shared (never modified) by every owner's master document.
+
+    Log positions of the initial records are their order here; the id -> position index is built
+    only when first needed (a change to an initial object, or an inspection of one), once per
+    dataset, so a million-record source costs nothing extra per user.
+    """
+
+    def __init__(self, records: Records) -> None:
+        self.records: Records = records
+        self._ids: list[str] | None = None
+        self._positions: dict[str, int] | None = None
+        self._lock = threading.Lock()
+
+    def ids(self) -> list[str]:
+        with self._lock:
+            if self._ids is None:
+                self._ids = list(self.records)
+            return self._ids
+
+    def position(self, oid: str) -> int | None:
+        """1-based position of an initial object (``None``: not in the dataset)."""
+        if oid not in self.records:
+            return None
+        ids = self.ids()
+        with self._lock:
+            if self._positions is None:
+                self._positions = {o: i for i, o in enumerate(ids, start=1)}
+            return self._positions[oid]
+
+
 class MasterDocument:
     """Records of one (source, owner) and the ordered log of every change made to them."""
 
-    def __init__(self, records: Records | None = None) -> None:
+    def __init__(self, records: Records | Dataset | None = None) -> None:
+        base = records if isinstance(records, Dataset) else Dataset(dict(records or {}))
+        self._base = base
         #: id -> attributes; values are shared, never mutated (replace the dict to change it).
-        self.records: dict[str, Record] = dict(records or {})
+        self.records: dict[str, Record] = dict(base.records)
         #: log[p - 1] is the object changed at position p (1-based); append-only.
-        self.log: list[str] = list(self.records)
-        #: id -> position of its latest change (deleted objects stay, as tombstones).
-        self.pos: dict[str, int] = {oid: i for i, oid in enumerate(self.log, start=1)}
+        self.log: list[str] = list(base.ids())
+        #: id -> position of its latest change, for objects changed since the initial load
+        #: (deleted objects stay, as tombstones). Initial objects not in it are at their load position.
+        self.moved: dict[str, int] = {}
         #: id -> [(position, value or None when deleted)], only for objects changed after load.
         self.history: dict[str, list[tuple[int, Record | None]]] = {}
         #: Bumped on every write; bulk files compare it to know when to rebuild.
@@ -46,20 +80,26 @@ class MasterDocument:
         """Position of the latest change (0 when empty)."""
         return len(self.log)
 
+    def position(self, oid: str) -> int | None:
+        """Position of the latest change of ``oid`` (``None``: never seen)."""
+        p = self.moved.get(oid)
+        return p if p is not None else self._base.position(oid)
+
     def value_as_of(self, oid: str, position: int) -> Record | None:
         """The object as it was right after log position ``position`` (``None``: did not exist)."""
         versions = self.history.get(oid)
         if versions is None:
-            p = self.pos.get(oid)
+            p = self.position(oid)
             return self.records.get(oid) if p is not None and p <= position else None
         i = bisect.bisect_right(versions, position, key=lambda v: v[0])
         return versions[i - 1][1] if i else None
 
     def _change(self, oid: str, value: Record | None) -> None:
-        old_pos = self.pos.get(oid)
         position = len(self.log) + 1
-        if old_pos is not None and oid not in self.history:
-            self.history[oid] = [(old_pos, self.records.get(oid))]
+        if oid not in self.history:
+            old_pos = self.position(oid)
+            if old_pos is not None:
+                self.history[oid] = [(old_pos, self.records.get(oid))]
         if oid in self.history:
             self.history[oid].append((position, value))
         if value is None:
@@ -67,7 +107,7 @@ class MasterDocument:
         else:
             self.records[oid] = value
         self.log.append(oid)
-        self.pos[oid] = position
+        self.moved[oid] = position
         self.version += 1
 
     def put(self, oid: str, attrs: Record) -> Record:
@@ -104,7 +144,7 @@ class MasterDocument:
         while True:
             self._next_id += 1
             oid = template.format(n=self._next_id, source=source)
-            if oid not in self.pos:
+            if oid not in self.records and oid not in self.moved and oid not in self._base.records:
                 return oid
 
 

@@ -8,6 +8,7 @@ config file < ``RHOCONNECT_MOCK_*`` environment < flags. Any bad flag, file or v
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import sys
@@ -118,7 +119,8 @@ def serve(**options: Any) -> None:
     """Serve the RhoConnect protocol until interrupted."""
     cfg = build_config(options, os.environ)
     app = create_app(cfg)
-    get_state(app)  # data generated up front, so the first client does not wait
+    get_state(app).warm_up()  # data generated up front, so the first client does not wait
+    gc.freeze()  # the dataset lives as long as the process: keep it out of every collection
     server = make_server(app, cfg.host, cfg.port, cfg.threads)
     try:
         server.prepare()

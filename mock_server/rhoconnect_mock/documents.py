@@ -157,7 +157,7 @@ def scan(master: MasterDocument, doc: ClientSourceDoc, p_size: int) -> Diff:
     """Diffs from the client's cursor forward, for at most ``p_size`` changed objects."""
     start = doc.cursor
     end = master.end
-    log, pos, records, history, overlay = master.log, master.pos, master.records, master.history, doc.overlay
+    log, moved, records, history, overlay = master.log, master.moved, master.records, master.history, doc.overlay
     inserts: dict[str, Record] = {}
     deletes: dict[str, Record] = {}
     updates: dict[str, Record | None] = {}
@@ -168,7 +168,8 @@ def scan(master: MasterDocument, doc: ClientSourceDoc, p_size: int) -> Diff:
     while p < end and changed < p_size:
         oid = log[p]
         p += 1
-        if pos[oid] != p:
+        latest = moved.get(oid)
+        if latest is not None and latest != p:
             superseded.append(oid)
             continue
         cur = records.get(oid)
@@ -202,6 +203,6 @@ def scan(master: MasterDocument, doc: ClientSourceDoc, p_size: int) -> Diff:
             changed += 1
     for oid in superseded:
         # The object changes again beyond this page: pin what the client really holds.
-        if pos[oid] > p and oid not in overlay and oid not in updates:
+        if moved[oid] > p and oid not in overlay and oid not in updates:
             updates[oid] = master.value_as_of(oid, start)
     return Diff(inserts, deletes, p, updates, sent)

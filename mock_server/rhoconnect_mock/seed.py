@@ -8,6 +8,7 @@ records. Every value is a string, as on the wire.
 
 from __future__ import annotations
 
+import gc
 import json
 import random
 import zlib
@@ -60,8 +61,19 @@ def _pool(fake: Faker, attr: str, rng: random.Random) -> list[str]:
 def generate_records(source: SourceConfig, seed: int, count: int | None = None) -> Records:
     """``count`` (default ``source.records``) records with ids ``"1".."N"``, deterministic."""
     n = source.records if count is None else count
-    if source.generator == "sequence":
-        return sequence_records(source, n)
+    # A million new dicts would trigger the cyclic collector over and over; they hold only strings.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        if source.generator == "sequence":
+            return sequence_records(source, n)
+        return _faker_records(source, seed, n)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _faker_records(source: SourceConfig, seed: int, n: int) -> Records:
     rng = random.Random(_source_seed(seed, source.name))
     fake = Faker()
     fake.seed_instance(_source_seed(seed, source.name))

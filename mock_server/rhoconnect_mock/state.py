@@ -28,7 +28,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .backend import AdapterFailures, MasterDocument, Record
+from .backend import AdapterFailures, Dataset, MasterDocument, Record
 from .config import MockConfig, Partition, SourceConfig
 from .documents import ClientSourceDoc, PendingPage, SearchState, scan
 from .errors import UnknownClient
@@ -121,7 +121,7 @@ class MockState:
         self.tokens = TokenClock()
         self.failures = AdapterFailures()
         self.sources: dict[str, SourceSpec] = {}
-        self._datasets: dict[str, Records] = {}
+        self._datasets: dict[str, Dataset] = {}
         self._file_data: dict[str, Records] = {}
         self._masters: dict[tuple[str, str | None], MasterDocument] = {}
         self._errors: dict[tuple[str, str | None], dict[str, Any]] = {}
@@ -163,17 +163,23 @@ class MockState:
     def _owner(self, spec: SourceSpec, user: str | None) -> tuple[str, str | None]:
         return (spec.name, user if spec.partition == "user" else None)
 
-    def _dataset(self, spec: SourceSpec) -> Records:
+    def _dataset(self, spec: SourceSpec) -> Dataset:
         data = self._datasets.get(spec.name)
         if data is None:
             if spec.name in self._file_data:
-                data = self._file_data[spec.name]
+                records: Records = self._file_data[spec.name]
             elif spec.config is not None:
-                data = generate_records(spec.config, self.config.seed)
+                records = generate_records(spec.config, self.config.seed)
             else:
-                data = {}
-            self._datasets[spec.name] = data
+                records = {}
+            data = self._datasets[spec.name] = Dataset(records)
         return data
+
+    def warm_up(self) -> None:
+        """Generate (or load) every source's dataset now rather than on the first query."""
+        with self.lock:
+            for spec in self.sources.values():
+                self._dataset(spec)
 
     def master(self, source: str, user: str | None) -> MasterDocument:
         """The master document of ``source`` for ``user`` (created from the dataset on first use)."""

@@ -1,0 +1,79 @@
+"""Helpers for the mock server benchmarks: run ``rhoconnect-mock serve`` in a subprocess and speak
+the protocol with ``http.client`` (keep-alive, no third-party client in the measurement)."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import subprocess
+import sys
+import time
+from typing import Any
+from urllib.parse import urlencode
+
+
+def start_server(*args: str) -> tuple[subprocess.Popen[str], str, float]:
+    """Start the CLI server on a free port; returns (process, base URL, start-up seconds)."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from rhoconnect_mock.cli import main; main()", "serve", "--port", "0", *args],
+        stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    proc.stdout.readline()
+    base = proc.stdout.readline().split()[-1]
+    return proc, base, time.perf_counter() - t0
+
+
+class Client:
+    """A minimal protocol client: login, client create, query pages with acknowledgement."""
+
+    def __init__(self, base: str) -> None:
+        host, port = base.removeprefix("http://").split(":")
+        self.conn = http.client.HTTPConnection(host, int(port), timeout=120)
+        self.cookie = ""
+        self.client_id = ""
+
+    def _request(self, method: str, path: str, body: Any = None) -> tuple[int, bytes, http.client.HTTPResponse]:
+        headers = {"Cookie": self.cookie} if self.cookie else {}
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        self.conn.request(method, path, body=data, headers=headers)
+        resp = self.conn.getresponse()
+        payload = resp.read()
+        cookie = resp.getheader("Set-Cookie")
+        if cookie:
+            self.cookie = cookie.split(";", 1)[0]
+        return resp.status, payload, resp
+
+    def login(self, login: str = "bench", password: str = "pw") -> None:
+        status, _, _ = self._request("POST", "/rc/v1/app/login", {"login": login, "password": password})
+        assert status == 200
+
+    def create(self) -> None:
+        status, payload, _ = self._request("POST", "/rc/v1/clients", {})
+        assert status == 200
+        self.client_id = json.loads(payload)["client"]["client_id"]
+
+    def page(self, source: str, token: str | None, p_size: int) -> list[Any]:
+        query = {"client_id": self.client_id, "p_size": p_size, "version": 3}
+        if token:
+            query["token"] = token
+        status, payload, _ = self._request("GET", f"/app/v1/{source}?{urlencode(query)}")
+        assert status == 200
+        page: list[Any] = json.loads(payload)
+        return page
+
+
+def apply(local: dict[str, dict[str, str]], page: list[Any]) -> None:
+    """Apply a page like the Rhodes client (deletes then inserts, per attribute)."""
+    cmds = page[5]
+    for oid, attrs in cmds.get("delete", {}).items():
+        obj = local.get(oid, {})
+        for attr in attrs:
+            obj.pop(attr, None)
+        if not obj:
+            local.pop(oid, None)
+    for oid, attrs in cmds.get("insert", {}).items():
+        local.setdefault(oid, {}).update(attrs)
