@@ -345,3 +345,16 @@ def test_downloads_are_confined_to_the_bulk_folder(trap_server: MockServer, path
     r = requests.get(trap_server.base_url + path, timeout=10)
     assert r.status_code == 404
     assert b"SECRET" not in r.content and b"root:" not in r.content
+
+
+@pytest.mark.parametrize("login", ["we ird", "a/b", "..", "ünï", "100%"])
+def test_odd_user_names_get_one_safe_folder_and_a_working_url(server: MockServer, login: str) -> None:
+    rho = Rho(server, login=login)
+    url = rho.bulk_until_ready(["Product"])
+    assert url.startswith("/data/application/") and url.count("/") == 4
+    assert " " not in url
+    r = _download(server, url)
+    assert r.status_code == 200 and r.content.startswith(b"SQLite format 3\x00")
+    folder = Path(server.state.config.bulk_dir or ".").resolve()
+    for path in folder.rglob("*.data"):
+        assert path.resolve().is_relative_to(folder / "application")
