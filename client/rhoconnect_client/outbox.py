@@ -38,7 +38,9 @@ __all__ = [
     "local_update",
     "pending_count",
     "push_failed",
+    "push_interrupted",
     "push_succeeded",
+    "resend_creates",
 ]
 
 BLOB_TYPE = "blob.file"
@@ -253,6 +255,43 @@ def push_failed(conn: sqlite3.Connection, source_id: int) -> None:
         (sid,),
     )
     conn.execute("UPDATE changed_values SET sent=0 WHERE source_id=? AND sent=1", (sid,))
+
+
+def push_interrupted(conn: sqlite3.Connection, source_id: int) -> None:
+    """The POST broke off without an answer: the server may have created the objects.
+
+    Creates wait for their link as after a success (state 2: not pushed twice); updates and deletes,
+    harmless to send again, go back to unsent as after a failure.
+    """
+    conn.execute(
+        "UPDATE changed_values SET sent=2 WHERE source_id=? AND sent=1 AND update_type='create'", (source_id,)
+    )
+    push_failed(conn, source_id)
+
+
+def resend_creates(conn: sqlite3.Connection, source_id: int, object_ids: list[str]) -> int:
+    """Creates held in state 2 that the server turned out never to have received become unsent again
+    (collapsed to their marker row, as after a failed push); returns how many objects."""
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS rc_resend (object TEXT PRIMARY KEY)")
+    conn.execute("DELETE FROM temp.rc_resend")
+    conn.executemany("INSERT OR IGNORE INTO temp.rc_resend VALUES (?)", [(o,) for o in object_ids])
+    found = conn.execute(
+        "SELECT count(DISTINCT object) FROM changed_values WHERE source_id=? AND sent=2 "
+        "AND update_type='create' AND object IN (SELECT object FROM temp.rc_resend)",
+        (source_id,),
+    ).fetchone()[0]
+    if found:
+        if conn.execute(
+            "SELECT 1 FROM changed_values WHERE source_id=? AND sent=1 LIMIT 1", (source_id,)
+        ).fetchone():
+            push_failed(conn, source_id)  # never mix with rows of another push in flight
+        conn.execute(
+            "UPDATE changed_values SET sent=1 WHERE source_id=? AND sent=2 AND update_type='create' "
+            "AND object IN (SELECT object FROM temp.rc_resend)",
+            (source_id,),
+        )
+        push_failed(conn, source_id)
+    return int(found)
 
 
 def pending_count(conn: sqlite3.Connection, source_id: int | None = None) -> int:

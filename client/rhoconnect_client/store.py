@@ -393,6 +393,16 @@ class Store:
         with self.transaction() as conn:
             outbox.push_failed(conn, source_id)
 
+    def push_interrupted(self, source_id: int) -> None:
+        """No answer to the POST (reset, timeout): creates wait for links, the rest is unsent again."""
+        with self.transaction() as conn:
+            outbox.push_interrupted(conn, source_id)
+
+    def resend_creates(self, source_id: int, object_ids: Sequence[str]) -> int:
+        """Creates held by ``push_interrupted`` that got no link after a full pull go out again."""
+        with self.transaction() as conn:
+            return outbox.resend_creates(conn, source_id, list(object_ids))
+
     def pending_count(self, source_id: int | None = None) -> int:
         """Objects with changes the server has not confirmed yet (``sent`` 0, 1 or 2)."""
         with self.lock:

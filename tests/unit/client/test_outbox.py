@@ -287,3 +287,23 @@ def test_random_sequences_never_lose_a_change(tmp_path: Path, sequence: list[tup
     } == server.objects
     assert store.integrity_check() == "ok"
     store.close()
+
+
+def test_interrupted_push_holds_creates_and_resends_only_unlinked(store: Store) -> None:
+    p = Model(store, "Product")
+    a, b = p.create({"name": "a"}), p.create({"name": "b"})
+    server_object(store, "7", name="x")
+    p.update("7", {"name": "y"})
+    store.begin_push(1)
+    store.push_interrupted(1)
+    assert {r[0]: r[-1] for r in outbox(store, "update_type='create'")} == {a["object"]: 2, b["object"]: 2}
+    assert outbox(store, "update_type='update'") == [("7", "name", "y", "update", 0)]
+    batch = store.begin_push(1)  # the creates are not pushed twice while their fate is unknown
+    assert batch is not None and batch.create == {} and batch.update == {"7": {"name": "y"}}
+    store.push_succeeded(1)
+    store.apply_page(1, links_page({a["object"]: "srv-a"}, token=""))  # the server had received a only
+    assert store.resend_creates(1, [a["object"], b["object"], "unknown"]) == 1
+    assert outbox(store) == [(b["object"], "object", None, "create", 0)]
+    batch = store.begin_push(1)
+    assert batch is not None and batch.create == {b["object"]: {"name": "b"}}
+    assert store.resend_creates(1, [b["object"]]) == 0  # in flight (state 1), not held: untouched
