@@ -30,7 +30,7 @@ Feature: Signing in to the RhoConnect server
     When the user logs in with valid credentials and no callback
     Then the app is logged in
 
-  @api_login @api_logged_in @must @mock_control
+  @api_login @api_logged_in @must
   Scenario: Signing in against a server that is down reports a network error
     Given the server is unreachable
     When the user logs in with valid credentials

@@ -98,3 +98,14 @@ Feature: Searching the server
       | status | complete |
     And the local "Product" store holds 4 records
     And the local "Customer" store holds 2 records
+
+  @api_search @should @mock_control @status_error @param_server_errors
+  Scenario: A failing search on the server is reported with its message
+    Given the server's "Product" adapter fails to search with "index offline"
+    When the app searches "Product" with:
+      | argument      | value      |
+      | search_params | brand=Acme |
+    Then the search callback got an "error" notification with:
+      | status                             | error         |
+      | error_code                         | 8             |
+      | server_errors.search-error.message | index offline |

@@ -64,3 +64,16 @@ Feature: Synchronising every model
     And the app syncs everything
     Then the local "Product" records are exactly the server's
     And the local "Product" "1" has "name" "Renamed"
+
+  @api_dosync @should @mock_control
+  Scenario: Models are synchronised in sync priority order
+    Given a client app with the models "Customer"
+    And the server has 3 "Customer" records for the user
+    And the server has 3 "Product" records for the user
+    And a callback "everything" is set for all sources
+    When the app syncs everything
+    Then callback "everything" got these "ok" notifications:
+      | source_name |
+      | Product     |
+      | Customer    |
+    And the local "Customer" records are exactly the server's

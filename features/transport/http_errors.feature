@@ -42,3 +42,27 @@ Feature: HTTP failures during a sync
     And the app has pending changes for "Product"
     When the app syncs everything
     Then the server's "Product" records for the user include one named "Precious"
+
+  @api_dosync @must @mock_control @status_error @param_error_code
+  Scenario: A connection broken by the network is reported as a network error and loses nothing
+    Given the app has synced everything
+    And a callback "everything" is set for all sources
+    And the app creates a "Product" with name "Offline" and brand "Local"
+    And the network drops the connection of the next "Product" push
+    When the app syncs everything
+    Then callback "everything" got an "error" notification with:
+      | status         | error |
+      | error_code     | 1     |
+      | rho_error_code | 1     |
+    And the local "Product" records include one named "Offline"
+    And the app has pending changes for "Product"
+
+  @api_dosync @should @mock_control @status_error @param_error_code
+  Scenario: A page in another protocol version is refused
+    Given the server answers the next "Product" query in protocol version 2
+    When the app syncs everything
+    Then callback "products" got an "error" notification with:
+      | status         | error |
+      | error_code     | 11    |
+      | rho_error_code | 11    |
+    And the local "Product" store is empty

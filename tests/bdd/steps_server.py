@@ -217,3 +217,22 @@ def tls_server(world: World) -> None:
     world.closers.append(server.stop)
     port = server.bind_addr[1]
     world.server_url = f"https://127.0.0.1:{port}{urllib.parse.urlsplit(mock.url).path}"
+
+
+@given(parsers.parse('the network drops the connection of the next "{source}" {request}'))
+def connection_reset(world: World, source: str, request: str) -> None:
+    operation = {"query": "query", "push": "cud"}[request]
+    world.target.mock().add_fault({
+        "match": {"operation": operation, "source": source},
+        "times": 1,
+        "action": {"type": "reset", "at": "before_headers"},
+    })
+
+
+@given(parsers.parse('the server answers the next "{source}" query in protocol version {version:d}'))
+def wrong_version(world: World, source: str, version: int) -> None:
+    world.target.mock().add_fault({
+        "match": {"operation": "query", "source": source},
+        "times": 1,
+        "action": {"type": "wrong_version", "version": version},
+    })
