@@ -358,3 +358,14 @@ def test_odd_user_names_get_one_safe_folder_and_a_working_url(server: MockServer
     folder = Path(server.state.config.bulk_dir or ".").resolve()
     for path in folder.rglob("*.data"):
         assert path.resolve().is_relative_to(folder / "application")
+
+
+def test_concurrent_requests_share_one_build(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with MockServer(_config(tmp_path, bulk_wait_polls=0)) as srv:
+        clients = [Rho(srv) for _ in range(6)]  # six devices of the same user
+        with ThreadPoolExecutor(len(clients)) as pool:
+            urls = list(pool.map(lambda rho: rho.bulk(["Product"]).json()["url"], clients))
+        assert len(set(urls)) == 1 and urls[0].endswith(".data")
+        assert len(list(Path(srv.state.config.bulk_dir or ".").rglob("*.data"))) == 1
