@@ -186,20 +186,30 @@ class Store:
         """One atomic unit of work; nested calls become savepoints of the outer transaction."""
         with self.lock:
             depth = self._depth
-            self.conn.execute("BEGIN IMMEDIATE" if depth == 0 else f"SAVEPOINT rc_sp{depth}")
+            try:
+                self.conn.execute("BEGIN IMMEDIATE" if depth == 0 else f"SAVEPOINT rc_sp{depth}")
+            except sqlite3.OperationalError as exc:  # e.g. another process holds the write lock
+                raise StoreError(f"cannot write {self.path}: {exc}") from exc
             self._depth = depth + 1
             try:
                 yield self.conn
-            except BaseException:
+            except BaseException as exc:
                 self._depth = depth
                 if depth == 0:
                     self.conn.execute("ROLLBACK")
                 else:
                     self.conn.execute(f"ROLLBACK TO rc_sp{depth}")
                     self.conn.execute(f"RELEASE rc_sp{depth}")
+                if isinstance(exc, sqlite3.DatabaseError):  # disk full, I/O error, corruption
+                    raise StoreError(f"database error in {self.path}: {exc}") from exc
                 raise
             self._depth = depth
-            self.conn.execute("COMMIT" if depth == 0 else f"RELEASE rc_sp{depth}")
+            try:
+                self.conn.execute("COMMIT" if depth == 0 else f"RELEASE rc_sp{depth}")
+            except sqlite3.DatabaseError as exc:
+                if depth == 0 and self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                raise StoreError(f"cannot commit to {self.path}: {exc}") from exc
 
     def close(self) -> None:
         with self.lock:

@@ -270,3 +270,19 @@ def test_memory_store() -> None:
     s.register_source("P")
     Model(s, "P").create({"a": "1"})
     assert Model(s, "P").count() == 1
+
+
+def test_database_errors_become_store_errors(store: Store) -> None:
+    with pytest.raises(StoreError, match="database error"), store.transaction() as conn:
+        conn.execute("INSERT INTO no_such_table VALUES (1)")
+    other = sqlite3.connect(store.path, timeout=0)
+    other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+    store.conn.execute("PRAGMA busy_timeout=50")
+    try:
+        with pytest.raises(StoreError, match="cannot write"):
+            store.set_client_id("x")
+    finally:
+        other.rollback()
+        other.close()
+    store.set_client_id("x")
+    assert store.client_info().client_id == "x"
