@@ -95,10 +95,14 @@ def test_first_request_has_no_token_and_pages_are_acknowledged(server: MockServe
     try:
         engine.login("alice", "secret").wait(WAIT)
         engine.set_pagesize(10)
-        engine.dosync_source("Product").wait(WAIT)
+        engine.dosync_source("Product", False, "query[brand]=Brand 3").wait(WAIT)
         entries = [e for e in server.request_journal.entries() if e.operation == "query"]
         tokens = [e.token_sent for e in entries]
         assert tokens[0] is None and all(t for t in tokens[1:]) and len(tokens) == 4
+        assert all(
+            "query%5Bbrand%5D=Brand%203" in e.query_string or "query[brand]=Brand" in e.query_string
+            for e in entries
+        ), entries[0].query_string
     finally:
         engine.close()
 

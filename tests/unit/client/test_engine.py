@@ -546,3 +546,38 @@ def test_push_without_answer_neither_duplicates_nor_loses_creates(
     assert local(engine, "Product") == server.data["Product"] and model.find(temp) is None
     assert engine.stores["user"].pending_count() == 0
     assert engine._settings.uncertain_creates == {}
+
+
+def test_bulk_sync_only_sources_get_data_from_bulk_only(server: FakeServer, tmp_path: Path) -> None:
+    engine = SyncEngine(
+        "http://fake.invalid/application",
+        tmp_path / "b.sqlite",
+        transport=FakeTransport(server),
+        bulk_wait_seconds=0.01,
+    )
+    try:
+        engine.add_model("Product", sync_priority=1, sync_type="bulk_sync_only")
+        engine.add_model("Customer", sync_priority=2)
+        login(engine)
+        assert engine.dosync().wait(WAIT)["status"] == "complete"  # type: ignore[index]
+        assert engine.model("Product").count() == 0 and engine.model("Customer").count() == 1
+        assert not any(op == "query" and e["source"] == "Product" for op, e in server.log)
+        engine.bulksync_state = 0
+        assert engine.dosync().wait(WAIT)["status"] == "complete"  # type: ignore[index]
+        assert local(engine, "Product") == server.data["Product"]
+        assert next(e for op, e in server.log if op == "bulk_data")["sources"] == ["Product", "Customer"]
+    finally:
+        engine.close()
+
+
+def test_search_sync_changes_pushes_first(engine: SyncEngine, server: FakeServer) -> None:
+    login(engine)
+    temp = engine.model("Product").create({"name": "pushed before search", "brand": "Z"})["object"]
+    result = engine.search("Product", search_params={"brand": "Z"}, sync_changes=True).wait(WAIT)
+    assert result is not None and result["status"] == "complete"
+    ops = [op for op, _ in server.log if op in ("push", "search")]
+    assert ops[0] == "push" and "search" in ops
+    assert any(a.get("name") == "pushed before search" for a in server.data["Product"].values())
+    assert engine.stores["user"].pending_count() == 1  # the create waits for its link (next sync)
+    engine.dosync().wait(WAIT)
+    assert engine.model("Product").find(temp) is None and engine.stores["user"].pending_count() == 0
