@@ -20,6 +20,7 @@ not resolve to a regular file inside it is a 404, whatever encoding or symlink i
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import shutil
 import tempfile
@@ -151,7 +152,7 @@ def registry() -> BulkRegistry:
 # --------------------------------------------------------------------------- bulk_data
 
 
-def _requested(raw: Any, partition_sources: Sequence[str]) -> list[str] | None:
+def _requested(raw: Any) -> list[str] | None:
     """The requested source names (``None``: all partition sources, as when none are given)."""
     if raw is None:
         return None
@@ -278,7 +279,7 @@ def bulk_answer(client: Client, partition: str, raw_sources: Any) -> dict[str, s
     reg = registry()
     user = client.user
     names = [name for name, spec in st.sources.items() if spec.partition == partition]
-    asked = _requested(raw_sources, names)
+    asked = _requested(raw_sources)
     requested = names if asked is None else [n for n in asked if n in st.sources]
     info().sources = list(requested)
     if not names or (asked is not None and not asked):
@@ -287,7 +288,7 @@ def bulk_answer(client: Client, partition: str, raw_sources: Any) -> dict[str, s
     with reg.key_lock(key):
         job = reg.jobs.get(key)
         if job is not None and (
-            job.requested != tuple(requested) or not _still_current(st, job, user, partition)
+            set(job.requested) != set(requested) or not _still_current(st, job, user, partition)
         ):
             reg.drop(key)
             previous: BulkJob | None = job
@@ -313,9 +314,8 @@ def bulk_answer(client: Client, partition: str, raw_sources: Any) -> dict[str, s
 
 
 def _respond(answer: dict[str, str]) -> Response:
-    # Key order as recorded: result first, then url.
-    body = "{" + ",".join(f'"{k}":"{v}"' for k, v in answer.items()) + "}"
-    return json_response(body.encode("utf-8"))
+    # Compact, and in the recorded key order: result first, then url.
+    return json_response(json.dumps(answer, separators=(",", ":")).encode("utf-8"))
 
 
 @bp.post("/rc/v1/app/bulk_data")
