@@ -110,6 +110,8 @@ class Syncer:
         bulk_error = self.maybe_bulk(client_id)
         if bulk_error is not None:
             return bulk_error
+        if self.ctx.settings.bulksync_state == 1:
+            store, source = self.ctx.find_source(source.name)  # a bulk file renumbers the sources
         return self.sync_source(store, source, client_id).params
 
     # ------------------------------------------------------------------ preparation (§3.2)

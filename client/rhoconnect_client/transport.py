@@ -97,7 +97,7 @@ class Transport:
         adapter = requests.adapters.HTTPAdapter(pool_connections=2, pool_maxsize=4, max_retries=0)
         self._http.mount("http://", adapter)
         self._http.mount("https://", adapter)
-        self._http.headers.update({"Connection": "Keep-Alive", "Expect": ""})
+        self._http.headers.update({"Connection": "Keep-Alive"})
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="rhoconnect-http")
         self._cancel = threading.Event()
 
