@@ -213,7 +213,7 @@ def tls_server(world: World) -> None:
     server = wsgi.Server(("127.0.0.1", 0), mock.server.app)
     server.ssl_adapter = BuiltinSSLAdapter(str(cert), str(key))
     # The refused handshakes are the point of these scenarios; keep cheroot from printing them.
-    server.error_log = lambda *args, **kwargs: None
+    server.error_log = lambda *args, **kwargs: None  # type: ignore[method-assign]
     server.prepare()
     threading.Thread(target=server.serve, daemon=True).start()
     world.closers.append(server.stop)
