@@ -201,6 +201,8 @@ def _swap_file(store: Store, staged: Path) -> None:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+    except OSError as exc:
+        raise StoreError(f"cannot replace {target.name} by the bulk file: {exc}") from exc
     finally:
         store.conn = store._open()
 

@@ -182,3 +182,23 @@ def test_swapped_database_survives_reopen(tmp_path: Path, store: Store) -> None:
     again = Store(tmp_path / "user.db")
     assert Model(again, "Product").count() == 25
     assert again.client_info().client_id == "cid"
+
+
+def test_failed_rename_keeps_old_database(
+    tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rhoconnect_client import bulkswap
+    from rhoconnect_client.exceptions import StoreError
+
+    item = Model(store, "Product").create({"name": "precious"})
+
+    def no_rename(src: object, dst: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(bulkswap.os, "replace", no_rename)
+    with pytest.raises(StoreError, match="No space"):
+        store.install_bulk_database(make_bulk_file(tmp_path / "bulk.data"))
+    assert Model(store, "Product").find(item["object"]) is not None
+    assert store.pending_count() == 1 and store.source("Product").source_id == 2  # type: ignore[union-attr]
+    assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert not list(tmp_path.glob("*.bulk-new*"))
