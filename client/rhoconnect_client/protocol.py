@@ -206,7 +206,14 @@ def _objects(value: Any, where: str) -> dict[str, dict[str, str]]:
         return {}
     if not isinstance(value, dict):
         raise ProtocolError(f"{where}: expected a hash of objects, got {type(value).__name__}")
-    return {str(oid): _attr_hash(attrs, f"{where}[{oid}]") for oid, attrs in value.items()}
+    out: dict[str, dict[str, str]] = {}
+    for oid, attrs in value.items():
+        # Fast path for the common case (a hash of strings): no copy, no per-object message string.
+        if type(attrs) is dict and all(type(v) is str for v in attrs.values()):
+            out[oid] = attrs
+        else:
+            out[str(oid)] = _attr_hash(attrs, f"{where}[{oid}]")
+    return out
 
 
 def _int(value: Any, key: str) -> int:
