@@ -98,6 +98,7 @@ class SyncEngine:
     # ------------------------------------------------------------------ lifecycle
     def close(self) -> None:
         """Stop the sync thread and close the databases."""
+        self.stop_sync()  # cancels a request in flight, so closing never waits for a slow server
         self._thread.close()
         self._transport.close()
         for store in self._stores.values():

@@ -2,9 +2,9 @@
 
 A POST that got an HTTP answer either succeeded (200) or did not (any other status: nothing was
 applied, Rhodes rolls the rows back to unsent). A POST that broke without an answer (connection reset,
-timeout) is ambiguous: the server may have created the objects. Rhodes rolls back and pushes the
-creates again, which duplicates them on a server that had received them: creates are not
-idempotent. So for a transport failure:
+timeout, or ``stop_sync`` abandoning the request) is ambiguous: the server may have created the
+objects. Rhodes rolls back and pushes the creates again, which duplicates them on a server that had
+received them: creates are not idempotent. So for a transport failure:
 
 * updates and deletes roll back to unsent (sending them twice is harmless);
 * creates go to ``sent=2`` ("waiting for the link") and their ids are remembered as *uncertain*
@@ -20,7 +20,7 @@ import logging
 from collections.abc import Iterable
 
 from .context import SyncContext
-from .exceptions import TransportError
+from .exceptions import Cancelled, TransportError
 from .protocol import push_body
 from .store import Source, Store
 
@@ -38,7 +38,8 @@ def push(ctx: SyncContext, store: Store, source: Source, client_id: str) -> None
     body = push_body(source.name, client_id, batch)
     try:
         ctx.transport.push(source.name, client_id, body, batch.blobs or None)
-    except TransportError:
+    except (TransportError, Cancelled):
+        # No answer (or we stopped listening): the server may have applied the POST.
         _hold_creates(ctx, store, source, list(batch.create))
         raise
     except BaseException:
