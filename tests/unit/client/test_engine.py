@@ -581,3 +581,39 @@ def test_search_sync_changes_pushes_first(engine: SyncEngine, server: FakeServer
     assert engine.stores["user"].pending_count() == 1  # the create waits for its link (next sync)
     engine.dosync().wait(WAIT)
     assert engine.model("Product").find(temp) is None and engine.stores["user"].pending_count() == 0
+
+
+def test_stop_during_push_neither_loses_nor_duplicates(engine: SyncEngine, server: FakeServer) -> None:
+    login(engine)
+    engine.dosync().wait(WAIT)
+    temp = engine.model("Product").create({"name": "Stopped"})["object"]
+    gate = threading.Event()
+    server.fail("push", "block", event=gate)
+    handle = engine.dosync()
+    time.sleep(0.3)
+    engine.stop_sync()
+    gate.set()  # the abandoned POST reaches the server after all
+    assert handle.wait(WAIT) is not None and handle.stopped
+    deadline = time.monotonic() + WAIT
+    while not any(a == {"name": "Stopped"} for a in server.data["Product"].values()):
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    engine.dosync().wait(WAIT)
+    assert [a for a in server.data["Product"].values() if a == {"name": "Stopped"}] == [{"name": "Stopped"}]
+    assert local(engine, "Product") == server.data["Product"] and engine.model("Product").find(temp) is None
+
+
+def test_close_does_not_wait_for_a_slow_server(server: FakeServer, tmp_path: Path) -> None:
+    engine = SyncEngine(
+        "http://fake.invalid/application", tmp_path / "c.sqlite", transport=FakeTransport(server)
+    )
+    engine.add_model("Product")
+    login(engine)
+    gate = threading.Event()
+    server.fail("clientcreate", "block", event=gate)
+    engine.dosync()
+    time.sleep(0.2)
+    started = time.monotonic()
+    engine.close()
+    assert time.monotonic() - started < 2
+    gate.set()
