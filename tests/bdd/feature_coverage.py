@@ -24,6 +24,7 @@ Run ``python tests/bdd/feature_coverage.py --write`` to refresh the table in ``f
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import sys
 from collections.abc import Iterable, Iterator
@@ -154,10 +155,18 @@ class Scenario:
     name: str
     tags: frozenset[str]
     steps: list[Step]
+    #: The examples row of an outline as pytest names it (values joined by "-"); "" otherwise.
+    example: str = ""
+    #: The scenario's name in the feature (without the examples row).
+    title: str = ""
 
     @property
     def label(self) -> str:
         return f"{self.feature_file}: {self.name}"
+
+    @property
+    def result_key(self) -> tuple[str, str, str]:
+        return (self.feature_file, self.title or self.name, self.example)
 
     def then_tables(self) -> Iterator[list[list[str]]]:
         return (s.table for s in self.steps if s.kind == "then" and s.table)
@@ -237,7 +246,8 @@ def parse_feature(path: Path) -> list[Scenario]:
             for row in ex["tableBody"]:
                 values = dict(zip(header, (c["value"] for c in row["cells"]), strict=True))
                 name = f"{sc['name']} [{', '.join(values.values())}]"
-                result.append(Scenario(rel, feature["name"], name, frozenset(ex_tags), _steps(raw, values)))
+                result.append(Scenario(rel, feature["name"], name, frozenset(ex_tags), _steps(raw, values),
+                                       example="-".join(values.values()), title=sc["name"]))
     return result
 
 
@@ -346,12 +356,47 @@ def render_readme(current: str, table: str) -> str:
     return f"{head}{BEGIN}\n{table}{END}{tail}"
 
 
+def load_results(path: Path) -> dict[tuple[str, str, str], str]:
+    """Outcome of each scenario in a cucumber JSON report (pytest --cucumberjson).
+
+    Keys match ``Scenario.result_key``; an outline's row is taken from the test id's ``[...]``.
+    Scenarios that were skipped before their first step are absent from the report.
+    """
+    outcomes: dict[tuple[str, str, str], str] = {}
+    for feature in json.loads(path.read_text(encoding="utf-8")):
+        for element in feature.get("elements", []):
+            ident = str(element.get("id", ""))
+            example = ident[ident.index("[") + 1:-1] if ident.endswith("]") and "[" in ident else ""
+            statuses = [st.get("result", {}).get("status") for st in element.get("steps", [])]
+            status = "failed" if "failed" in statuses else "passed" if statuses and all(
+                x == "passed" for x in statuses) else "skipped"
+            outcomes[(str(feature.get("uri", "")), str(element.get("name", "")), example)] = status
+    return outcomes
+
+
+def not_passing(
+    seed: Seed, scenarios: list[Scenario], outcomes: dict[tuple[str, str, str], str]
+) -> list[str]:
+    """Requirements without a single passing scenario in ``outcomes``."""
+    passed = [sc for sc in scenarios if outcomes.get(sc.result_key) == "passed"]
+    return [f"{r.group}: {r.name}" for r in requirements(seed, passed) if not r.covered]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--write", action="store_true", help="rewrite the table in features/README.md")
+    parser.add_argument("--results", type=Path, metavar="CUCUMBER_JSON",
+                        help="also check that every requirement has a passing scenario in this report")
     args = parser.parse_args(argv)
     seed = load_seed()
     scenarios = load_scenarios()
+    if args.results is not None:
+        failing = not_passing(seed, scenarios, load_results(args.results))
+        for item in failing:
+            print(f"no passing scenario: {item}", file=sys.stderr)
+        print(f"{len(requirements(seed, scenarios)) - len(failing)} requirements with a passing scenario, "
+              f"{len(failing)} without")
+        return 1 if failing else 0
     table = coverage_table(seed, scenarios)
     if args.write:
         README.write_text(render_readme(README.read_text(encoding="utf-8"), table), encoding="utf-8")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import pytest
 from feature_coverage import (
@@ -10,8 +11,10 @@ from feature_coverage import (
     SEED,
     SHARED_SEED,
     coverage_table,
+    load_results,
     load_scenarios,
     load_seed,
+    not_passing,
     parse_seed,
     render_readme,
     requirements,
@@ -85,3 +88,27 @@ def test_a_missing_call_is_reported() -> None:
     seed = parse_seed("## login\n\n## teleport\n")
     reqs = requirements(seed, load_scenarios())
     assert [r.name for r in reqs if not r.covered] == ["teleport"]
+
+
+def test_results_count_only_passing_scenarios(seed, scenarios, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    def report(status_of) -> list[dict[str, object]]:  # type: ignore[no-untyped-def]
+        features: dict[str, dict[str, object]] = {}
+        for sc in scenarios:
+            feature = features.setdefault(sc.feature_file, {"uri": sc.feature_file, "elements": []})
+            ident = "test_x" + (f"[{sc.example}]" if sc.example else "")
+            feature["elements"].append({  # type: ignore[attr-defined]
+                "name": sc.title or sc.name, "id": ident,
+                "steps": [{"result": {"status": status_of(sc)}}]})
+        return list(features.values())
+
+    path = tmp_path / "cucumber.json"
+    path.write_text(json.dumps(report(lambda sc: "passed")))
+    outcomes = load_results(path)
+    assert {sc.result_key for sc in scenarios} <= set(outcomes)
+    assert not_passing(seed, scenarios, outcomes) == []
+
+    # Fail every scenario that checks search: the search requirements lose their evidence.
+    path.write_text(json.dumps(report(lambda sc: "failed" if "api_search" in sc.tags else "passed")))
+    failing = not_passing(seed, scenarios, load_results(path))
+    assert "call: search" in failing and "argument: search(progress_step)" in failing
+    assert "call: dosync" not in failing
