@@ -19,6 +19,8 @@ read with the Gherkin parser. A requirement counts as covered only with evidence
 
 Run ``python tests/bdd/feature_coverage.py --write`` to refresh the table in ``features/README.md``;
 ``tests/bdd/test_feature_coverage.py`` fails when a requirement has no evidence or the table is stale.
+``--results reports/bdd.json`` (a ``pytest --cucumberjson`` report) instead checks that every
+requirement has at least one scenario that passed in that run.
 """
 
 from __future__ import annotations
