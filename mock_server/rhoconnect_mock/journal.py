@@ -177,16 +177,19 @@ class Journal:
         self._seq = 0
         self.dropped = 0
 
-    def next_seq(self) -> int:
+    def record(self, entry: JournalEntry | None = None, **fields: Any) -> JournalEntry:
+        """Append ``entry``, or one built from ``fields`` with the next sequence number.
+
+        Numbering and appending under one lock keeps ``seq`` in arrival order across threads.
+        """
         with self._lock:
             self._seq += 1
-            return self._seq
-
-    def record(self, entry: JournalEntry) -> None:
-        with self._lock:
+            if entry is None:
+                entry = JournalEntry(seq=self._seq, **fields)
             if len(self._entries) == self.size:
                 self.dropped += 1
             self._entries.append(entry)
+            return entry
 
     def record_error(self, error: dict[str, Any]) -> None:
         with self._lock:
@@ -262,8 +265,7 @@ def install(app: Flask) -> None:
         if not response.direct_passthrough and response.is_sequence:
             response_body = _text(response.get_data(), limit)
         fired = getattr(flask.g, "rc_faults", None) or []
-        journal.record(JournalEntry(
-            seq=journal.next_seq(),
+        journal.record(
             time=time.time(),
             method=req.method,
             path=req.path,
@@ -283,7 +285,7 @@ def install(app: Flask) -> None:
             faults=[r.id for r in fired],
             request_body=request_body,
             response_body=response_body,
-        ))
+        )
         return response
 
     def on_exception(sender: Flask, exception: BaseException, **extra: Any) -> None:
