@@ -213,3 +213,14 @@ def test_connection_refused_then_right_server(server: MockServer, tmp_path: Path
         assert local(engine, "Product") == records(server, "Product")
     finally:
         engine.close()
+
+
+def test_server_that_lost_the_client(engine: SyncEngine, server: MockServer) -> None:
+    temp = prepare_changes(engine, server)
+    with server.state.lock:
+        server.state._clients.clear()  # as after a server-side flush: every client id is unknown
+    _, events = sync_collecting(engine)
+    errors = [e for e in events if e["status"] == "error"]
+    assert errors and all((e["error_code"], e["error_message"]) == (500, "Unknown client") for e in errors)
+    assert engine.stores["user"].pending_count() == 1
+    assert_recovers(engine, server, temp)
