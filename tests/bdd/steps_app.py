@@ -52,6 +52,15 @@ def client_app_bulk(world: World, name: str) -> None:
     add_models(world, name, sync_type="bulk_sync_only")
 
 
+@given(parsers.parse('a client app with the model "{name}" speaking the {family} routes'))
+def client_app_family(world: World, name: str, family: str) -> None:
+    assert family in ("classic", "rest"), family
+    # The classic family's syncserver is the application URL, the REST family's the server root.
+    url = world.target.base_url if family == "rest" else world.server_url
+    make_engine(world, url=url, url_family=family)
+    add_models(world, name)
+
+
 @given(parsers.parse('a client app with the model "{name}" using that server'))
 def client_app_tls(world: World, name: str) -> None:
     make_engine(world, url=world.server_url)
