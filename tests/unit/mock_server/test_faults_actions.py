@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import io
 import json
+import time
 import zipfile
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
@@ -270,3 +272,35 @@ def test_rules_match_user_and_source(rhoconnect_mock: MockServer) -> None:
     assert bob.query(p_size=0).status_code == 503
     assert bob.query("Other", p_size=0).status_code == 200
     assert json.loads(alice.query(p_size=0).text)[0] == {"version": 3}
+
+
+def test_admin_requests_are_never_faulted(rhoconnect_mock: MockServer, rc: Rc) -> None:
+    rhoconnect_mock.fail(status=500)  # any protocol operation
+    assert rc.query(p_size=0).status_code == 500
+    assert requests.get(rhoconnect_mock.admin_url + "faults", timeout=10).status_code == 200
+    assert requests.post(rhoconnect_mock.admin_url + "reset", timeout=10).status_code == 200
+
+
+def test_delay_before_the_handler(rhoconnect_mock: MockServer, rc: Rc) -> None:
+    rhoconnect_mock.fail("cud", "delay", seconds=0.3, before_handler=True, times=1)
+    with pytest.raises(requests.exceptions.ReadTimeout):
+        rc.http.post(f"{rc.base}/app/v1/Product", json={"update": {"1": {"name": "late"}}},
+                     headers={"X-RhoConnect-CLIENT-ID": rc.client_id}, timeout=0.1)
+    # the server still handles the request once the delay is over, as a real slow server would
+    for _ in range(50):
+        if rhoconnect_mock.state.records("Product", "alice")["1"]["name"] == "late":
+            break
+        time.sleep(0.02)
+    assert rhoconnect_mock.state.records("Product", "alice")["1"]["name"] == "late"
+
+
+def test_a_limited_rule_fires_exactly_its_times_under_concurrency(rhoconnect_mock: MockServer) -> None:
+    clients = [Rc(rhoconnect_mock.base_url, f"user{i}") for i in range(8)]
+    rhoconnect_mock.fail("query", status=503, times=5)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(pool.map(lambda c: [c.query(p_size=0).status_code for _ in range(5)], clients))
+    flat = [s for per_client in statuses for s in per_client]
+    assert flat.count(503) == 5 and flat.count(200) == 35
+    [rule] = rhoconnect_mock.faults()
+    assert (rule["hits"], rule["fired"], rule["exhausted"]) == (5, 5, True)
+    assert len(rhoconnect_mock.journal(operation="query")) == 40
