@@ -106,6 +106,8 @@ class _Bars:
     """One click progress bar per source, driven from the main thread by queued notifications."""
 
     def __init__(self) -> None:
+        # Bars only on a terminal: redirected output gets the summary table alone.
+        self.visible = sys.stderr.isatty()
         self.events: queue.Queue[dict[str, Any]] = queue.Queue()
         self.bars: dict[str, Any] = {}
         self.done: dict[str, int] = {}
@@ -130,6 +132,8 @@ class _Bars:
             return
         status = params.get("status")
         if status == "in_progress":
+            if not self.visible:
+                return
             bar = self.bars.get(name)
             total = max(int(params.get("total_count") or 0), int(params.get("cumulative_count") or 0), 1)
             if bar is None:
