@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from rhoconnect_client.exceptions import ProtocolError, SyncVersionError
 from rhoconnect_client.protocol import (
     BulkAnswer,
@@ -241,3 +243,43 @@ def test_protocol_error_keeps_a_short_body_preview() -> None:
     with pytest.raises(ProtocolError) as info:
         parse_page("<html>" + "x" * 5000)
     assert isinstance(info.value.body, str) and len(info.value.body) < 400
+
+
+ids = st.text(min_size=1, max_size=8)
+attr_hashes = st.dictionaries(st.text(min_size=1, max_size=6), st.text(max_size=10), max_size=4)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    token=st.integers(0, 2**64 - 1),
+    insert=st.dictionaries(ids, attr_hashes, max_size=5),
+    delete=st.dictionaries(ids, attr_hashes, max_size=5),
+    links=st.dictionaries(ids, ids, max_size=3),
+    total=st.integers(0, 10**9),
+)
+def test_any_well_formed_page_round_trips(
+    token: int,
+    insert: dict[str, dict[str, str]],
+    delete: dict[str, dict[str, str]],
+    links: dict[str, str],
+    total: int,
+) -> None:
+    cmd: dict[str, object] = {}
+    if insert:
+        cmd["insert"] = insert
+    if delete:
+        cmd["delete"] = delete
+    if links:
+        cmd["links"] = {t: {"l": r} for t, r in links.items()}
+    doc = [
+        {"version": 3},
+        {"token": str(token) if token else ""},
+        {"count": len(insert) + len(delete)},
+        {"progress_count": 0},
+        {"total_count": total},
+        cmd,
+    ]
+    page = parse_page(json.dumps(doc).encode())
+    assert (page.token, page.total_count, page.count) == (token, total, len(insert) + len(delete))
+    assert page.insert == insert and page.delete == delete and page.links == links
+    assert list(page.insert) == list(insert)  # order kept
