@@ -313,6 +313,7 @@ def tls_cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return cert, key
 
 
+@pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
 def test_tls_self_signed_refused_unless_verification_is_off(tls_cert: tuple[Path, Path]) -> None:
     cert, key = tls_cert
     srv = Recorder()
