@@ -21,7 +21,6 @@ The action types and their parameters are listed in ``ACTION_PARAMS``.
 
 from __future__ import annotations
 
-import itertools
 import math
 import random
 import threading
@@ -301,8 +300,6 @@ class FaultRule:
 
 # -- parsing -------------------------------------------------------------------------------------
 
-_ids = itertools.count(1)
-
 
 def _join(where: str, key: str) -> str:
     return f"{where}.{key}" if where else key
@@ -433,7 +430,7 @@ def parse_rule(data: Any, where: str = "") -> FaultRule:
         normalised["description"] = data["description"]
     rng = random.Random(when["seed"]) if "probability" in when else None
     return FaultRule(
-        id=rule_id or f"rule-{next(_ids)}",
+        id=rule_id or "",  # the engine names unnamed rules (rule-1, rule-2, ... per app)
         match=match,
         action=action,
         when=when,
@@ -450,6 +447,8 @@ def parse_rules(data: Any, where: str = "faults") -> list[FaultRule]:
     rules = [parse_rule(item, f"{where}[{i}]") for i, item in enumerate(data)]
     seen: set[str] = set()
     for i, rule in enumerate(rules):
+        if not rule.id:
+            continue
         if rule.id in seen:
             raise FaultRuleError(f"{where}[{i}].id", f"duplicate rule id {rule.id!r}")
         seen.add(rule.id)

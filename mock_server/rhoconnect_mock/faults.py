@@ -46,23 +46,39 @@ class FaultEngine:
 
     def __init__(self, baseline: Sequence[Mapping[str, Any]] = ()) -> None:
         self._lock = threading.Lock()
+        self._next_id = 1
         self.rules: tuple[FaultRule, ...] = ()
         # Rules given at start-up (scenario file, --fail): ``reset()`` brings them back fresh.
         self._baseline = [dict(r) for r in baseline]
         self.reset()
 
     def reset(self) -> None:
-        """Back to the start-up rules, with their counters at zero."""
+        """Back to the start-up rules, with their counters at zero (and ids numbered afresh)."""
         rules = parse_rules(self._baseline) if self._baseline else []
         with self._lock:
+            self._next_id = 1
+            self._name(rules, set())
             self.rules = tuple(rules)
+
+    def _name(self, rules: Sequence[FaultRule], existing: set[str]) -> None:
+        # Unnamed rules are numbered per app (rule-1, rule-2...), skipping ids already taken, so
+        # ids are predictable in tests. The caller holds the lock.
+        taken = existing | {r.id for r in rules if r.id}
+        for rule in rules:
+            while not rule.id:
+                candidate = f"rule-{self._next_id}"
+                self._next_id += 1
+                if candidate not in taken:
+                    rule.id = candidate
+                    taken.add(candidate)
 
     def add(self, data: Mapping[str, Any] | FaultRule, where: str = "") -> FaultRule:
         """Validate and add one rule; ``FaultRuleError`` names the bad field or a duplicate id."""
         rule = data if isinstance(data, FaultRule) else parse_rule(data, where)
         with self._lock:
-            if any(r.id == rule.id for r in self.rules):
+            if rule.id and any(r.id == rule.id for r in self.rules):
                 raise FaultRuleError(f"{where}.id" if where else "id", f"a rule with id {rule.id!r} exists")
+            self._name([rule], {r.id for r in self.rules})
             self.rules = (*self.rules, rule)
         logger.info("fault rule %s added: %s", rule.id, rule.source_data)
         return rule
@@ -75,6 +91,7 @@ class FaultEngine:
             for i, rule in enumerate(rules):
                 if rule.id in taken:
                     raise FaultRuleError(f"{where}[{i}].id", f"a rule with id {rule.id!r} exists")
+            self._name(rules, taken)
             self.rules = (*self.rules, *rules)
         return rules
 

@@ -263,3 +263,17 @@ def test_adapter_failures_can_be_cleared(rhoconnect_mock: MockServer) -> None:
     assert "source-error" in rc.query(p_size=0).json()[5] or "source-error" in rc.query(p_size=1).json()[5]
     assert admin(rhoconnect_mock, "DELETE", "adapter_failures").json() == {"cleared": True}
     assert "source-error" not in rc.query(p_size=1).json()[5]
+
+
+def test_unnamed_rules_are_numbered_per_app(rhoconnect_mock: MockServer) -> None:
+    assert [rhoconnect_mock.fail("query", status=500) for _ in range(2)] == ["rule-1", "rule-2"]
+    rhoconnect_mock.add_fault({"id": "rule-3", "action": {"type": "reset"}})
+    added = admin(
+        rhoconnect_mock,
+        "POST",
+        "faults",
+        json=[{"action": {"type": "reset"}}, {"id": "mine", "action": {"type": "reset"}}],
+    )
+    assert [r["id"] for r in added.json()["faults"]] == ["rule-4", "mine"]
+    admin(rhoconnect_mock, "POST", "reset")
+    assert rhoconnect_mock.fail("query", status=500) == "rule-1"
