@@ -288,7 +288,8 @@ def test_reset_deletes_the_bulk_files(server: MockServer) -> None:
     rho = Rho(server)
     url = rho.bulk_until_ready(["Product"])
     assert _download(server, url).status_code == 200
-    server.state.reset()
+    reset = requests.post(server.base_url + "/_mock/reset", json={}, timeout=10)  # the admin API
+    assert reset.status_code == 200
     assert _download(server, url).status_code == 404
     assert list(Path(server.state.config.bulk_dir or ".").rglob("*.data*")) == []
 
