@@ -266,11 +266,9 @@ def local_has_no_name(world: World, model: str, name: str) -> None:
 
 
 def pending(world: World, model: str) -> int:
-    for store in world.app().stores.values():
-        source = store.source(model)
-        if source is not None:
-            return int(store.pending_count(source.source_id))
-    raise AssertionError(f"no model {model}")
+    """Local changes of a model not yet confirmed by the server (its store's outbox)."""
+    local = world.app().model(model)
+    return int(local.store.pending_count(local.source.source_id))
 
 
 @then(parsers.parse('the app has no pending changes for "{model}"'))

@@ -91,12 +91,8 @@ class World:
         return self.callbacks[name]
 
     def source_id(self, model: str) -> int:
-        """The local source id of a model (the engine's stores are public for tools and tests)."""
-        for store in self.app().stores.values():
-            source = store.source(model)
-            if source is not None:
-                return int(source.source_id)
-        raise AssertionError(f"the app has no model {model!r}")
+        """The local source id of a model (``engine.model(name).source``)."""
+        return int(self.app().model(model).source.source_id)
 
     def close(self) -> None:
         for closer in reversed(self.closers):
