@@ -265,3 +265,62 @@ def test_cli_errors_are_one_line_with_exit_codes(server: MockServer, tmp_path: P
     junk.write_bytes(b"this is not sqlite" * 100)
     broken = runner.invoke(cli_main, ["show", "--db", str(junk), "Product"])
     assert broken.exit_code == 4 and "Traceback" not in broken.output
+
+
+def test_url_callback_receives_form_encoded_notifications(server: MockServer, tmp_path: Path) -> None:
+    import threading
+    import urllib.parse
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    received: list[list[tuple[str, str]]] = []
+
+    class Receiver(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"])).decode()
+            assert self.headers["Content-Type"] == "application/x-www-form-urlencoded"
+            received.append(urllib.parse.parse_qsl(body, keep_blank_values=True))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    app_server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=app_server.serve_forever, daemon=True).start()
+    engine = make_engine(server.url, tmp_path / "db.sqlite")
+    try:
+        engine.login("alice", "secret").wait(WAIT)
+        engine.dosync().wait(WAIT)
+        temp = engine.model("Product").create({"name": "rejected"})["object"]
+        server.fail("cud", "adapter_error", times=1, stage="create", message="no way")
+        engine.set_notification(-1, f"http://127.0.0.1:{app_server.server_address[1]}/sync_cb", "page=1")
+        engine.dosync().wait(WAIT)
+        forms = [dict(f) for f in received]
+        error = next(f for f in forms if f["status"] == "error")
+        assert error[f"server_errors[create-error][{temp}][message]"] == "no way"
+        assert error[f"server_errors[create-error][{temp}][attributes][name]"] == "rejected"
+        assert (error["error_code"], error["page"], error["rho_callback"]) == ("8", "1", "1")
+        assert forms[-1]["status"] == "complete"
+    finally:
+        engine.close()
+        app_server.shutdown()
+        app_server.server_close()
+
+
+def test_another_user_logging_in_resets_local_data(server: MockServer, tmp_path: Path) -> None:
+    engine = make_engine(server.url, tmp_path / "db.sqlite")
+    try:
+        engine.login("alice", "secret").wait(WAIT)
+        engine.dosync().wait(WAIT)
+        engine.model("Product").create({"name": "alice's draft"})
+        engine.logout()
+        engine.login("bob", "secret").wait(WAIT)
+        assert engine.get_user_name() == "bob"
+        assert engine.model("Product").count() == 0 and engine.stores["user"].pending_count() == 0
+        assert engine.dosync().wait(WAIT)["status"] == "complete"  # type: ignore[index]
+        assert local(engine, "Product") == server_records(server, "Product", "bob")
+        resets = [e for e in server.request_journal.entries() if e.operation == "clientreset"]
+        assert len(resets) == 1
+    finally:
+        engine.close()
