@@ -59,6 +59,8 @@ class JournalEntry:
     response_bytes: int | None
     duration_ms: float
     faults: list[str] = field(default_factory=list)
+    #: The action types of those rules (e.g. ``["reset"]``: the 200 recorded never arrived).
+    actions: list[str] = field(default_factory=list)
     request_body: str | None = None
     response_body: str | None = None
 
@@ -159,7 +161,7 @@ def _brief(e: JournalEntry) -> str:
         parts.append(f"token_issued={e.token_issued!r}")
     parts.append(f"-> {e.status}")
     if e.faults:
-        parts.append(f"faults={e.faults}")
+        parts.append(f"faults={e.faults} {e.actions}")
     return " ".join(parts)
 
 
@@ -283,6 +285,7 @@ def install(app: Flask) -> None:
             response_bytes=response.content_length,
             duration_ms=round(elapsed, 3),
             faults=[r.id for r in fired],
+            actions=[r.action.type for r in fired],
             request_body=request_body,
             response_body=response_body,
         )

@@ -106,6 +106,7 @@ def test_fired_rules_are_named_in_the_entries(rhoconnect_mock: MockServer) -> No
         rc.query(p_size=0)
     assert [e.faults for e in rhoconnect_mock.journal(operation="query")] == [[], [rule], []]
     assert [e.status for e in rhoconnect_mock.journal(faults=rule)] == [503]
+    assert [e.actions for e in rhoconnect_mock.journal(operation="query")] == [[], ["status"], []]
 
 
 def entry(seq: int) -> JournalEntry:
