@@ -59,3 +59,16 @@ Feature: Notification statuses and their parameters
     Then callback "inventory" got a "schema-changed" notification with:
       | status      | schema-changed |
       | source_name | Inventory      |
+
+  @api_set_notification @should @mock_control @notify_one_shot @notify_global_routing @status_ok
+  Scenario: After an adapter error the sync goes on and the model's ok goes to the callback for all
+    Given the server has 4 "Product" records for the user
+    And the server's "Product" adapter fails once to logoff with "logoff timeout"
+    And a callback "products" is set for the "Product" notifications
+    And a callback "everything" is set for all sources
+    When the app syncs everything
+    Then callback "products" received the statuses "error"
+    And callback "everything" got an "ok" notification with:
+      | source_name | Product |
+      | status      | ok      |
+    And the local "Product" records are exactly the server's

@@ -66,3 +66,27 @@ Feature: HTTP failures during a sync
       | error_code     | 11    |
       | rho_error_code | 11    |
     And the local "Product" store is empty
+
+  @api_dosync @must @mock_control @status_error @param_error_code
+  Scenario Outline: An answer the engine cannot read is an unexpected server response
+    Given the server answers the next "Product" query with <answer>
+    When the app syncs everything
+    Then callback "products" got an "error" notification with:
+      | status         | error |
+      | error_code     | 4     |
+      | rho_error_code | 4     |
+    And the local "Product" store is empty
+
+    Examples:
+      | answer         |
+      | an empty array |
+      | broken JSON    |
+
+  @api_dosync @must @mock_control @status_complete
+  Scenario: A 401 stops the whole sync: no "complete" follows
+    Given a callback "everything" is set for all sources
+    And the server answers the next "Product" query with status 401 and body "Not authenticated"
+    When the app syncs everything
+    Then callback "products" got an "error" notification with:
+      | error_code | 401 |
+    And callback "everything" got no "complete" notification

@@ -238,3 +238,12 @@ def wrong_version(world: World, source: str, version: int) -> None:
         "times": 1,
         "action": {"type": "wrong_version", "version": version},
     })
+
+
+@given(parsers.re(
+    r'the server answers the next "(?P<source>[^"]+)" query with (?P<answer>an empty array|broken JSON)'))
+def unreadable_answer(world: World, source: str, answer: str) -> None:
+    action = {"an empty array": {"type": "empty_array"},
+              "broken JSON": {"type": "malformed_json"}}[answer]
+    world.target.mock().add_fault({"match": {"operation": "query", "source": source}, "times": 1,
+                                   "action": action})
