@@ -36,6 +36,8 @@ FAMILIES = ("classic", "rest")
 ADAPTER_STAGES = ("login", "query", "logoff", "create", "update", "delete", "search")
 OBJECT_STAGES = ("create", "update", "delete")
 BULK_RESULTS = ("wait", "nop", "empty_url")
+MAX_DELAY = 600  # seconds
+MAX_INTERVAL = 60  # seconds between trickled chunks
 
 # Action type -> {parameter: validator}. A validator takes (value, field path) and returns the
 # normalised value or raises FaultRuleError. Kept as data so the admin API can list it.
@@ -170,9 +172,10 @@ ACTION_PARAMS: dict[str, dict[str, Validator]] = {
     "bulk": {"result": _choice(*BULK_RESULTS)},
     "corrupt_file": {"mode": _choice("corrupt", "truncate"), "bytes": _int(0)},
     # Network faults (applied at the socket, after the handler ran).
-    "delay": {"seconds": _number(0), "min": _number(0), "max": _number(0), "seed": _int(0),
-              "before_handler": _bool},
-    "trickle": {"chunk_size": _int(1), "interval": _number(0)},
+    # Bounded so a typo cannot park a server thread for hours.
+    "delay": {"seconds": _number(0, MAX_DELAY), "min": _number(0, MAX_DELAY), "max": _number(0, MAX_DELAY),
+              "seed": _int(0), "before_handler": _bool},
+    "trickle": {"chunk_size": _int(1), "interval": _number(0, MAX_INTERVAL)},
     "reset": {"at": _choice("before_headers", "after_headers")},
     "truncate": {"bytes": _int(0)},
     "expire_session": {"after": _int(0)},
