@@ -19,7 +19,8 @@ from typing import Any
 import click
 
 from .app import create_app, get_state
-from .config import ConfigError, MockConfig, parse_record_specs, parse_user_specs, resolve_config
+from .config import MockConfig, parse_record_specs, parse_user_specs, resolve_config
+from .errors import ConfigError
 from .server import make_server
 
 log = logging.getLogger(__name__)
