@@ -107,6 +107,17 @@ def test_update_error_comes_with_the_rollback(rhoconnect_mock: MockServer, rc: R
     assert content["update-rollback"] == {"3": held["3"]}
 
 
+def test_update_errors_for_the_next_n_pushed_objects(rhoconnect_mock: MockServer, rc: Rc) -> None:
+    rc.sync_all(p_size=50)
+    rhoconnect_mock.fail("cud", "update-error", count=2, message="busy", times=1)
+    rc.push(update={"5": {"name": "a"}, "6": {"name": "b"}, "7": {"name": "c"}})
+    errors = rc.query().json()[5]["update-error"]
+    assert errors == {"5": {"name": "a"}, "5-error": {"message": "busy"},
+                      "6": {"name": "b"}, "6-error": {"message": "busy"}}
+    assert rhoconnect_mock.state.records("Product", "alice")["7"]["name"] == "c"
+    assert rhoconnect_mock.state.records("Product", "alice")["5"]["name"] != "a"
+
+
 def test_delete_error_for_the_next_pushed_object(rhoconnect_mock: MockServer, rc: Rc) -> None:
     rc.sync_all(p_size=50)
     rhoconnect_mock.fail("cud", "delete-error", count=1, message="locked")
