@@ -324,3 +324,25 @@ def test_another_user_logging_in_resets_local_data(server: MockServer, tmp_path:
         assert len(resets) == 1
     finally:
         engine.close()
+
+
+def test_blob_attribute_is_uploaded_as_multipart(tmp_path: Path) -> None:
+    picture = tmp_path / "pic.png"
+    picture.write_bytes(b"\x89PNG not really an image")
+    config = {"sources": {"Photo": {"records": 0, "attributes": ["name", "photo"], "generator": "sequence"}}}
+    with MockServer(config) as srv:
+        engine = SyncEngine(srv.url, tmp_path / "db.sqlite")
+        try:
+            model = engine.add_model("Photo", blob_attribs="photo,0")
+            engine.login("alice", "secret").wait(WAIT)
+            model.create({"name": "p1", "photo": str(picture)})
+            assert engine.dosync().wait(WAIT)["status"] == "complete"  # type: ignore[index]
+            ((oid, attrs),) = srv.state.records("Photo", "alice").items()
+            assert attrs["name"] == "p1"
+            stored = srv.state.blob("Photo", "alice", oid, "photo")
+            assert stored is not None and stored[1] == picture.read_bytes()
+            push = next(e for e in srv.request_journal.entries() if e.operation == "cud")
+            assert push.status == 200
+            assert model.find(oid) is not None and engine.stores["user"].pending_count() == 0
+        finally:
+            engine.close()
