@@ -106,6 +106,16 @@ class Entries(Sequence[JournalEntry]):
     def __repr__(self) -> str:
         return f"Entries({[_brief(e) for e in self._items]})"
 
+    def __eq__(self, other: object) -> bool:
+        # ``journal() == []`` reads naturally in tests; compare by content with lists too.
+        if isinstance(other, Entries):
+            return self._items == other._items
+        if isinstance(other, list):
+            return self._items == other
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
     def filter(self, **filters: Any) -> Entries:
         """The entries where every given field equals the given value."""
         return Entries([e for e in self._items if e.matches(filters)])

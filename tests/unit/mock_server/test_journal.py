@@ -47,6 +47,7 @@ def test_admin_requests_are_not_journaled(rhoconnect_mock: MockServer) -> None:
     requests.get(rhoconnect_mock.admin_url + "journal", timeout=10)
     requests.get(rhoconnect_mock.admin_url + "clients", timeout=10)
     assert len(rhoconnect_mock.journal()) == 0
+    assert rhoconnect_mock.journal() == []
 
 
 def test_filters_since_and_limit(rhoconnect_mock: MockServer) -> None:
