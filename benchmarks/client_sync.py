@@ -16,8 +16,8 @@ running in its own process, so client and server do not share a GIL.
   the 100,000 figure and the child's peak RSS (``ru_maxrss``).
 * ``bulk N``: ``dosync`` with ``bulksync_state = 0`` (bulk_data polling, download, unzip, swap),
   timed end to end, the server's file build included.
-* ``push N``: N local creates in one transaction (timed separately), then the ``dosync`` that pushes them and applies
-  the links page(s).
+* ``push N``: N local creates in one transaction (timed separately), then the ``dosync`` that
+  pushes them and applies the links page(s).
 """
 
 from __future__ import annotations
@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import Any
 
 import requests
-
 from rhoconnect_client import SyncEngine
 from rhoconnect_client.schema import configure_connection, ensure_schema
 
@@ -51,9 +50,18 @@ def start_mock(records: int, tmp: Path) -> tuple[subprocess.Popen[str], str]:
         encoding="utf-8",
     )
     proc = subprocess.Popen(
-        [sys.executable, "-c", "from rhoconnect_mock.cli import main; main()", "serve", "--port", "0",
-         "--config", str(config)],
-        stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            "from rhoconnect_mock.cli import main; main()",
+            "serve",
+            "--port",
+            "0",
+            "--config",
+            str(config),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert proc.stdout is not None
     for line in proc.stdout:
@@ -84,8 +92,11 @@ def raw_sync(base: str, db: Path) -> float:
     ensure_schema(conn)
     http = requests.Session()
     app = base + "/application"
-    response = http.post(app + "/clientlogin", data=b'{"login":"bench","password":"pw","remember_me":1}',
-                         headers={"Content-Type": "application/json"})
+    response = http.post(
+        app + "/clientlogin",
+        data=b'{"login":"bench","password":"pw","remember_me":1}',
+        headers={"Content-Type": "application/json"},
+    )
     assert response.status_code == 200
     started = time.perf_counter()
     client_id = json.loads(http.get(app + "/clientcreate").content)["client"]["client_id"]
@@ -100,8 +111,9 @@ def raw_sync(base: str, db: Path) -> float:
         token = page[1]["token"]
         cmd = page[5]
         conn.execute("BEGIN")
-        conn.executemany(UPSERT, [(1, a, oid, v) for oid, attrs in cmd.get("insert", {}).items()
-                                  for a, v in attrs.items()])
+        conn.executemany(
+            UPSERT, [(1, a, oid, v) for oid, attrs in cmd.get("insert", {}).items() for a, v in attrs.items()]
+        )
         conn.execute("COMMIT")
         if token == "":
             break
@@ -135,18 +147,31 @@ def full(records: int, repeats: int = 3) -> dict[str, Any]:
             proc.terminate()
             proc.wait()
     best, raw = min(engine_times), min(raw_times)
-    return {"bench": "full_sync", "records": records, "engine_s": round(best, 3), "raw_s": round(raw, 3),
-            "ratio": round(best / raw, 2), "engine_runs": [round(t, 3) for t in engine_times],
-            "raw_runs": [round(t, 3) for t in raw_times]}
+    return {
+        "bench": "full_sync",
+        "records": records,
+        "engine_s": round(best, 3),
+        "raw_s": round(raw, 3),
+        "ratio": round(best / raw, 2),
+        "engine_runs": [round(t, 3) for t in engine_times],
+        "raw_runs": [round(t, 3) for t in raw_times],
+    }
 
 
 def million() -> dict[str, Any]:
     small = full(100_000, repeats=1)
-    out = subprocess.run([sys.executable, __file__, "_million_child"], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, __file__, "_million_child"], capture_output=True, text=True, check=True
+    )
     big = json.loads(out.stdout.strip().splitlines()[-1])
-    return {"bench": "million", "records": 1_000_000, "engine_s": big["engine_s"],
-            "engine_100k_s": small["engine_s"], "ratio_to_100k": round(big["engine_s"] / small["engine_s"], 2),
-            "peak_rss_mb": big["peak_rss_mb"]}
+    return {
+        "bench": "million",
+        "records": 1_000_000,
+        "engine_s": big["engine_s"],
+        "engine_100k_s": small["engine_s"],
+        "ratio_to_100k": round(big["engine_s"] / small["engine_s"], 2),
+        "peak_rss_mb": big["peak_rss_mb"],
+    }
 
 
 def _million_child() -> None:
@@ -200,7 +225,9 @@ def push(creates: int) -> dict[str, Any]:
                 # One transaction for the batch (one create per transaction costs an fsync each).
                 with engine.sync_mutex(), engine.stores["user"].transaction():
                     for i in range(creates):
-                        model.create({"name": f"n{i}", "brand": "b", "price": "1", "quantity": "2", "sku": f"s{i}"})
+                        model.create(
+                            {"name": f"n{i}", "brand": "b", "price": "1", "quantity": "2", "sku": f"s{i}"}
+                        )
                 create_s = time.perf_counter() - started
                 started = time.perf_counter()
                 result = engine.dosync(False).wait(3600)
@@ -213,8 +240,12 @@ def push(creates: int) -> dict[str, Any]:
         finally:
             proc.terminate()
             proc.wait()
-    return {"bench": "push_creates", "creates": creates, "create_local_s": round(create_s, 3),
-            "push_and_links_s": round(push_s, 3)}
+    return {
+        "bench": "push_creates",
+        "creates": creates,
+        "create_local_s": round(create_s, 3),
+        "push_and_links_s": round(push_s, 3),
+    }
 
 
 def main(argv: list[str]) -> None:
