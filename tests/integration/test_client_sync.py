@@ -107,8 +107,10 @@ def test_first_request_has_no_token_and_pages_are_acknowledged(server: MockServe
         engine.close()
 
 
-def test_bulk_sync_end_to_end_keeps_local_changes(server: MockServer, tmp_path: Path) -> None:
-    engine = make_engine(server.url, tmp_path / "db.sqlite", bulk_wait_seconds=0.1)
+@pytest.mark.parametrize("family", ["classic", "rest"])
+def test_bulk_sync_end_to_end_keeps_local_changes(server: MockServer, tmp_path: Path, family: str) -> None:
+    url = server.url if family == "classic" else server.base_url
+    engine = make_engine(url, tmp_path / "db.sqlite", family, bulk_wait_seconds=0.1)
     try:
         engine.login("alice", "secret").wait(WAIT)
         engine.bulksync_state = 0
