@@ -27,3 +27,16 @@ Feature: Bulk sync
     And the app syncs everything
     Then the local "Product" records include one named "Kept"
     And the local "Product" store holds 11 records
+
+  @api_dosync @should @mock_control @status_error @param_sync_type
+  Scenario: A bulk file the server could not prepare is reported as an error
+    Given a client app with the bulk model "Product"
+    And the server has 10 "Product" records for the user
+    And the user is logged in
+    And a callback "everything" is set for all sources
+    And the server answers the next bulk data request with an empty file address
+    When the app syncs everything
+    Then callback "everything" got an "error" notification with:
+      | status    | error |
+      | sync_type | bulk  |
+    And the local "Product" store is empty

@@ -77,3 +77,13 @@ Feature: Synchronising every model
       | Product     |
       | Customer    |
     And the local "Customer" records are exactly the server's
+
+  @api_dosync @should @mock_control @api_set_pagesize
+  Scenario: Records changed on the server while the app is paging arrive by the next sync
+    Given the server has 12 "Product" records for the user
+    And the app sets the page size to 5
+    And the server's backend renames "Product" "11" to "Moved" after the first "Product" page
+    When the app syncs everything
+    And the app syncs everything
+    Then the local "Product" records are exactly the server's
+    And the local "Product" "11" has "name" "Moved"

@@ -247,3 +247,19 @@ def unreadable_answer(world: World, source: str, answer: str) -> None:
               "broken JSON": {"type": "malformed_json"}}[answer]
     world.target.mock().add_fault({"match": {"operation": "query", "source": source}, "times": 1,
                                    "action": action})
+
+
+@given("the server answers the next bulk data request with an empty file address")
+def bulk_empty_url(world: World) -> None:
+    world.target.mock().add_fault({"match": {"operation": "bulk_data"}, "times": 1,
+                                   "action": {"type": "bulk", "result": "empty_url"}})
+
+
+@given(parsers.parse(
+    'the server\'s backend renames "{source}" "{oid}" to "{name}" after the first "{page}" page'))
+def rename_while_paging(world: World, source: str, oid: str, name: str, page: str) -> None:
+    world.target.mock().add_fault({
+        "match": {"operation": "query", "source": page}, "when": {"nth": 1}, "times": 1,
+        "action": {"type": "backend_change", "source": source, "user": world.target.login,
+                   "update": {oid: {"name": name}}},
+    })
