@@ -90,3 +90,15 @@ Feature: HTTP failures during a sync
     Then callback "products" got an "error" notification with:
       | error_code | 401 |
     And callback "everything" got no "complete" notification
+
+  @api_dosync @api_logged_in @should @mock_control @status_error @param_error_code
+  Scenario: The server forgets the session in the middle of paging
+    Given the server has 12 "Product" records for the user
+    And the app sets the page size to 5
+    And the server forgets the session after the first "Product" page
+    When the app syncs everything
+    Then callback "products" got an "error" notification with:
+      | error_code     | 401               |
+      | error_message  | Not authenticated |
+    And the app is not logged in
+    And the local "Product" store holds 5 records

@@ -263,3 +263,9 @@ def rename_while_paging(world: World, source: str, oid: str, name: str, page: st
         "action": {"type": "backend_change", "source": source, "user": world.target.login,
                    "update": {oid: {"name": name}}},
     })
+
+
+@given(parsers.parse('the server forgets the session after the first "{source}" page'))
+def session_expires(world: World, source: str) -> None:
+    world.target.mock().add_fault({"match": {"operation": "query", "source": source}, "when": {"after": 1},
+                                   "times": 1, "action": {"type": "expire_session", "after": 0}})
