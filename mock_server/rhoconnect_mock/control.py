@@ -84,7 +84,8 @@ class ControlMixin:
 
         ``operation`` (or a list, or None for any) and ``source``/``user``/``client_id``/``family``
         choose the requests; ``nth``/``first``/``every``/``after``/``probability`` (+``seed``) the
-        occurrence (without ``probability``, ``seed`` goes to the action, e.g. a random delay);
+        occurrence (without ``probability``, ``seed`` goes to the action, e.g. a random delay;
+        for ``expire_session``, ``after`` is the session's lifetime);
         ``times`` the lifetime (None: until cleared). ``action`` is an action type or a flag
         name; the remaining keyword arguments are its parameters, e.g.
         ``fail("query", status=500, times=1)``, ``fail("cud", "create-error", objects=["t1"])``,
@@ -95,6 +96,9 @@ class ControlMixin:
             match["operation"] = operation if isinstance(operation, str) else list(operation)
         names: dict[str, Any] = {"source": source, "user": user, "client_id": client_id, "family": family}
         match.update({key: value for key, value in names.items() if value is not None})
+        if action in ("expire_session", "expire-session") and after is not None:
+            params = {**params, "after": after}  # the session's lifetime, not the occurrence
+            after = None
         if seed is not None and probability is None:
             params = {**params, "seed": seed}  # the seed of a random delay, not of the occurrence
             seed = None

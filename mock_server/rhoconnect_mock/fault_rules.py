@@ -253,13 +253,17 @@ class FaultRule:
     def exhausted(self) -> bool:
         return self.times is not None and self.fired >= self.times
 
-    def consider(self, rc: RequestInfo) -> bool:
-        """Count ``rc`` if it matches and say whether the rule fires on it (thread-safe)."""
+    def consider(self, rc: RequestInfo, login: str | None = None) -> bool:
+        """Count ``rc`` if it matches and say whether the rule fires on it (thread-safe).
+
+        ``login`` is the login name a ``login`` request carries (an ``expire_session`` rule
+        starts that user's new session there).
+        """
         expiry = self.action.type == "expire_session"
         if expiry and rc.operation == "login":
-            # A login starts a new session: it lives ``after`` more matching requests.
+            # A login starts a new session for that user: it lives ``after`` more requests.
             with self._lock:
-                self.scratch["since_login"] = 0
+                self.scratch.setdefault("since_login", {})[login or ""] = 0
             return False
         if not self.match.matches(rc):
             return False
@@ -268,7 +272,8 @@ class FaultRule:
                 return False
             self.hits += 1
             if expiry:
-                self.scratch["since_login"] = seen = self.scratch.get("since_login", 0) + 1
+                counts: dict[str, int] = self.scratch.setdefault("since_login", {})
+                seen = counts[rc.user or ""] = counts.get(rc.user or "", 0) + 1
                 if seen <= self.action.params["after"]:
                     return False
             if not self._occurs(self.hits):

@@ -114,9 +114,9 @@ class FaultEngine:
     def describe(self) -> list[dict[str, Any]]:
         return [r.describe() for r in self.rules]
 
-    def fire(self, rc: Any) -> list[FaultRule]:
+    def fire(self, rc: Any, login: str | None = None) -> list[FaultRule]:
         """The rules that fire on this request, in the order they were added."""
-        return [rule for rule in self.rules if rule.consider(rc)]
+        return [rule for rule in self.rules if rule.consider(rc, login)]
 
 
 def engine_of(app: Flask) -> FaultEngine:
@@ -132,6 +132,18 @@ def _baseline_from_config(app: Flask) -> list[dict[str, Any]]:
     return [dict(r) for r in rules]
 
 
+def _login_name() -> str | None:
+    """The login a login request carries (JSON or form), or ``None`` if it cannot be read."""
+    from .api.common import params  # the protocol layer's own parameter parser
+    from .errors import MalformedBody
+
+    try:
+        login = params().get("login")
+    except MalformedBody:
+        return None
+    return str(login) if login is not None else None
+
+
 def install(app: Flask) -> None:
     """Attach the fault engine to ``app`` (after the protocol request classifier)."""
     engine = FaultEngine(_baseline_from_config(app))
@@ -143,7 +155,7 @@ def install(app: Flask) -> None:
         rc = getattr(flask.g, "rc", None)
         if rc is None or rc.operation == "admin":
             return None
-        fired = engine.fire(rc)
+        fired = engine.fire(rc, _login_name() if rc.operation == "login" else None)
         if not fired:
             return None
         flask.g.rc_faults = fired

@@ -254,6 +254,17 @@ def test_session_expires_after_n_requests(rhoconnect_mock: MockServer, rc: Rc) -
     assert [rc.query(p_size=0).status_code for _ in range(3)] == [200, 200, 401]
 
 
+def test_session_expiry_counts_per_user(rhoconnect_mock: MockServer) -> None:
+    alice, bob = Rc(rhoconnect_mock.base_url, "alice"), Rc(rhoconnect_mock.base_url, "bob")
+    rhoconnect_mock.fail("query", "expire-session", after=1)
+    assert [alice.query(p_size=0).status_code for _ in range(2)] == [200, 401]
+    assert bob.query(p_size=0).status_code == 200
+    bob.login_as("bob")
+    assert alice.query(p_size=0).status_code == 401  # bob's login does not renew alice's session
+    alice.login_as("alice")
+    assert [alice.query(p_size=0).status_code for _ in range(2)] == [200, 401]
+
+
 def test_backend_changes_between_pages_reach_the_client(rhoconnect_mock: MockServer, rc: Rc) -> None:
     rhoconnect_mock.add_fault({
         "match": {"operation": "query", "source": "Product"},
