@@ -33,7 +33,7 @@ from .schema import configure_connection, ensure_schema, validate_bulk_file
 if TYPE_CHECKING:
     from .store import Store
 
-__all__ = ["install"]
+__all__ = ["install", "remove_leftovers"]
 
 log = logging.getLogger(__name__)
 
@@ -205,6 +205,12 @@ def _swap_file(store: Store, staged: Path) -> None:
         raise StoreError(f"cannot replace {target.name} by the bulk file: {exc}") from exc
     finally:
         store.conn = store._open()
+
+
+def remove_leftovers(db_path: str) -> None:
+    """Delete a staged copy left by a process killed in the middle of a swap (it is never used)."""
+    for suffix in (".bulk-new", ".bulk-new-journal"):
+        Path(db_path + suffix).unlink(missing_ok=True)
 
 
 def install(store: Store, new_file: Path) -> None:

@@ -151,6 +151,8 @@ class Store:
         self.synchronous = synchronous.upper()
         self.lock = threading.RLock()
         self._depth = 0
+        if not self.in_memory:
+            bulkswap.remove_leftovers(self.path)
         self.conn = self._open()
 
     # ------------------------------------------------------------------ connection and transactions

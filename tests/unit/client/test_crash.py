@@ -101,3 +101,60 @@ def test_sigkill_during_page_applies(tmp_path: Path) -> None:
             store.push_failed(1)
     if not reported:
         pytest.skip("the worker never got far enough on this machine to report a create")
+
+
+SWAP_WORKER = textwrap.dedent(
+    """
+    import sys
+    from rhoconnect_client.models import Model
+    from rhoconnect_client.store import Store
+
+    store = Store(sys.argv[1])
+    store.register_source("Product")
+    model = Model(store, "Product")
+    n = int(sys.argv[3])
+    print("ready", flush=True)
+    while True:
+        model.create({"object": f"L{n}", "n": str(n)})
+        print(f"L{n}", flush=True)
+        n += 1
+        store.install_bulk_database(sys.argv[2])
+    """
+)
+
+
+def test_sigkill_during_bulk_swaps(tmp_path: Path) -> None:
+    """Killed anywhere in a swap (copy, merge, journal switch, rename), the database reopens whole."""
+    from test_store_bulk import make_bulk_file
+
+    bulk = make_bulk_file(tmp_path / "bulk.data", products=3000)
+    db = tmp_path / "swap.db"
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[3] / "client"))
+    rng = random.Random(os.getpid())
+    reported: list[str] = []
+    for round_no in range(3):
+        proc = subprocess.Popen(
+            [sys.executable, "-c", SWAP_WORKER, str(db), str(bulk), str(round_no * 1000)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+        time.sleep(rng.uniform(0.2, 0.8))
+        proc.send_signal(signal.SIGKILL)
+        out, err = proc.communicate(timeout=30)
+        assert proc.returncode == -signal.SIGKILL, err
+        reported += [line for line in out.split() if line.startswith("L")]
+        with Store(db) as store:
+            assert store.integrity_check() == "ok"
+            assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+            model = Model(store, "Product")
+            for oid in reported:
+                assert model.find(oid) is not None, oid
+            batch = store.begin_push(store.source("Product").source_id)  # type: ignore[union-attr]
+            assert batch is not None and set(reported) <= set(batch.create)
+            store.push_failed(store.source("Product").source_id)  # type: ignore[union-attr]
+            server_rows = 3000 if model.find("1") is not None else 0  # swapped at least once or not
+            assert model.count() - server_rows in (len(reported), len(reported) + 1)  # +1: killed pre-print
+        assert not (tmp_path / "swap.db.bulk-new").exists()
