@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import sqlite3
+import uuid
 import zipfile
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from rhoconnect_client.exceptions import BulkError
 from rhoconnect_client.models import Model
 from rhoconnect_client.store import Store
@@ -202,3 +205,43 @@ def test_failed_rename_keeps_old_database(
     assert store.pending_count() == 1 and store.source("Product").source_id == 2  # type: ignore[union-attr]
     assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert not list(tmp_path.glob("*.bulk-new*"))
+
+
+bulk_ops = st.lists(
+    st.tuples(st.sampled_from(["create", "update", "destroy", "push_ok", "push_fail"]), st.integers(0, 30)),
+    max_size=25,
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(sequence=bulk_ops)
+def test_any_pending_changes_survive_a_swap(tmp_path: Path, sequence: list[tuple[str, int]]) -> None:
+    """Two stores replay the same local work; one swaps in a bulk file. What each would push next and
+    how each pending object looks must be the same."""
+    run = uuid.uuid4().hex
+    bulk = make_bulk_file(tmp_path / f"{run}.data", products=20)
+    stores = [Store(tmp_path / f"{run}-{i}.db", synchronous="OFF") for i in range(2)]
+    for store in stores:
+        store.register_source("Product")
+        server_rows = [(a, str(i), f"{a} {i}") for i in range(1, 21) for a in ("name", "brand")]
+        store.conn.executemany("INSERT INTO object_values VALUES (1, ?, ?, ?)", server_rows)
+        model = Model(store, "Product")
+        for step, (op, n) in enumerate(sequence):
+            ids = [o["object"] for o in model.find_all()]
+            if op == "create":
+                model.create({"object": f"new-{step}", "name": f"n{n}"})
+            elif op == "update" and ids:
+                model.update(ids[n % len(ids)], {"name": f"u{step}", "extra": str(n)})
+            elif op == "destroy" and ids:
+                model.destroy(ids[n % len(ids)])
+            elif op in ("push_ok", "push_fail") and store.begin_push(1) is not None:
+                (store.push_succeeded if op == "push_ok" else store.push_failed)(1)
+    swapped, plain = stores
+    pending_ids = {r[0] for r in plain.conn.execute("SELECT object FROM changed_values WHERE sent<3")}
+    swapped.install_bulk_database(bulk)
+    assert swapped.integrity_check() == "ok"
+    for oid in pending_ids:
+        assert Model(swapped, "Product").find(oid) == Model(plain, "Product").find(oid), oid
+    assert swapped.begin_push(1) == plain.begin_push(1)
+    for store in stores:
+        store.close()
