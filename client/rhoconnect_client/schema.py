@@ -95,6 +95,25 @@ REQUIRED_COLUMNS: dict[str, frozenset[str]] = {
 }
 
 
+# Columns newer Rhodes versions added; an older database or bulk file gets them with their defaults.
+_OPTIONAL_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
+    "client_info": (("last_sync_success", "VARCHAR(100) default NULL"),),
+    "sources": (
+        ("last_updated", "BIGINT default 0"),
+        ("last_inserted_size", "BIGINT default 0"),
+        ("last_deleted_size", "BIGINT default 0"),
+        ("last_sync_duration", "BIGINT default 0"),
+        ("last_sync_success", "BIGINT default 0"),
+        ("backend_refresh_time", "BIGINT default 0"),
+        ("source_attribs", "varchar default NULL"),
+        ("schema", "varchar default NULL"),
+        ("schema_version", "varchar default NULL"),
+        ("associations", "varchar default NULL"),
+        ("blob_attribs", "varchar default NULL"),
+    ),
+}
+
+
 def configure_connection(conn: sqlite3.Connection, *, on_disk: bool, synchronous: str) -> None:
     """WAL journal (readers never block the writer; a killed process loses no committed page) and
     the requested ``synchronous`` level (FULL by default: committed data also survives power loss)."""
@@ -143,8 +162,19 @@ def ensure_schema(conn: sqlite3.Connection) -> None:
         problems = [p for p in missing_tables(conn) if not p.startswith("table ")]
         if problems:
             raise StoreError("database lacks the Rhodes layout: missing " + "; ".join(problems))
+    upgrades = [
+        f'ALTER TABLE {table} ADD COLUMN "{column}" {decl};'
+        for table, columns in _OPTIONAL_COLUMNS.items()
+        if (have := _columns(conn, table))
+        for column, decl in columns
+        if column not in have
+    ]
     conn.executescript(
-        "BEGIN IMMEDIATE;" + _TABLES + _INDEXES + f"PRAGMA user_version={SCHEMA_VERSION};COMMIT;"
+        "BEGIN IMMEDIATE;"
+        + _TABLES
+        + "".join(upgrades)
+        + _INDEXES
+        + f"PRAGMA user_version={SCHEMA_VERSION};COMMIT;"
     )
 
 

@@ -245,3 +245,26 @@ def test_any_pending_changes_survive_a_swap(tmp_path: Path, sequence: list[tuple
     assert swapped.begin_push(1) == plain.begin_push(1)
     for store in stores:
         store.close()
+
+
+def test_older_bulk_file_without_newer_columns(tmp_path: Path, store: Store) -> None:
+    old = tmp_path / "old.data"
+    conn = sqlite3.connect(old)
+    conn.executescript(
+        'CREATE TABLE client_info ("client_id", "session", "token", "token_sent", "reset", "port");'
+        'CREATE TABLE object_values ("source_id", "attrib", "object", "value");'
+        'CREATE TABLE changed_values ("source_id", "attrib", "object", "value", "attrib_type", '
+        '"update_type", "sent");'
+        'CREATE TABLE sources ("source_id" PRIMARY KEY, "name", "token", "sync_priority", "partition", '
+        '"sync_type", "metadata");'
+        "INSERT INTO sources VALUES (7, 'Product', NULL, 1, 'user', 'incremental', NULL);"
+        "INSERT INTO object_values VALUES (7, 'name', 'p1', 'one');"
+    )
+    conn.commit()
+    conn.close()
+    pending = Model(store, "Product").create({"name": "mine"})
+    store.install_bulk_database(old)
+    product = store.source("Product")
+    assert product is not None and product.source_id == 7 and product.associations == "Order,product_id"
+    assert Model(store, "Product").find("p1") == {"object": "p1", "name": "one"}
+    assert Model(store, "Product").find(pending["object"]) == pending
