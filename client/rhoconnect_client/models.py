@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from . import outbox
@@ -136,9 +136,7 @@ class Model:
         Results are in object id order unless ``order_by`` names attributes (missing ones sort first).
         """
         with self.store.lock:
-            sid = self.source.source_id
-            ids = self._matching(sid, conditions)
-            objects = self._load(sid, ids)
+            objects = self._load(self.source.source_id, conditions)
         result = [{"object": oid, **attrs} for oid, attrs in objects.items()]
         if order_by:
             keys = [order_by] if isinstance(order_by, str) else list(order_by)
@@ -153,8 +151,7 @@ class Model:
                     "SELECT count(DISTINCT object) FROM object_values WHERE source_id=?", (sid,)
                 ).fetchone()
                 return int(row[0])
-            ids = self._matching(sid, conditions)
-            return 0 if ids is None else len(ids)
+            return self._count_matching(sid, conditions)
 
     # ------------------------------------------------------------------ helpers
 
@@ -179,35 +176,35 @@ class Model:
             return None
         return {attrib: value for attrib, value in rows}
 
-    def _matching(self, sid: int, conditions: Mapping[str, Any] | None) -> list[str] | None:
-        """Ids matching all conditions (via the ``(attrib, source_id, value)`` index), or None = all."""
-        if not conditions:
-            return None
-        selected: set[str] | None = None
+    @staticmethod
+    def _condition_sql(sid: int, conditions: Mapping[str, Any]) -> tuple[str, list[object]]:
+        """One ``SELECT object`` per condition (each an ``(attrib, source_id, value)`` index range),
+        intersected inside SQLite so the matching ids never travel through Python."""
+        parts = ["SELECT object FROM object_values WHERE attrib=? AND source_id=? AND value=?"] * len(
+            conditions
+        )
+        args: list[object] = []
         for attrib, value in conditions.items():
-            rows = self.store.conn.execute(
-                "SELECT object FROM object_values WHERE attrib=? AND source_id=? AND value=?",
-                (attrib, sid, _text(value)),
-            ).fetchall()
-            ids = {r[0] for r in rows}
-            selected = ids if selected is None else selected & ids
-            if not selected:
-                return []
-        return sorted(selected or ())
+            args += [attrib, sid, _text(value)]
+        return " INTERSECT ".join(parts), args
 
-    def _load(self, sid: int, ids: Iterable[str] | None) -> dict[str, dict[str, str]]:
-        objects: dict[str, dict[str, str]] = {}
-        conn = self.store.conn
-        if ids is None:
-            rows: Iterable[tuple[str, str, str]] = conn.execute(
-                "SELECT object, attrib, value FROM object_values WHERE source_id=? ORDER BY object", (sid,)
+    def _count_matching(self, sid: int, conditions: Mapping[str, Any]) -> int:
+        sql, args = self._condition_sql(sid, conditions)
+        return int(self.store.conn.execute(f"SELECT count(*) FROM ({sql})", args).fetchone()[0])
+
+    def _load(self, sid: int, conditions: Mapping[str, Any] | None) -> dict[str, dict[str, str]]:
+        """Attributes of every (matching) object, in object id order, in one query."""
+        if conditions:
+            sql, args = self._condition_sql(sid, conditions)
+            query = (
+                "SELECT object, attrib, value FROM object_values "
+                f"WHERE object IN ({sql}) AND +source_id=? ORDER BY object"
             )
-            for oid, attrib, value in rows:
-                objects.setdefault(oid, {})[attrib] = value
-            return objects
-        for oid in ids:
-            found = conn.execute(
-                "SELECT attrib, value FROM object_values WHERE object=? AND +source_id=?", (oid, sid)
-            ).fetchall()
-            objects[oid] = {attrib: value for attrib, value in found}
+            params: list[object] = [*args, sid]
+        else:
+            query = "SELECT object, attrib, value FROM object_values WHERE source_id=? ORDER BY object"
+            params = [sid]
+        objects: dict[str, dict[str, str]] = {}
+        for oid, attrib, value in self.store.conn.execute(query, params):
+            objects.setdefault(oid, {})[attrib] = value
         return objects
