@@ -53,6 +53,8 @@ def _text(value: object) -> str:
 
 
 def _clean(attrs: Mapping[str, Any]) -> dict[str, str]:
+    if not isinstance(attrs, Mapping):
+        raise TypeError(f"attributes must be a mapping, not {type(attrs).__name__}")
     out: dict[str, str] = {}
     for key, value in attrs.items():
         if not isinstance(key, str) or not key:
@@ -84,6 +86,8 @@ class Model:
 
     def create(self, attrs: Mapping[str, Any] | None = None) -> dict[str, str]:
         """Store a new object and queue its create; returns it with its temporary id."""
+        if attrs is not None and not isinstance(attrs, Mapping):
+            raise TypeError(f"attributes must be a mapping, not {type(attrs).__name__}")
         values = dict(attrs or {})
         object_id = _text(values.pop("object", None)) or generate_id()
         clean = _clean(values)

@@ -134,3 +134,12 @@ def test_object_without_attributes_is_pushed_and_findable(store: Store, product:
     assert product.find(obj["object"]) == {"object": obj["object"]}
     batch = store.begin_push(1)
     assert batch is not None and batch.create == {obj["object"]: {}}
+
+
+def test_bad_arguments_are_clear_errors(product: Model) -> None:
+    with pytest.raises(TypeError, match="mapping"):
+        product.create(["name", "x"])  # type: ignore[arg-type]
+    obj = product.create({"name": "x"})
+    with pytest.raises(TypeError, match="mapping"):
+        product.update(obj["object"], "name=y")  # type: ignore[arg-type]
+    assert product.find(obj["object"]) == obj
