@@ -43,7 +43,11 @@ class WSGIServer(wsgi.Server):
     """cheroot's threaded server using ``SocketGateway``."""
 
     def __init__(self, bind_addr: tuple[str, int], app: Flask, *, threads: int = 16) -> None:
-        super().__init__(bind_addr, app, numthreads=threads, server_name="rhoconnect-mock")
+        # cheroot's defaults (listen backlog 5, 10 idle keep-alive connections) reset the
+        # connections of the 11th client that keeps one open: sync clients all do.
+        super().__init__(bind_addr, app, numthreads=threads, server_name="rhoconnect-mock",
+                         request_queue_size=256, accepted_queue_size=-1)
+        self.keep_alive_conn_limit = 4096
         self.gateway = SocketGateway
 
 

@@ -1,0 +1,73 @@
+"""Concurrent clients against ``rhoconnect-mock serve``: C clients (over U users) each sync N records
+at the same time; every client must end with exactly the server's data.
+
+    .venv/bin/python benchmarks/mock_concurrent.py --clients 50 --records 10000
+"""
+
+from __future__ import annotations
+
+import argparse
+import threading
+import time
+
+from mock_common import Client, apply, start_server
+
+from rhoconnect_mock.config import SourceConfig
+from rhoconnect_mock.seed import generate_records
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--users", type=int, default=5)
+    parser.add_argument("--records", type=int, default=10_000)
+    parser.add_argument("--p-size", type=int, default=2000)
+    args = parser.parse_args()
+    expected = generate_records(SourceConfig(name="Product"), 0, args.records)
+    proc, base, _ = start_server("--records", f"Product={args.records}", "--threads", "32")
+    results: dict[int, bool] = {}
+    errors: list[BaseException] = []
+    start = threading.Barrier(args.clients)
+
+    def run(i: int) -> None:
+        try:
+            client = Client(base)
+            client.login(f"user{i % args.users}")
+            client.create()
+            start.wait(timeout=60)
+            local: dict[str, dict[str, str]] = {}
+            token = None
+            while True:
+                page = client.page("Product", token, args.p_size)
+                apply(local, page)
+                token = page[1]["token"]
+                if not token:
+                    break
+            results[i] = local == expected
+        except BaseException as exc:
+            errors.append(exc)
+            start.abort()
+
+    try:
+        threads = [threading.Thread(target=run, args=(i,)) for i in range(args.clients)]
+        t0 = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        elapsed = time.perf_counter() - t0
+    finally:
+        proc.terminate()
+        proc.wait()
+    ok = sum(results.values())
+    print(f"{args.clients} concurrent clients x {args.records} records: {ok} exact, "
+          f"{len(results) - ok} wrong, {len(errors)} failed, {elapsed:.2f} s "
+          f"({args.clients * args.records / elapsed:,.0f} objects/s)")
+    if errors:
+        raise errors[0]
+    if ok != args.clients:
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main()

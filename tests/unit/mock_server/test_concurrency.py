@@ -1,0 +1,62 @@
+"""Many clients at once: every one ends with exactly the server's data, none is reset."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+import pytest
+from mock_rc import RC
+
+from rhoconnect_mock import MockServer
+
+
+def _sync_many(server: MockServer, clients: int, users: int, p_size: int, change: bool) -> None:
+    barrier = threading.Barrier(clients, timeout=60)
+    results: dict[int, dict[str, dict[str, str]]] = {}
+    errors: list[BaseException] = []
+
+    def run(i: int) -> None:
+        try:
+            rc = RC(server)
+            rc.login(f"user{i % users}")
+            rc.create_client()
+            barrier.wait()
+            if change and i % 10 == 0:  # some clients push while others page
+                rc.push(update={"1": {"name": f"by {i}"}}, create={f"t{i}": {"name": f"new {i}"}})
+            results[i] = rc.sync_all(p_size=p_size)
+        except BaseException as exc:
+            errors.append(exc)
+            barrier.abort()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors[0]
+    if not change:
+        for i, local in results.items():
+            assert local == dict(server.state.records("Product", f"user{i % users}")), i
+
+
+def test_more_keep_alive_clients_than_threads(mock: Callable[..., MockServer]) -> None:
+    server = mock({"threads": 4, "sources": {"Product": {"records": 300}}})
+    _sync_many(server, clients=30, users=3, p_size=50, change=False)
+
+
+def test_concurrent_pushes_and_pages_converge(mock: Callable[..., MockServer]) -> None:
+    server = mock({"sources": {"Product": {"records": 500}}})
+    _sync_many(server, clients=20, users=2, p_size=70, change=True)
+    # After everyone is done, one more sync per user converges on the final data.
+    for user in ("user0", "user1"):
+        rc = RC(server)
+        rc.login(user)
+        rc.create_client()
+        assert rc.sync_all() == dict(server.state.records("Product", user))
+
+
+@pytest.mark.slow
+def test_fifty_clients_of_ten_thousand_records(mock: Callable[..., MockServer]) -> None:
+    server = mock({"sources": {"Product": {"records": 10_000}}, "threads": 32})
+    _sync_many(server, clients=50, users=5, p_size=2000, change=False)
