@@ -40,7 +40,9 @@ __all__ = [
     "push_failed",
     "push_interrupted",
     "push_succeeded",
+    "request_push",
     "resend_creates",
+    "waiting_creates",
 ]
 
 BLOB_TYPE = "blob.file"
@@ -294,14 +296,43 @@ def resend_creates(conn: sqlite3.Connection, source_id: int, object_ids: list[st
     return int(found)
 
 
+def request_push(conn: sqlite3.Connection, source_id: int) -> None:
+    """Queue a ``push_changes`` marker (Rhom ``push_changes``): the next push POSTs even if it has no
+    data, which makes the server process creates it re-queued after a failed one (errors
+    transcript, finding 5)."""
+    exists = conn.execute(
+        "SELECT 1 FROM changed_values WHERE source_id=? AND update_type='push_changes' AND sent=0 LIMIT 1",
+        (source_id,),
+    ).fetchone()
+    if not exists:
+        conn.execute(
+            "INSERT INTO changed_values (source_id, attrib, object, update_type, sent) "
+            "VALUES (?, ?, '', 'push_changes', 0)",
+            (source_id, OBJECT_MARKER),
+        )
+
+
+def waiting_creates(conn: sqlite3.Connection, source_id: int) -> list[str]:
+    """Objects whose create was sent and still waits for its link (state 2), oldest first."""
+    rows = conn.execute(
+        "SELECT object FROM changed_values WHERE source_id=? AND sent=2 AND update_type='create' "
+        "GROUP BY object ORDER BY min(rowid)",
+        (source_id,),
+    )
+    return [r[0] for r in rows]
+
+
 def pending_count(conn: sqlite3.Connection, source_id: int | None = None) -> int:
     """Distinct objects with rows the server has not confirmed (states 0-2)."""
     if source_id is None:
         row = conn.execute(
-            "SELECT count(*) FROM (SELECT DISTINCT source_id, object FROM changed_values WHERE sent<3)"
+            "SELECT count(*) FROM (SELECT DISTINCT source_id, object FROM changed_values "
+            "WHERE sent<3 AND update_type<>'push_changes')"
         ).fetchone()
     else:
         row = conn.execute(
-            "SELECT count(DISTINCT object) FROM changed_values WHERE source_id=? AND sent<3", (source_id,)
+            "SELECT count(DISTINCT object) FROM changed_values WHERE source_id=? AND sent<3 "
+            "AND update_type<>'push_changes'",
+            (source_id,),
         ).fetchone()
     return int(row[0])

@@ -415,6 +415,16 @@ class Store:
         with self.transaction() as conn:
             return outbox.resend_creates(conn, source_id, list(object_ids))
 
+    def request_push(self, source_id: int) -> None:
+        """Make the next push POST even without data (Rhom ``push_changes``)."""
+        with self.transaction() as conn:
+            outbox.request_push(conn, source_id)
+
+    def waiting_creates(self, source_id: int) -> list[str]:
+        """Ids of creates sent and waiting for their link (state 2)."""
+        with self.lock:
+            return outbox.waiting_creates(self.conn, source_id)
+
     def pending_count(self, source_id: int | None = None) -> int:
         """Objects with changes the server has not confirmed yet (``sent`` 0, 1 or 2)."""
         with self.lock:

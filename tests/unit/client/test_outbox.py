@@ -307,3 +307,21 @@ def test_interrupted_push_holds_creates_and_resends_only_unlinked(store: Store) 
     batch = store.begin_push(1)
     assert batch is not None and batch.create == {b["object"]: {"name": "b"}}
     assert store.resend_creates(1, [b["object"]]) == 0  # in flight (state 1), not held: untouched
+
+
+def test_request_push_and_waiting_creates(store: Store) -> None:
+    p = Model(store, "Product")
+    a, b = p.create({"name": "a"}), p.create({"name": "b"})
+    store.begin_push(1)
+    store.push_succeeded(1)
+    assert store.waiting_creates(1) == [a["object"], b["object"]]
+    assert store.begin_push(1) is None
+    store.request_push(1)
+    store.request_push(1)  # one marker is enough
+    assert store.pending_count(1) == 2  # the marker is not an object
+    batch = store.begin_push(1)
+    assert batch is not None and batch.push_changes and not batch.create
+    store.push_succeeded(1)
+    assert outbox(store, "update_type='push_changes'") == []
+    store.apply_page(1, links_page({a["object"]: "s-a"}))
+    assert store.waiting_creates(1) == [b["object"]]
