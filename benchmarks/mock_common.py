@@ -17,7 +17,9 @@ def start_server(*args: str) -> tuple[subprocess.Popen[str], str, float]:
     t0 = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, "-c", "from rhoconnect_mock.cli import main; main()", "serve", "--port", "0", *args],
-        stdout=subprocess.PIPE, text=True)
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stdout is not None
     proc.stdout.readline()
     base = proc.stdout.readline().split()[-1]
@@ -33,7 +35,9 @@ class Client:
         self.cookie = ""
         self.client_id = ""
 
-    def _request(self, method: str, path: str, body: Any = None) -> tuple[int, bytes, http.client.HTTPResponse]:
+    def _request(
+        self, method: str, path: str, body: Any = None
+    ) -> tuple[int, bytes, http.client.HTTPResponse]:
         headers = {"Cookie": self.cookie} if self.cookie else {}
         data = None
         if body is not None:

@@ -11,7 +11,6 @@ import threading
 import time
 
 from mock_common import Client, apply, start_server
-
 from rhoconnect_mock.config import SourceConfig
 from rhoconnect_mock.seed import generate_records
 
@@ -60,9 +59,11 @@ def main() -> None:
         proc.terminate()
         proc.wait()
     ok = sum(results.values())
-    print(f"{args.clients} concurrent clients x {args.records} records: {ok} exact, "
-          f"{len(results) - ok} wrong, {len(errors)} failed, {elapsed:.2f} s "
-          f"({args.clients * args.records / elapsed:,.0f} objects/s)")
+    print(
+        f"{args.clients} concurrent clients x {args.records} records: {ok} exact, "
+        f"{len(results) - ok} wrong, {len(errors)} failed, {elapsed:.2f} s "
+        f"({args.clients * args.records / elapsed:,.0f} objects/s)"
+    )
     if errors:
         raise errors[0]
     if ok != args.clients:

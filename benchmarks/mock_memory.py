@@ -63,13 +63,28 @@ def main() -> None:
         return
     results = {}
     for mode in ("records", "server", "server-users"):
-        out = subprocess.run([sys.executable, __file__, "--mode", mode, "--records", str(args.records),
-                              "--clients", str(args.clients)], capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--mode",
+                mode,
+                "--records",
+                str(args.records),
+                "--clients",
+                str(args.clients),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         results[mode] = json.loads(out.stdout)
-    print(f"records alone: {results['records']:.0f} MB; server with {args.clients} synced clients of one user: "
-          f"{results['server']:.0f} MB (x{results['server'] / results['records']:.2f}); "
-          f"{args.clients} clients of {args.clients} users: {results['server-users']:.0f} MB "
-          f"(x{results['server-users'] / results['records']:.2f})")
+    print(
+        f"records alone: {results['records']:.0f} MB; server with {args.clients} synced clients of one user: "
+        f"{results['server']:.0f} MB (x{results['server'] / results['records']:.2f}); "
+        f"{args.clients} clients of {args.clients} users: {results['server-users']:.0f} MB "
+        f"(x{results['server-users'] / results['records']:.2f})"
+    )
 
 
 if __name__ == "__main__":

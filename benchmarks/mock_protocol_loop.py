@@ -38,10 +38,16 @@ def run(records: int, p_size: int) -> dict[str, float]:
         total = time.perf_counter() - t0
         assert objects == records, (objects, records)
         data = times[:-1]
-        head, tail = data[: max(1, len(data) // 10)], data[-max(1, len(data) // 10):]
-        return {"startup_s": startup, "loop_s": total, "pages": len(times), "first_page_ms": data[0] * 1000,
-                "first10pct_median_ms": statistics.median(head) * 1000,
-                "last10pct_median_ms": statistics.median(tail) * 1000, "last_page_ms": data[-1] * 1000}
+        head, tail = data[: max(1, len(data) // 10)], data[-max(1, len(data) // 10) :]
+        return {
+            "startup_s": startup,
+            "loop_s": total,
+            "pages": len(times),
+            "first_page_ms": data[0] * 1000,
+            "first10pct_median_ms": statistics.median(head) * 1000,
+            "last10pct_median_ms": statistics.median(tail) * 1000,
+            "last_page_ms": data[-1] * 1000,
+        }
     finally:
         proc.terminate()
         proc.wait()
@@ -57,8 +63,11 @@ def main() -> None:
     best = min(results, key=lambda r: r["loop_s"])
     for r in results:
         print({k: round(v, 3) for k, v in r.items()})
-    print(f"best loop over {args.records} records: {best['loop_s']:.3f} s in {int(best['pages'])} requests; "
-          f"page cost first 10% {best['first10pct_median_ms']:.1f} ms, last 10% {best['last10pct_median_ms']:.1f} ms")
+    print(
+        f"best loop over {args.records} records: {best['loop_s']:.3f} s in {int(best['pages'])} requests; "
+        f"page cost first 10% {best['first10pct_median_ms']:.1f} ms, "
+        f"last 10% {best['last10pct_median_ms']:.1f} ms"
+    )
 
 
 if __name__ == "__main__":

@@ -188,8 +188,14 @@ class AdapterFailures:
             raise ValueError(f"stage must be one of {', '.join(STAGES)}, not {stage!r}")
         if times is not None and times < 1:
             raise ValueError("times must be at least 1 (or None for until cleared)")
-        rule = AdapterFailure(stage, source, str(message), user,
-                              None if objects is None else frozenset(str(o) for o in objects), times)
+        rule = AdapterFailure(
+            stage,
+            source,
+            str(message),
+            user,
+            None if objects is None else frozenset(str(o) for o in objects),
+            times,
+        )
         with self._lock:
             self._rules.append(rule)
         return rule

@@ -38,8 +38,10 @@ def _users_from(values: Sequence[str]) -> dict[str, str]:
             try:
                 lines = path.read_text(encoding="utf-8").splitlines()
             except OSError as exc:
-                raise ConfigError("--users", f"{value!r} is neither user:password nor a readable file "
-                                             f"({exc.strerror or exc})") from None
+                raise ConfigError(
+                    "--users",
+                    f"{value!r} is neither user:password nor a readable file ({exc.strerror or exc})",
+                ) from None
             specs.extend(ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#"))
         else:
             specs.append(value)
@@ -49,8 +51,17 @@ def _users_from(values: Sequence[str]) -> dict[str, str]:
 def build_config(options: Mapping[str, Any], environ: Mapping[str, str]) -> MockConfig:
     """The effective config for ``serve`` options (``None`` values are flags not given)."""
     overrides: dict[str, Any] = {}
-    for key in ("host", "port", "seed", "classic_prefix", "secret_key", "threads", "scenario", "admin_token",
-                "journal_size"):
+    for key in (
+        "host",
+        "port",
+        "seed",
+        "classic_prefix",
+        "secret_key",
+        "threads",
+        "scenario",
+        "admin_token",
+        "journal_size",
+    ):
         if options.get(key) is not None:
             overrides[key] = options[key]
     if options.get("classic_resend"):
@@ -69,8 +80,9 @@ def build_config(options: Mapping[str, Any], environ: Mapping[str, str]) -> Mock
 
 def banner(cfg: MockConfig, base_url: str) -> str:
     """The start-up text: where to point a client, how to log in, what data there is."""
-    login = ("any non-empty login and password" if cfg.users is None
-             else "users " + ", ".join(sorted(cfg.users)))
+    login = (
+        "any non-empty login and password" if cfg.users is None else "users " + ", ".join(sorted(cfg.users))
+    )
     sources = ", ".join(f"{s.name} ({s.partition}, {s.records} records)" for s in cfg.sources)
     lines = [
         "rhoconnect-mock: a mock RhoConnect 7.8 server",
@@ -97,23 +109,49 @@ def cli() -> None:
 @cli.command()
 @click.option("--host", default=None, help="address to bind (default 127.0.0.1: loopback only)")
 @click.option("--port", type=int, default=None, help="port (default 9292; 0 picks a free one)")
-@click.option("--config", "config", type=click.Path(dir_okay=False), default=None,
-              help="TOML or YAML file with any of these settings")
+@click.option(
+    "--config",
+    "config",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="TOML or YAML file with any of these settings",
+)
 @click.option("--seed", type=int, default=None, help="seed for generated records (same seed, same data)")
 @click.option("--records", multiple=True, metavar="SOURCE=N", help="generate N records for SOURCE")
-@click.option("--data", type=click.Path(dir_okay=False), default=None,
-              help='JSON file {"Source": {"id": {"attr": "value"}}} with the records to serve')
-@click.option("--users", multiple=True, metavar="FILE|USER:PASS",
-              help="accept only these logins (default: any non-empty login and password)")
+@click.option(
+    "--data",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help='JSON file {"Source": {"id": {"attr": "value"}}} with the records to serve',
+)
+@click.option(
+    "--users",
+    multiple=True,
+    metavar="FILE|USER:PASS",
+    help="accept only these logins (default: any non-empty login and password)",
+)
 @click.option("--classic-prefix", default=None, help="path of the classic routes (default /application)")
-@click.option("--classic-resend", is_flag=True, default=False,
-              help="re-send a pending page when a query carries no token (pre-7.8 behaviour)")
+@click.option(
+    "--classic-resend",
+    is_flag=True,
+    default=False,
+    help="re-send a pending page when a query carries no token (pre-7.8 behaviour)",
+)
 @click.option("--secret-key", default=None, help="session cookie signing key (default: random)")
 @click.option("--threads", type=int, default=None, help="worker threads (default 16)")
-@click.option("--scenario", type=click.Path(dir_okay=False), default=None,
-              help="TOML or YAML file of fault rules active from start-up")
-@click.option("--fail", "fail", multiple=True, metavar="MATCH:ACTION[:WHEN]",
-              help="a fault rule, e.g. query:500:once or cud:reset:nth=2 (repeatable)")
+@click.option(
+    "--scenario",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="TOML or YAML file of fault rules active from start-up",
+)
+@click.option(
+    "--fail",
+    "fail",
+    multiple=True,
+    metavar="MATCH:ACTION[:WHEN]",
+    help="a fault rule, e.g. query:500:once or cud:reset:nth=2 (repeatable)",
+)
 @click.option("--admin-token", default=None, help="require this bearer token on the admin API (/_mock/)")
 @click.option("--journal-size", type=int, default=None, help="requests kept in the journal (default 10000)")
 def serve(**options: Any) -> None:
@@ -142,8 +180,9 @@ def serve(**options: Any) -> None:
 def main(argv: Sequence[str] | None = None) -> None:
     """Console entry point: one ``Error:`` line and status 2 for any usage or config problem."""
     try:
-        cli.main(args=list(argv) if argv is not None else None, prog_name="rhoconnect-mock",
-                 standalone_mode=False)
+        cli.main(
+            args=list(argv) if argv is not None else None, prog_name="rhoconnect-mock", standalone_mode=False
+        )
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.Abort:

@@ -43,9 +43,26 @@ DEFAULT_ATTRIBUTES: tuple[str, ...] = ("name", "brand", "price", "quantity", "sk
 ENV_PREFIX = "RHOCONNECT_MOCK_"
 
 _TOP_KEYS = {
-    "host", "port", "seed", "classic_prefix", "classic_resend", "users", "sources", "data",
-    "secret_key", "app_name", "id_template", "cookie_expire", "threads", "bulk_wait_polls",
-    "bulk_dir", "records", "scenario", "faults", "admin_token", "journal_size",
+    "host",
+    "port",
+    "seed",
+    "classic_prefix",
+    "classic_resend",
+    "users",
+    "sources",
+    "data",
+    "secret_key",
+    "app_name",
+    "id_template",
+    "cookie_expire",
+    "threads",
+    "bulk_wait_polls",
+    "bulk_dir",
+    "records",
+    "scenario",
+    "faults",
+    "admin_token",
+    "journal_size",
 }
 _SOURCE_KEYS = {"partition", "priority", "records", "attributes", "schema", "metadata", "generator"}
 
@@ -327,7 +344,7 @@ def env_layer(environ: Mapping[str, str]) -> dict[str, Any]:
     for name, value in environ.items():
         if not name.startswith(ENV_PREFIX) or name == ENV_PREFIX + "CONFIG":
             continue
-        key = name[len(ENV_PREFIX):].lower()
+        key = name[len(ENV_PREFIX) :].lower()
         if key not in _TOP_KEYS or key == "sources":
             raise ConfigError(name, "unknown setting")
         out[key] = value

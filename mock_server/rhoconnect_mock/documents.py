@@ -157,7 +157,13 @@ def scan(master: MasterDocument, doc: ClientSourceDoc, p_size: int) -> Diff:
     """Diffs from the client's cursor forward, for at most ``p_size`` changed objects."""
     start = doc.cursor
     end = master.end
-    log, moved, records, history, overlay = master.log, master.moved, master.records, master.history, doc.overlay
+    log, moved, records, history, overlay = (
+        master.log,
+        master.moved,
+        master.records,
+        master.history,
+        doc.overlay,
+    )
     inserts: dict[str, Record] = {}
     deletes: dict[str, Record] = {}
     updates: dict[str, Record | None] = {}

@@ -42,6 +42,7 @@ def _pool(fake: Faker, attr: str, rng: random.Random) -> list[str]:
     if key in {"brand", "company", "vendor", "manufacturer"}:
         make = fake.company
     elif key in {"name", "title", "product"}:
+
         def make() -> str:
             return f"{fake.color_name()} {fake.word().capitalize()}"
     elif hasattr(fake, key) and callable(getattr(fake, key)) and not key.startswith("_"):
@@ -50,8 +51,10 @@ def _pool(fake: Faker, attr: str, rng: random.Random) -> list[str]:
         def make() -> str:
             return str(provider())
     else:
+
         def make() -> str:
             return str(fake.sentence(nb_words=3).rstrip("."))
+
     try:
         return [make() for _ in range(_POOL_SIZE)]
     except (TypeError, AttributeError):
@@ -85,7 +88,8 @@ def _faker_records(source: SourceConfig, seed: int, n: int) -> Records:
         else:
             columns.append(rng.choices(_pool(fake, attr, rng), k=n))
     ids = [str(i) for i in range(1, n + 1)]
-    return {oid: dict(zip(attrs, row, strict=True)) for oid, row in zip(ids, zip(*columns), strict=True)}
+    rows = zip(*columns, strict=True)
+    return {oid: dict(zip(attrs, row, strict=True)) for oid, row in zip(ids, rows, strict=True)}
 
 
 def sequence_records(source: SourceConfig, n: int) -> Records:
@@ -123,8 +127,9 @@ def normalise_records(data: Any, where: str) -> Records:
     for oid, attrs in data.items():
         if not isinstance(attrs, dict):
             raise DataFileError(f"{where}.{oid}", "must be a table of attribute values")
-        out[str(oid)] = {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in attrs.items()
-                         if v is not None}
+        out[str(oid)] = {
+            str(k): v if isinstance(v, str) else json.dumps(v) for k, v in attrs.items() if v is not None
+        }
     return out
 
 

@@ -45,8 +45,14 @@ class WSGIServer(wsgi.Server):
     def __init__(self, bind_addr: tuple[str, int], app: Flask, *, threads: int = 16) -> None:
         # cheroot's defaults (listen backlog 5, 10 idle keep-alive connections) reset the
         # connections of the 11th client that keeps one open: sync clients all do.
-        super().__init__(bind_addr, app, numthreads=threads, server_name="rhoconnect-mock",
-                         request_queue_size=256, accepted_queue_size=-1)
+        super().__init__(
+            bind_addr,
+            app,
+            numthreads=threads,
+            server_name="rhoconnect-mock",
+            request_queue_size=256,
+            accepted_queue_size=-1,
+        )
         self.keep_alive_conn_limit = 4096
         self.gateway = SocketGateway
 
@@ -59,8 +65,14 @@ def make_server(app: Flask, host: str, port: int, threads: int = 16) -> WSGIServ
 class _ServerBase:
     """Lifecycle of an embedded server: start, stop, URLs, app and state."""
 
-    def __init__(self, config: MockConfig | Mapping[str, Any] | None = None, *, app: Flask | None = None,
-                 host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        config: MockConfig | Mapping[str, Any] | None = None,
+        *,
+        app: Flask | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
         self.app: Flask = app if app is not None else create_app(config)
         self._host = host
         self._port = port
@@ -116,8 +128,9 @@ class _ServerBase:
     def __enter__(self) -> _ServerBase:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()
 
 

@@ -28,22 +28,17 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .backend import AdapterFailures, Dataset, MasterDocument, Record
+from . import cud_engine, query_engine, search_engine
+from .backend import AdapterFailures, Dataset, MasterDocument
 from .config import MockConfig, Partition, SourceConfig
-from .documents import ClientSourceDoc, PendingPage, SearchState, scan
+from .documents import ClientSourceDoc
 from .errors import UnknownClient
+from .query_engine import Page
+from .search_engine import SearchAnswer
 from .seed import Records, generate_records, load_data_file, normalise_records
 from .tokens import TokenClock
 
 log = logging.getLogger(__name__)
-
-UNKNOWN_SOURCE_MESSAGE = "Please set uri in your settings or through console"
-_ERROR_KEYS = ("create-error", "update-error", "delete-error", "update-rollback")
-
-
-def encode(value: Any) -> bytes:
-    """Compact JSON, UTF-8, as RhoConnect writes it."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
 @dataclass
@@ -90,28 +85,6 @@ class Client:
         return d
 
 
-@dataclass
-class Page:
-    """A query answer: the JSON bytes plus what goes into the page headers."""
-
-    body: bytes
-    token: str
-    count: int
-
-
-@dataclass
-class SearchAnswer:
-    """A search answer: per-source sub-arrays, and the token/count for the page headers."""
-
-    results: list[list[dict[str, Any]]]
-    token: str
-    count: int
-
-    @property
-    def body(self) -> bytes:
-        return encode(self.results)
-
-
 class MockState:
     """The whole mutable state of one mock server (see the module docstring for the contract)."""
 
@@ -124,7 +97,7 @@ class MockState:
         self._datasets: dict[str, Dataset] = {}
         self._file_data: dict[str, Records] = {}
         self._masters: dict[tuple[str, str | None], MasterDocument] = {}
-        self._errors: dict[tuple[str, str | None], dict[str, Any]] = {}
+        self.source_error_store: dict[tuple[str, str | None], dict[str, Any]] = {}
         self._clients: dict[str, Client] = {}
         self._blobs: dict[tuple[str, str | None, str, str], tuple[str, bytes]] = {}
         self.reset()
@@ -137,9 +110,13 @@ class MockState:
             self._file_data = load_data_file(self.config.data) if self.config.data else {}
             self.sources = {
                 s.name: SourceSpec(
-                    s.name, s.partition, s.priority, s.attributes,
+                    s.name,
+                    s.partition,
+                    s.priority,
+                    s.attributes,
                     json.loads(json.dumps(s.schema)) if s.schema else None,
-                    s.metadata if not isinstance(s.metadata, dict) else dict(s.metadata), s,
+                    s.metadata if not isinstance(s.metadata, dict) else dict(s.metadata),
+                    s,
                 )
                 for s in sorted(self.config.sources, key=lambda s: s.priority)
             }
@@ -149,7 +126,7 @@ class MockState:
                     self.sources[name] = SourceSpec(name, "user", 3, attrs)
             self._datasets.clear()
             self._masters.clear()
-            self._errors.clear()
+            self.source_error_store.clear()
             self._clients.clear()
             self._blobs.clear()
             self.failures.clear()
@@ -160,7 +137,8 @@ class MockState:
             raise KeyError(f"unknown source {source!r}")
         return spec
 
-    def _owner(self, spec: SourceSpec, user: str | None) -> tuple[str, str | None]:
+    def owner(self, spec: SourceSpec, user: str | None) -> tuple[str, str | None]:
+        """The key of a master document: the source and its user (``None`` for the app partition)."""
         return (spec.name, user if spec.partition == "user" else None)
 
     def _dataset(self, spec: SourceSpec) -> Dataset:
@@ -185,7 +163,7 @@ class MockState:
         """The master document of ``source`` for ``user`` (created from the dataset on first use)."""
         with self.lock:
             spec = self._spec(source)
-            key = self._owner(spec, user)
+            key = self.owner(spec, user)
             md = self._masters.get(key)
             if md is None:
                 md = self._masters[key] = MasterDocument(self._dataset(spec))
@@ -246,7 +224,12 @@ class MockState:
     def blob(self, source: str, user: str | None, oid: str, attr: str) -> tuple[str, bytes] | None:
         """A blob uploaded for an object attribute: (file name, bytes), or ``None``."""
         with self.lock:
-            return self._blobs.get((*self._owner(self._spec(source), user), oid, attr))
+            return self._blobs.get((*self.owner(self._spec(source), user), oid, attr))
+
+    def store_blob(self, source: str, user: str | None, oid: str, attr: str, blob: tuple[str, bytes]) -> None:
+        """Keep an uploaded blob for an object attribute."""
+        with self.lock:
+            self._blobs[(*self.owner(self._spec(source), user), oid, attr)] = blob
 
     # ----------------------------------------------------------------- adapter failures
 
@@ -274,21 +257,7 @@ class MockState:
     def source_errors(self, source: str, user: str | None) -> dict[str, Any]:
         """The stored ``source-error`` hash of the last adapter run (``{}`` when it worked)."""
         with self.lock:
-            return dict(self._errors.get(self._owner(self._spec(source), user), {}))
-
-    def _run_query_adapter(self, spec: SourceSpec, user: str) -> None:
-        # A login attempt clears stored errors; a failed login or query leaves the master alone.
-        key = self._owner(spec, user)
-        errors: dict[str, Any] = {}
-        for stage in ("login", "query", "logoff"):
-            message = self.failures.check(stage, spec.name, user)
-            if message is not None:
-                errors = {f"{stage}-error": {"message": message}}
-                break
-        if errors:
-            self._errors[key] = errors
-        else:
-            self._errors.pop(key, None)
+            return dict(self.source_error_store.get(self.owner(self._spec(source), user), {}))
 
     # ----------------------------------------------------------------- clients
 
@@ -336,70 +305,7 @@ class MockState:
     def query_page(self, client: Client, source: str, token: str | None, p_size: int) -> Page:
         """One query answer for ``client`` (paging, acknowledgement, errors, schema, metadata)."""
         with self.lock:
-            spec = self.sources.get(source)
-            if spec is None:
-                return self._page("", 0, 0, {"source-error": {"query-error": {"message": UNKNOWN_SOURCE_MESSAGE}}})
-            md = self.master(source, client.user)
-            doc = client.doc(source)
-            self._run_query_adapter(spec, client.user)
-            if doc.pending is not None:
-                if token and token == doc.pending.token:
-                    doc.acknowledge()
-                elif token or self.config.classic_resend:
-                    return Page(doc.pending.body, doc.pending.token, doc.pending.count)
-                else:
-                    doc.acknowledge()  # RhoConnect 7.8: no token acknowledges the pending page
-            source_error = self._errors.get(self._owner(spec, client.user))
-            meta = spec.metadata_json()
-            if spec.schema is not None:
-                if doc.schema_reset:
-                    doc.schema_reset = False
-                    doc.schema_seen = spec.schema_version
-                    doc.metadata_seen = meta
-                    return self._page("", 0, len(md.records), {"metadata": meta} if meta else {})
-                if doc.schema_seen is not None and doc.schema_seen != spec.schema_version:
-                    tok = self.tokens.next()
-                    content: dict[str, Any] = {"schema-changed": "true"}
-                    page = self._page(tok, 0, 0, content)
-                    doc.pending = PendingPage(tok, page.body, 0, "schema-changed", content=content)
-                    return page
-                doc.schema_seen = spec.schema_version
-            if p_size <= 0:
-                return self._page("", 0, len(md.records), {"source-error": source_error} if source_error else {})
-            diff = scan(md, doc, p_size)
-            content = {}
-            if diff.inserts:
-                content["insert"] = diff.inserts
-            if diff.deletes:
-                content["delete"] = diff.deletes
-            if doc.links:
-                content["links"] = {temp: {"l": real} for temp, real in doc.links.items()}
-                doc.links = {}
-            send_meta = meta is not None and meta != doc.metadata_seen
-            if send_meta:
-                content["metadata"] = meta
-            if source_error:
-                content["source-error"] = source_error
-            for key in _ERROR_KEYS:  # object errors go out once (re-sent only inside a pending page)
-                if key in doc.errors:
-                    content[key] = doc.errors[key]
-            doc.errors = {}
-            if diff.inserts or diff.deletes or "links" in content:
-                tok = self.tokens.next()
-                page = self._page(tok, diff.count, len(md.records), content)
-                doc.pending = PendingPage(tok, page.body, diff.count, "data", diff.cursor, diff.overlay,
-                                          diff.sent, meta if send_meta else None, content)
-                return page
-            doc.advance(diff.cursor, diff.overlay)
-            if send_meta:
-                doc.metadata_seen = meta
-            return self._page("", 0, len(md.records), content)
-
-    @staticmethod
-    def _page(token: str, count: int, total: int, content: Mapping[str, Any]) -> Page:
-        body = encode([{"version": 3}, {"token": token}, {"count": count}, {"progress_count": 0},
-                       {"total_count": total}, content])
-        return Page(body, token, count)
+            return query_engine.query_page(self, client, source, token, p_size)
 
     # ----------------------------------------------------------------- create / update / delete
 
@@ -426,56 +332,11 @@ class MockState:
             doc = client.doc(source)
             for kind, section in (("create", create), ("update", update), ("delete", delete)):
                 for oid, attrs in (section or {}).items():
-                    clean = {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in (attrs or {}).items()}
+                    clean = {
+                        str(k): v if isinstance(v, str) else json.dumps(v) for k, v in (attrs or {}).items()
+                    }
                     doc.queue.append((kind, str(oid), clean))
-            self._process_queue(spec, client, doc, blobs or {})
-
-    def _process_queue(self, spec: SourceSpec, client: Client, doc: ClientSourceDoc,
-                       blobs: Mapping[str, tuple[str, bytes]]) -> None:
-        md = self.master(spec.name, client.user)
-        order = {"create": 0, "update": 1, "delete": 2}
-        ops = sorted(doc.queue, key=lambda op: order[op[0]])
-        doc.queue = []
-        owner = self._owner(spec, client.user)
-        for i, (kind, oid, attrs) in enumerate(ops):
-            message = self.failures.check(kind, spec.name, client.user, oid)
-            if kind == "create":
-                if message is not None:
-                    self._object_error(doc, "create-error", oid, attrs, message)
-                    doc.queue = ops[i + 1:]
-                    return
-                new_id = md.new_id(self.config.id_template, spec.name)
-                doc.set_held(new_id, md.put(new_id, attrs))
-                doc.links[oid] = new_id
-                self._store_blobs(owner, oid, new_id, blobs)
-            elif kind == "update":
-                held = doc.held(md, oid)
-                if message is not None:
-                    self._object_error(doc, "update-error", oid, attrs, message)
-                    doc.errors.setdefault("update-rollback", {})[oid] = dict(held or {})
-                    continue
-                md.merge(oid, attrs)
-                doc.set_held(oid, {**(held or {}), **attrs})
-                self._store_blobs(owner, oid, oid, blobs)
-            else:
-                if message is not None:
-                    self._object_error(doc, "delete-error", oid, attrs, message)
-                    continue
-                md.delete(oid)
-                doc.set_held(oid, None)
-
-    @staticmethod
-    def _object_error(doc: ClientSourceDoc, key: str, oid: str, attrs: dict[str, str], message: str) -> None:
-        errors = doc.errors.setdefault(key, {})
-        errors[oid] = attrs
-        errors[f"{oid}-error"] = {"message": message}
-
-    def _store_blobs(self, owner: tuple[str, str | None], sent_id: str, oid: str,
-                     blobs: Mapping[str, tuple[str, bytes]]) -> None:
-        suffix = f"-{sent_id}"
-        for name, blob in blobs.items():
-            if name.endswith(suffix):
-                self._blobs[(*owner, oid, name[: -len(suffix)])] = blob
+            cud_engine.process_queue(self, spec, client, doc, blobs or {})
 
     # ----------------------------------------------------------------- search
 
@@ -492,54 +353,7 @@ class MockState:
         search, repeated on its later pages; acknowledging it gives the next page.
         """
         with self.lock:
-            results: list[list[dict[str, Any]]] = []
-            header_token, total = "", 0
-            for name, token in sources:
-                spec = self.sources.get(name)
-                if spec is None:
-                    results.append([])
-                    continue
-                doc = client.doc(name)
-                md = self.master(name, client.user)
-                if token:
-                    state = doc.search
-                    if state is None or state.token != token:
-                        results.append(_search_error(name, "search-error", "Search error - invalid token"))
-                        continue
-                else:
-                    failure = None
-                    for stage, key in (("login", "login-error"), ("search", "search-error"), ("logoff", "logoff-error")):
-                        message = self.failures.check(stage, name, client.user)
-                        if message is not None:
-                            failure = _search_error(name, key, message)
-                            break
-                    if failure is not None:
-                        results.append(failure)
-                        continue
-                    wanted = dict(params)
-                    matches = [oid for oid, rec in md.records.items()
-                               if all(rec.get(k) == v for k, v in wanted.items())]
-                    state = doc.search = SearchState(self.tokens.next(), matches)
-                inserts: dict[str, Record] = {}
-                remaining = state.remaining
-                i = 0
-                while i < len(remaining) and len(inserts) < max(p_size, 0):
-                    oid = remaining[i]
-                    i += 1
-                    cur = md.records.get(oid)
-                    if cur is not None and doc.held(md, oid) != cur:
-                        inserts[oid] = cur
-                        doc.set_held(oid, cur)
-                state.remaining = remaining[i:]
-                if not inserts:
-                    doc.search = None
-                    results.append([])
-                    continue
-                header_token = header_token or state.token
-                total += len(inserts)
-                results.append([{"version": 3}, {"token": state.token}, {"source": name},
-                                {"count": len(inserts)}, {"insert": inserts}])
-            return SearchAnswer(results, header_token, total)
+            return search_engine.search(self, client, sources, params, p_size)
 
     # ----------------------------------------------------------------- introspection
 
@@ -552,8 +366,11 @@ class MockState:
                     "user": c.user,
                     **c.fields,
                     "sources": {
-                        name: {"cursor": d.cursor, "pending_token": d.pending.token if d.pending else None,
-                               "queued": len(d.queue)}
+                        name: {
+                            "cursor": d.cursor,
+                            "pending_token": d.pending.token if d.pending else None,
+                            "queued": len(d.queue),
+                        }
                         for name, d in c.docs.items()
                     },
                 }
@@ -568,7 +385,12 @@ class MockState:
             if doc is None or doc.pending is None:
                 return None
             page = doc.pending
-            return {"token": page.token, "count": page.count, "kind": page.kind, "page": json.loads(page.body)}
+            return {
+                "token": page.token,
+                "count": page.count,
+                "kind": page.kind,
+                "page": json.loads(page.body),
+            }
 
     def client_document(self, client_id: str, source: str) -> dict[str, dict[str, str]]:
         """What the client holds of ``source``, materialised (inspection only)."""
@@ -582,13 +404,16 @@ class MockState:
             return doc.materialise(self.master(source, client.user))
 
 
-_DEVICE_FIELDS = ("device_type", "device_push_type", "device_pin", "device_port", "device_app_id",
-                  "device_app_version", "phone_id")
+_DEVICE_FIELDS = (
+    "device_type",
+    "device_push_type",
+    "device_pin",
+    "device_port",
+    "device_app_id",
+    "device_app_version",
+    "phone_id",
+)
 
 
 def _device_fields(fields: Mapping[str, Any] | None) -> dict[str, str]:
     return {k: str(fields[k]) for k in _DEVICE_FIELDS if fields and fields.get(k) is not None}
-
-
-def _search_error(source: str, key: str, message: str) -> list[dict[str, Any]]:
-    return [{"version": 3}, {"source": source}, {"search-error": {key: {"message": message}}}]

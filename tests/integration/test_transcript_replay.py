@@ -22,7 +22,6 @@ from typing import Any
 
 import pytest
 import requests
-
 from rhoconnect_mock import MockServer
 
 pytestmark = pytest.mark.integration
@@ -72,8 +71,20 @@ def parse_transcript(path: Path) -> list[Exchange]:
         rlines = rhead.splitlines()
         status = int(rlines[0].split()[1])
         rheaders = dict(line.split(": ", 1) for line in rlines[1:] if ": " in line)
-        exchanges.append(Exchange(step, title, jar, method, target, headers, body.rstrip("\n").encode(),
-                                  status, rheaders, rbody.strip("\n")))
+        exchanges.append(
+            Exchange(
+                step,
+                title,
+                jar,
+                method,
+                target,
+                headers,
+                body.rstrip("\n").encode(),
+                status,
+                rheaders,
+                rbody.strip("\n"),
+            )
+        )
     return exchanges
 
 
@@ -88,8 +99,16 @@ def shape(value: Any, key: str | None = None) -> Any:
         return {k: shape(v, k) for k, v in value.items()}
     if key == "token":
         return "token" if value else ""
-    if key in {"version", "schema-changed", "message", "result", "source", "count", "total_count",
-               "progress_count"}:
+    if key in {
+        "version",
+        "schema-changed",
+        "message",
+        "result",
+        "source",
+        "count",
+        "total_count",
+        "progress_count",
+    }:
         return value
     if key == "url":
         return "url" if value else ""
@@ -112,15 +131,31 @@ class Deviation:
 # once (issue: "changes pushed by one client reach other clients of the same user"), so within
 # that window a few answers differ in content, never in layout.
 MAIN_DEVIATIONS = {
-    15: Deviation("client 1 already holds its own update of '3' (99.99); the real client document still "
-                  "had 3.75 until the poll interval ran out, so its search sent '3' again", "answer", [[]]),
-    16: Deviation("follows from step 15: no search token was issued, so the recorded token is unknown",
-                  "answer", [[{"version": 3}, {"source": "Product"},
-                              {"search-error": {"search-error": {"message": "Search error - invalid token"}}}]]),
-    21: Deviation("the mock's master has the first client's update and delete (the recorded one kept the "
-                  "pre-push state for 300 s), so 20 objects instead of 22", "counts"),
-    22: Deviation("follows from step 21: total_count 24 (after the deletes of '4' and '6') instead of 25",
-                  "counts"),
+    15: Deviation(
+        "client 1 already holds its own update of '3' (99.99); the real client document still "
+        "had 3.75 until the poll interval ran out, so its search sent '3' again",
+        "answer",
+        [[]],
+    ),
+    16: Deviation(
+        "follows from step 15: no search token was issued, so the recorded token is unknown",
+        "answer",
+        [
+            [
+                {"version": 3},
+                {"source": "Product"},
+                {"search-error": {"search-error": {"message": "Search error - invalid token"}}},
+            ]
+        ],
+    ),
+    21: Deviation(
+        "the mock's master has the first client's update and delete (the recorded one kept the "
+        "pre-push state for 300 s), so 20 objects instead of 22",
+        "counts",
+    ),
+    22: Deviation(
+        "follows from step 21: total_count 24 (after the deletes of '4' and '6') instead of 25", "counts"
+    ),
 }
 
 ERRORS_DEVIATIONS: dict[int, Deviation] = {}
@@ -170,11 +205,19 @@ class Replayer:
 
     def send(self, ex: Exchange) -> requests.Response:
         session = self.jars.setdefault(ex.jar, requests.Session()) if ex.jar else requests.Session()
-        headers = {k: self._map(v) for k, v in ex.headers.items()
-                   if k.lower() in {"content-type", "x-rhoconnect-client-id"}}
+        headers = {
+            k: self._map(v)
+            for k, v in ex.headers.items()
+            if k.lower() in {"content-type", "x-rhoconnect-client-id"}
+        }
         body = self._map(ex.body.decode()).encode() if ex.body else None
-        return session.request(ex.method, self.server.base_url + self._map(ex.target), headers=headers,
-                               data=body, allow_redirects=False)
+        return session.request(
+            ex.method,
+            self.server.base_url + self._map(ex.target),
+            headers=headers,
+            data=body,
+            allow_redirects=False,
+        )
 
     def learn(self, recorded: Any, mocked: Any) -> None:
         """Map recorded ids, tokens and urls to the mock's, walking both bodies in step."""
@@ -204,11 +247,15 @@ def _compare(ex: Exchange, r: requests.Response, deviation: Deviation | None) ->
     if r.status_code != ex.status:
         return [f"{where}: status {r.status_code} != {ex.status}: {r.text[:200]}"]
     if r.headers.get("Content-Type") != ex.response_headers.get("Content-Type"):
-        problems.append(f"{where}: content type {r.headers.get('Content-Type')!r} != "
-                        f"{ex.response_headers.get('Content-Type')!r}")
+        problems.append(
+            f"{where}: content type {r.headers.get('Content-Type')!r} != "
+            f"{ex.response_headers.get('Content-Type')!r}"
+        )
     for name in ("Warning", "Cache-Control", "pragma"):
         if ex.response_headers.get(name) != r.headers.get(name) and ex.response_headers.get(name) is not None:
-            problems.append(f"{where}: header {name} {r.headers.get(name)!r} != {ex.response_headers.get(name)!r}")
+            problems.append(
+                f"{where}: header {name} {r.headers.get(name)!r} != {ex.response_headers.get(name)!r}"
+            )
     if deviation is not None and deviation.kind == "answer":
         if r.json() != deviation.expected:
             problems.append(f"{where}: documented mock answer {deviation.expected!r} != {r.text[:300]}")
@@ -219,8 +266,10 @@ def _compare(ex: Exchange, r: requests.Response, deviation: Deviation | None) ->
     counts = deviation is None or deviation.kind != "counts"
     count_header = ex.response_headers.get("X-Rhoconnect-PAGE-OBJECT-COUNT")
     if counts and count_header != r.headers.get("X-Rhoconnect-PAGE-OBJECT-COUNT"):
-        problems.append(f"{where}: object count header {r.headers.get('X-Rhoconnect-PAGE-OBJECT-COUNT')!r} != "
-                        f"{count_header!r}")
+        problems.append(
+            f"{where}: object count header {r.headers.get('X-Rhoconnect-PAGE-OBJECT-COUNT')!r} != "
+            f"{count_header!r}"
+        )
     recorded = _json(ex.response_body)
     if recorded is None:
         if ex.response_body != r.text and "binary body omitted" not in ex.response_body:
@@ -256,8 +305,9 @@ def _users(exchanges: list[Exchange]) -> dict[str, str]:
     return users
 
 
-def _replay(server: MockServer, exchanges: list[Exchange], deviations: dict[int, Deviation],
-            setup: Any = None) -> list[str]:
+def _replay(
+    server: MockServer, exchanges: list[Exchange], deviations: dict[int, Deviation], setup: Any = None
+) -> list[str]:
     replayer = Replayer(server)
     problems: list[str] = []
     for ex in exchanges:
@@ -291,8 +341,12 @@ def test_main_transcript_replays(tmp_path: Path) -> None:
     assert [ex.step for ex in exchanges] == list(range(1, 29))
     if not _has_bulk():
         exchanges = [ex for ex in exchanges if ex.step not in {23, 24, 25, 26}]
-    config = {"users": _users(exchanges), "id_template": "new-{n}", "bulk_dir": str(tmp_path),
-              "sources": {"Product": {"generator": "sequence"}}}
+    config = {
+        "users": _users(exchanges),
+        "id_template": "new-{n}",
+        "bulk_dir": str(tmp_path),
+        "sources": {"Product": {"generator": "sequence"}},
+    }
     with MockServer(config) as server:
         problems = _replay(server, exchanges, MAIN_DEVIATIONS)
     assert not problems, "\n".join(problems)
@@ -306,8 +360,16 @@ def test_errors_transcript_parts_a_to_d_replay(tmp_path: Path) -> None:
     skip = {91, 92} | (set() if _has_bulk() else {48, 49, 50, 83, 84})
     exchanges = [ex for ex in exchanges if ex.step not in skip]
     data = tmp_path / "fixed.json"
-    data.write_text(json.dumps({"Fixed": {f"f{i}": {"name": f"Fixed {i}", "price": f"{i * 2.5:.2f}", "qty": str(i)}
-                                          for i in range(1, 5)}}))
+    data.write_text(
+        json.dumps(
+            {
+                "Fixed": {
+                    f"f{i}": {"name": f"Fixed {i}", "price": f"{i * 2.5:.2f}", "qty": str(i)}
+                    for i in range(1, 5)
+                }
+            }
+        )
+    )
     config = {
         "users": _users(exchanges),
         "id_template": "b-{n}",
@@ -317,9 +379,12 @@ def test_errors_transcript_parts_a_to_d_replay(tmp_path: Path) -> None:
             "Product": {"generator": "sequence"},
             "Broken": {"records": 3, "attributes": ["name", "qty"], "generator": "sequence"},
             "Fixed": {
-                "schema": {"version": "1.0", "property": {"name": "string", "price": "float", "qty": "integer"},
-                           "index": {"by_name": "name", "by_name_price": "name,price"},
-                           "unique_index": {"by_qty": "qty"}},
+                "schema": {
+                    "version": "1.0",
+                    "property": {"name": "string", "price": "float", "qty": "integer"},
+                    "index": {"by_name": "name", "by_name_price": "name,price"},
+                    "unique_index": {"by_qty": "qty"},
+                },
                 "metadata": {"title": "Fixed items", "schema_version": "1.0"},
             },
         },

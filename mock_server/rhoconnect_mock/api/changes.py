@@ -26,9 +26,7 @@ def _section(p: Mapping[str, Any], key: str) -> dict[str, Any]:
 
 def _blobs() -> dict[str, tuple[str, bytes]]:
     return {
-        name: (f.filename or name, f.read())
-        for name, f in request.files.items(multi=True)
-        if name != "cud"
+        name: (f.filename or name, f.read()) for name, f in request.files.items(multi=True) if name != "cud"
     }
 
 

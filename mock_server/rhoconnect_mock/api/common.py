@@ -57,6 +57,7 @@ def info() -> RequestInfo:
 
 # --------------------------------------------------------------------------- parameters
 
+
 def _rack_nested(items: list[tuple[str, str]]) -> dict[str, Any]:
     """Rack-style parsing of ``sources[][name]=A&sources[][token]=T&search[k]=v`` keys.
 
@@ -167,6 +168,7 @@ def require_client() -> Client:
 
 # --------------------------------------------------------------------------- answers
 
+
 def empty_ok() -> Response:
     """RhoConnect's empty 200 (``text/html;charset=utf-8``)."""
     return text_response("", 200)
@@ -191,6 +193,7 @@ def json_response(body: bytes, token: str | None = None, count: int | None = Non
 
 
 # --------------------------------------------------------------------------- app hooks
+
 
 def _classify() -> None:
     view = current_app.view_functions.get(request.endpoint or "")

@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 from mock_rc import RC
-
 from rhoconnect_mock import MockServer
 
 BROKEN_AND_FIXED: dict[str, Any] = {

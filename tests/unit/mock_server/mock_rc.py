@@ -10,7 +10,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import requests
-
 from rhoconnect_mock import MockServer
 
 
@@ -24,7 +23,9 @@ class RC:
         self.http = requests.Session()
         self.client_id: str | None = None
 
-    def login(self, login: str = "alice", password: str = "secret", classic: bool = False) -> requests.Response:
+    def login(
+        self, login: str = "alice", password: str = "secret", classic: bool = False
+    ) -> requests.Response:
         path = f"{self.prefix}/clientlogin" if classic else "/rc/v1/app/login"
         return self.http.post(self.base + path, json={"login": login, "password": password, "remember_me": 1})
 
@@ -37,8 +38,14 @@ class RC:
         self.client_id = r.json()["client"]["client_id"]
         return self.client_id
 
-    def query(self, source: str = "Product", token: str | None = None, p_size: int | None = None,
-              classic: bool = False, **extra: Any) -> requests.Response:
+    def query(
+        self,
+        source: str = "Product",
+        token: str | None = None,
+        p_size: int | None = None,
+        classic: bool = False,
+        **extra: Any,
+    ) -> requests.Response:
         params: dict[str, Any] = {"client_id": self.client_id, "version": 3, **extra}
         if p_size is not None:
             params["p_size"] = p_size
@@ -49,8 +56,9 @@ class RC:
             return self.http.get(self.base + self.prefix, params=params)
         return self.http.get(f"{self.base}/app/v1/{source}", params=params)
 
-    def page(self, source: str = "Product", token: str | None = None, p_size: int | None = None,
-             **kw: Any) -> list[dict[str, Any]]:
+    def page(
+        self, source: str = "Product", token: str | None = None, p_size: int | None = None, **kw: Any
+    ) -> list[dict[str, Any]]:
         r = self.query(source, token, p_size, **kw)
         assert r.status_code == 200, r.text
         body: list[dict[str, Any]] = r.json()
@@ -62,9 +70,16 @@ class RC:
         return self.http.post(url, json=body)
 
     def search(self, sources: list[dict[str, str]], search: Mapping[str, str], p_size: int = 500) -> Any:
-        r = self.http.post(self.base + "/rc/v1/app/search",
-                           json={"client_id": self.client_id, "sources": sources, "search": dict(search),
-                                 "p_size": p_size, "version": 3})
+        r = self.http.post(
+            self.base + "/rc/v1/app/search",
+            json={
+                "client_id": self.client_id,
+                "sources": sources,
+                "search": dict(search),
+                "p_size": p_size,
+                "version": 3,
+            },
+        )
         assert r.status_code == 200, r.text
         return r.json()
 

@@ -5,10 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import requests
-
-from rhoconnect_mock import MockServer
-
 from mock_rc import RC
+from rhoconnect_mock import MockServer
 
 HTML = "text/html;charset=utf-8"
 
@@ -67,19 +65,30 @@ def test_configured_users_only(mock: Callable[..., MockServer]) -> None:
     assert ok.status_code == 200
     for login, password in (("alice", "wrong"), ("baduser", "pw1")):
         r = requests.post(server.base_url + "/rc/v1/app/login", json={"login": login, "password": password})
-        assert (r.status_code, r.text, r.headers["Content-Type"]) == (401, f"Unable to authenticate '{login}'", HTML)
+        assert (r.status_code, r.text, r.headers["Content-Type"]) == (
+            401,
+            f"Unable to authenticate '{login}'",
+            HTML,
+        )
 
 
 def test_malformed_json_is_500_with_real_body(server: MockServer) -> None:
-    r = requests.post(server.base_url + "/rc/v1/app/login", data=b'{"login":',
-                      headers={"Content-Type": "application/json"})
+    r = requests.post(
+        server.base_url + "/rc/v1/app/login", data=b'{"login":', headers={"Content-Type": "application/json"}
+    )
     assert (r.status_code, r.text, r.headers["Content-Type"]) == (
-        500, "Server error while processing client data", HTML)
+        500,
+        "Server error while processing client data",
+        HTML,
+    )
 
 
 def test_json_not_parsed_without_json_content_type(server: MockServer) -> None:
-    r = requests.post(server.base_url + "/rc/v1/app/login", data=b'{"login":"a","password":"b"}',
-                      headers={"Content-Type": "text/plain"})
+    r = requests.post(
+        server.base_url + "/rc/v1/app/login",
+        data=b'{"login":"a","password":"b"}',
+        headers={"Content-Type": "text/plain"},
+    )
     assert (r.status_code, r.text) == (401, "Unable to authenticate ''")
 
 
@@ -109,7 +118,11 @@ def test_routes_need_a_session(server: MockServer) -> None:
     ]
     for method, path in calls:
         r = requests.request(method, base + path, json={} if method == "POST" else None)
-        assert (r.status_code, r.text, r.headers["Content-Type"]) == (401, "Not authenticated", "text/plain"), path
+        assert (r.status_code, r.text, r.headers["Content-Type"]) == (
+            401,
+            "Not authenticated",
+            "text/plain",
+        ), path
         assert r.headers["Cache-Control"] == "no-cache"
 
 

@@ -6,7 +6,6 @@ import json
 from typing import Any
 
 from mock_rc import RC, apply_page
-
 from rhoconnect_mock import MockServer
 
 HTML = "text/html;charset=utf-8"
@@ -22,15 +21,23 @@ def test_push_create_update_delete_and_links(rc: RC, server: MockServer) -> None
     local["temp-1"] = {"name": "Created widget", "price": "1.00"}
     local["3"]["price"] = "99.99"
     del local["4"]
-    r = rc.push(create={"temp-1": {"name": "Created widget", "price": "1.00"}},
-                update={"3": {"price": "99.99"}}, delete={"4": {"name": "Product 4"}})
+    r = rc.push(
+        create={"temp-1": {"name": "Created widget", "price": "1.00"}},
+        update={"3": {"price": "99.99"}},
+        delete={"4": {"name": "Product 4"}},
+    )
     assert (r.status_code, r.content, r.headers["Content-Type"]) == (200, b"", HTML)
     q = rc.query(p_size=10)
     page = q.json()
     new_id = page[5]["links"]["temp-1"]["l"]
     assert isinstance(new_id, str) and new_id not in {str(i) for i in range(1, 26)}
-    assert page[:5] == [{"version": 3}, {"token": page[1]["token"]}, {"count": 0}, {"progress_count": 0},
-                        {"total_count": 25}]
+    assert page[:5] == [
+        {"version": 3},
+        {"token": page[1]["token"]},
+        {"count": 0},
+        {"progress_count": 0},
+        {"total_count": 25},
+    ]
     assert page[1]["token"] and q.headers["X-Rhoconnect-PAGE-OBJECT-COUNT"] == "0"
     assert page[5] == {"links": {"temp-1": {"l": new_id}}}  # own changes do not come back
     apply_page(local, page)
@@ -49,7 +56,9 @@ def test_other_clients_of_the_user_get_the_changes(server: MockServer) -> None:
     b_local = b.sync_all()
     a.sync_all()
     a.push(create={"t1": {"name": "N"}}, update={"3": {"price": "99.99"}}, delete={"4": {}})
-    rest = a.http.put(f"{a.base}/app/v1/Product/5", json={"client_id": a.client_id, "update": {"price": "55.55"}})
+    rest = a.http.put(
+        f"{a.base}/app/v1/Product/5", json={"client_id": a.client_id, "update": {"price": "55.55"}}
+    )
     assert (rest.status_code, rest.content, rest.headers["Content-Type"]) == (200, b"", HTML)
     rest = a.http.delete(f"{a.base}/app/v1/Product/6", params={"client_id": a.client_id})
     assert (rest.status_code, rest.content) == (200, b"")
@@ -64,25 +73,41 @@ def test_other_clients_of_the_user_get_the_changes(server: MockServer) -> None:
 def test_classic_push_has_warning_and_needs_source(rc: RC) -> None:
     r = rc.push(classic=True)
     assert (r.status_code, r.content) == (200, b"")
-    assert r.headers["Warning"] == "Use of the POST /application is deprecated. Use Rhoconnect API v1 instead."
+    assert (
+        r.headers["Warning"] == "Use of the POST /application is deprecated. Use Rhoconnect API v1 instead."
+    )
     r = rc.http.post(rc.base + "/application", json={"client_id": rc.client_id})
     assert (r.status_code, r.text) == (500, "Unknown source")
 
 
 def test_malformed_push_is_500(rc: RC) -> None:
     r = rc.http.post(f"{rc.base}/app/v1/Product", data=b"{nope", headers={"Content-Type": "application/json"})
-    assert (r.status_code, r.text, r.headers["Content-Type"]) == (500, "Server error while processing client data", HTML)
+    assert (r.status_code, r.text, r.headers["Content-Type"]) == (
+        500,
+        "Server error while processing client data",
+        HTML,
+    )
 
 
 def test_failed_create_stops_queue_until_next_push(rc: RC, server: MockServer) -> None:
     rc.sync_all("Broken")
     server.state.fail_adapter("create", "Broken", "cannot create 'please fail'", objects=["temp-a"])
-    r = rc.push("Broken", create={"temp-a": {"name": "please fail", "qty": "7"}, "temp-b": {"name": "good one", "qty": "8"}})
+    r = rc.push(
+        "Broken",
+        create={"temp-a": {"name": "please fail", "qty": "7"}, "temp-b": {"name": "good one", "qty": "8"}},
+    )
     assert (r.status_code, r.content) == (200, b"")
     empty3 = [{"version": 3}, {"token": ""}, {"count": 0}, {"progress_count": 0}, {"total_count": 3}]
     q = rc.query("Broken", p_size=10)
-    assert q.json() == [*empty3, {"create-error": {"temp-a": {"name": "please fail", "qty": "7"},
-                                                   "temp-a-error": {"message": "cannot create 'please fail'"}}}]
+    assert q.json() == [
+        *empty3,
+        {
+            "create-error": {
+                "temp-a": {"name": "please fail", "qty": "7"},
+                "temp-a-error": {"message": "cannot create 'please fail'"},
+            }
+        },
+    ]
     assert "X-Rhoconnect-PAGE-TOKEN" not in q.headers
     assert rc.page("Broken", p_size=10) == [*empty3, {}]  # errors are delivered once
     rc.push("Broken")  # an empty push processes the queue
@@ -100,24 +125,37 @@ def test_update_and_delete_errors_with_rollback(rc: RC, server: MockServer) -> N
     state = server.state
     state.fail_adapter("update", "Broken", "update rejected")
     rc.push("Broken", update={"2": {"name": "Renamed 2"}})
-    assert rc.page("Broken", p_size=10) == [*EMPTY4, {
-        "update-error": {"2": {"name": "Renamed 2"}, "2-error": {"message": "update rejected"}},
-        "update-rollback": {"2": {"name": "Broken 2", "qty": "2"}}}]
+    assert rc.page("Broken", p_size=10) == [
+        *EMPTY4,
+        {
+            "update-error": {"2": {"name": "Renamed 2"}, "2-error": {"message": "update rejected"}},
+            "update-rollback": {"2": {"name": "Broken 2", "qty": "2"}},
+        },
+    ]
     assert rc.page("Broken", p_size=10) == [*EMPTY4, {}]
     state.clear_adapter_failures()
     state.fail_adapter("delete", "Broken", "delete rejected")
     rc.push("Broken", delete={"3": {"name": "Broken 3", "qty": "3"}})
-    assert rc.page("Broken", p_size=10) == [*EMPTY4, {
-        "delete-error": {"3": {"name": "Broken 3", "qty": "3"}, "3-error": {"message": "delete rejected"}}}]
+    assert rc.page("Broken", p_size=10) == [
+        *EMPTY4,
+        {"delete-error": {"3": {"name": "Broken 3", "qty": "3"}, "3-error": {"message": "delete rejected"}}},
+    ]
     assert rc.page("Broken", token="123", p_size=10) == [*EMPTY4, {}]
-    assert "3" in state.records("Broken", "alice") and state.records("Broken", "alice")["2"]["name"] == "Broken 2"
+    assert (
+        "3" in state.records("Broken", "alice")
+        and state.records("Broken", "alice")["2"]["name"] == "Broken 2"
+    )
 
 
 def test_mixed_push_errors_ride_with_links_until_acknowledged(rc: RC, server: MockServer) -> None:
     rc.sync_all("Broken")
     server.state.fail_adapter("update", "Broken", "update rejected")
-    rc.push("Broken", create={"temp-c": {"name": "third", "qty": "9"}}, update={"1": {"qty": "100"}},
-            delete={"2": {"name": "Broken 2", "qty": "2"}})
+    rc.push(
+        "Broken",
+        create={"temp-c": {"name": "third", "qty": "9"}},
+        update={"1": {"qty": "100"}},
+        delete={"2": {"name": "Broken 2", "qty": "2"}},
+    )
     q = rc.query("Broken", p_size=10)
     page = q.json()
     assert page[4] == {"total_count": 3}  # created one, deleted one
@@ -134,18 +172,25 @@ def test_put_route_failure_has_rollback(rc: RC, server: MockServer) -> None:
     server.state.fail_adapter("update", "Broken", "update rejected", times=1)
     rc.http.put(f"{rc.base}/app/v1/Broken/1", json={"client_id": rc.client_id, "update": {"qty": "5"}})
     page = rc.page("Broken", p_size=10)
-    assert page[5] == {"update-error": {"1": {"qty": "5"}, "1-error": {"message": "update rejected"}},
-                       "update-rollback": {"1": {"name": "Broken 1", "qty": "1"}}}
+    assert page[5] == {
+        "update-error": {"1": {"qty": "5"}, "1-error": {"message": "update rejected"}},
+        "update-rollback": {"1": {"name": "Broken 1", "qty": "1"}},
+    }
     rc.http.put(f"{rc.base}/app/v1/Broken/1", json={"client_id": rc.client_id, "update": {"qty": "5"}})
     assert server.state.records("Broken", "alice")["1"]["qty"] == "5"  # times=1 was used up
 
 
 def test_multipart_push_with_blob(rc: RC, server: MockServer) -> None:
-    cud: dict[str, Any] = {"client_id": rc.client_id, "source_name": "Product",
-                           "create": {"tmp9": {"name": "With photo", "image_uri": "photo.jpg"}},
-                           "blob_fields": ["image_uri"]}
-    files = {"cud": (None, json.dumps(cud), "application/json"),
-             "image_uri-tmp9": ("photo.jpg", b"\x89PNG-bytes", "application/octet-stream")}
+    cud: dict[str, Any] = {
+        "client_id": rc.client_id,
+        "source_name": "Product",
+        "create": {"tmp9": {"name": "With photo", "image_uri": "photo.jpg"}},
+        "blob_fields": ["image_uri"],
+    }
+    files = {
+        "cud": (None, json.dumps(cud), "application/json"),
+        "image_uri-tmp9": ("photo.jpg", b"\x89PNG-bytes", "application/octet-stream"),
+    }
     r = rc.http.post(rc.base + "/application", files=files)
     assert (r.status_code, r.content) == (200, b"")
     page = rc.page()

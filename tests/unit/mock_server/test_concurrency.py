@@ -7,7 +7,6 @@ from collections.abc import Callable
 
 import pytest
 from mock_rc import RC
-
 from rhoconnect_mock import MockServer
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from rhoconnect_mock import ConfigError, MockConfig, create_app, load_config
 from rhoconnect_mock.config import config_from_env, resolve_config
 
@@ -15,18 +14,26 @@ def test_defaults() -> None:
     assert [s.name for s in cfg.sources] == ["Product"]
     product = cfg.sources[0]
     assert (product.partition, product.records, product.attributes) == (
-        "user", 25, ("name", "brand", "price", "quantity", "sku"))
+        "user",
+        25,
+        ("name", "brand", "price", "quantity", "sku"),
+    )
     assert cfg.users is None and cfg.classic_prefix == "/application" and cfg.host == "127.0.0.1"
     assert cfg.bulk_wait_polls == 1 and cfg.bulk_dir is None and not cfg.classic_resend
 
 
 def test_toml_and_yaml_files(tmp_path: Path) -> None:
     toml = tmp_path / "mock.toml"
-    toml.write_text('seed = 7\nusers = { alice = "pw" }\n[sources.Catalog]\npartition = "app"\nrecords = 3\n'
-                    'priority = 1\n[sources.Product]\nrecords = 2\n')
+    toml.write_text(
+        'seed = 7\nusers = { alice = "pw" }\n[sources.Catalog]\npartition = "app"\nrecords = 3\n'
+        "priority = 1\n[sources.Product]\nrecords = 2\n"
+    )
     cfg = load_config(toml)
     assert cfg.seed == 7 and cfg.users == {"alice": "pw"}
-    assert [(s.name, s.partition, s.records) for s in cfg.sources] == [("Catalog", "app", 3), ("Product", "user", 2)]
+    assert [(s.name, s.partition, s.records) for s in cfg.sources] == [
+        ("Catalog", "app", 3),
+        ("Product", "user", 2),
+    ]
     yml = tmp_path / "mock.yaml"
     yml.write_text("classic_prefix: /app\nclassic_resend: true\nsources:\n  Product:\n    records: 4\n")
     cfg = load_config(yml)
@@ -36,7 +43,11 @@ def test_toml_and_yaml_files(tmp_path: Path) -> None:
 def test_precedence_file_env_flags(tmp_path: Path) -> None:
     path = tmp_path / "m.toml"
     path.write_text("seed = 1\nport = 1000\nthreads = 3\n[sources.Product]\nrecords = 10\n")
-    env = {"RHOCONNECT_MOCK_SEED": "2", "RHOCONNECT_MOCK_PORT": "2000", "RHOCONNECT_MOCK_RECORDS": "Product=20"}
+    env = {
+        "RHOCONNECT_MOCK_SEED": "2",
+        "RHOCONNECT_MOCK_PORT": "2000",
+        "RHOCONNECT_MOCK_RECORDS": "Product=20",
+    }
     cfg = resolve_config(path, env, {"port": 3000})
     assert (cfg.seed, cfg.port, cfg.threads, cfg.sources[0].records) == (2, 3000, 3, 20)
     assert config_from_env({"RHOCONNECT_MOCK_USERS": "a:1,b:2"}).users == {"a": "1", "b": "2"}

@@ -9,7 +9,6 @@ import random
 from typing import Any
 
 import pytest
-
 from rhoconnect_mock.backend import MasterDocument
 from rhoconnect_mock.config import MockConfig, SourceConfig
 from rhoconnect_mock.documents import ClientSourceDoc, scan
@@ -58,7 +57,10 @@ def test_superseded_entry_beyond_page_is_pinned() -> None:
     diff = scan(md, doc, 1)  # one object: "4" at 7; "2" at 6 is skipped and must be pinned
     assert diff.inserts == {"4": {"v": "four"}} and diff.cursor == 7
     assert diff.overlay["2"] == {"v": "2"}
-    doc.cursor, doc.overlay = diff.cursor, {k: v for k, v in diff.overlay.items() if v is not None and "v" in v}
+    doc.cursor, doc.overlay = (
+        diff.cursor,
+        {k: v for k, v in diff.overlay.items() if v is not None and "v" in v},
+    )
     final = scan(md, doc, 10)
     assert final.inserts == {"2": {"v": "TWO"}} and final.deletes == {"2": {"v": "2"}}
 
@@ -66,8 +68,10 @@ def test_superseded_entry_beyond_page_is_pinned() -> None:
 @pytest.mark.parametrize("seed", range(40))
 def test_random_interleavings_converge(seed: int) -> None:
     rng = random.Random(seed)
-    cfg = MockConfig(sources=[SourceConfig(name="S", records=30, attributes=("a", "b"), generator="sequence")],
-                     classic_resend=bool(seed % 2))
+    cfg = MockConfig(
+        sources=[SourceConfig(name="S", records=30, attributes=("a", "b"), generator="sequence")],
+        classic_resend=bool(seed % 2),
+    )
     state = MockState(cfg)
     clients = [state.create_client("u") for _ in range(3)]
     local: list[dict[str, dict[str, str]]] = [{} for _ in clients]

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from mock_rc import RC, apply_page
-
 from rhoconnect_mock import MockServer
 
 UNKNOWN_SOURCE_ERROR = {"query-error": {"message": "Please set uri in your settings or through console"}}
@@ -15,16 +14,27 @@ def test_page_layout_headers_and_numeric_tokens(rc: RC) -> None:
     r = rc.query(p_size=10)
     assert r.headers["Content-Type"] == "application/json"
     page = r.json()
-    assert [list(e) for e in page] == [["version"], ["token"], ["count"], ["progress_count"], ["total_count"],
-                                        ["insert"]]
+    assert [list(e) for e in page] == [
+        ["version"],
+        ["token"],
+        ["count"],
+        ["progress_count"],
+        ["total_count"],
+        ["insert"],
+    ]
     assert page[0] == {"version": 3} and page[2] == {"count": 10} and page[3] == {"progress_count": 0}
     assert page[4] == {"total_count": 25}
     token = page[1]["token"]
     assert token.isdigit() and int(token) > 500_000_000_000_000  # microseconds since 2009
     assert r.headers["X-Rhoconnect-PAGE-TOKEN"] == token
     assert r.headers["X-Rhoconnect-PAGE-OBJECT-COUNT"] == "10"
-    assert page[5]["insert"]["7"] == {"name": "Product 7", "brand": "Brand 0", "price": "8.75", "quantity": "7",
-                                      "sku": "SKU-000007"}
+    assert page[5]["insert"]["7"] == {
+        "name": "Product 7",
+        "brand": "Brand 0",
+        "price": "8.75",
+        "quantity": "7",
+        "sku": "SKU-000007",
+    }
     assert r.content.startswith(b'[{"version":3},{"token":"')  # compact JSON, as RhoConnect writes it
 
 
@@ -37,14 +47,20 @@ def test_paging_until_empty_token(rc: RC) -> None:
         page = r.json()
         token = page[1]["token"]
         if token == "":
-            assert page == [{"version": 3}, {"token": ""}, {"count": 0}, {"progress_count": 0},
-                            {"total_count": 25}, {}]
+            assert page == [
+                {"version": 3},
+                {"token": ""},
+                {"count": 0},
+                {"progress_count": 0},
+                {"total_count": 25},
+                {},
+            ]
             assert "X-Rhoconnect-PAGE-TOKEN" not in r.headers
             assert r.headers["X-Rhoconnect-PAGE-OBJECT-COUNT"] == "0"
             break
         tokens.append(int(token))
         seen.extend(page[5]["insert"])
-    assert [len(seen[i:i + 10]) for i in range(0, 25, 10)] == [10, 10, 5]
+    assert [len(seen[i : i + 10]) for i in range(0, 25, 10)] == [10, 10, 5]
     assert sorted(seen, key=int) == [str(i) for i in range(1, 26)]
     assert tokens == sorted(tokens) and len(set(tokens)) == 3
 
@@ -88,8 +104,14 @@ def test_default_page_size_is_500(mock: Callable[..., MockServer]) -> None:
 
 def test_p_size_zero_changes_nothing(rc: RC) -> None:
     for _ in range(2):
-        assert rc.page(p_size=0) == [{"version": 3}, {"token": ""}, {"count": 0}, {"progress_count": 0},
-                                     {"total_count": 25}, {}]
+        assert rc.page(p_size=0) == [
+            {"version": 3},
+            {"token": ""},
+            {"count": 0},
+            {"progress_count": 0},
+            {"total_count": 25},
+            {},
+        ]
     page = rc.page(p_size=3)
     assert list(page[5]["insert"]) == ["1", "2", "3"]
 
@@ -99,16 +121,30 @@ def test_classic_route_and_missing_source_name(rc: RC) -> None:
     assert r.status_code == 200
     assert r.headers["Warning"] == "Use of the GET /application is deprecated. Use Rhoconnect API v1 instead."
     r = rc.http.get(rc.base + "/application", params={"client_id": rc.client_id, "p_size": 10})
-    assert (r.status_code, r.text, r.headers["Content-Type"]) == (500, "Unknown source", "text/html;charset=utf-8")
-    assert rc.http.get(rc.base + "/api/application", params={"client_id": rc.client_id,
-                                                             "source_name": "Product"}).status_code == 200
+    assert (r.status_code, r.text, r.headers["Content-Type"]) == (
+        500,
+        "Unknown source",
+        "text/html;charset=utf-8",
+    )
+    assert (
+        rc.http.get(
+            rc.base + "/api/application", params={"client_id": rc.client_id, "source_name": "Product"}
+        ).status_code
+        == 200
+    )
 
 
 def test_unknown_source_page_on_both_routes(rc: RC, server: MockServer) -> None:
     for classic in (False, True):
         r = rc.query("Nosuch", p_size=10, classic=classic)
-        assert r.json() == [{"version": 3}, {"token": ""}, {"count": 0}, {"progress_count": 0},
-                            {"total_count": 0}, {"source-error": UNKNOWN_SOURCE_ERROR}]
+        assert r.json() == [
+            {"version": 3},
+            {"token": ""},
+            {"count": 0},
+            {"progress_count": 0},
+            {"total_count": 0},
+            {"source-error": UNKNOWN_SOURCE_ERROR},
+        ]
         assert "X-Rhoconnect-PAGE-TOKEN" not in r.headers
     assert "Nosuch" not in server.state.sources  # no side effect on the app's sources
 
@@ -122,9 +158,10 @@ def test_backend_changes_arrive_as_attribute_diffs(rc: RC, server: MockServer) -
     page = rc.page()
     assert page[2] == {"count": 4}  # "3" counts in insert and delete
     assert page[5]["insert"] == {"3": {"price": "9.99"}, "99": {"name": "New"}}
-    assert page[5]["delete"] == {"3": {"price": "3.75"},
-                                 "4": {"name": "Product 4", "brand": "Brand 4", "price": "5.00",
-                                       "quantity": "4", "sku": "SKU-000004"}}
+    assert page[5]["delete"] == {
+        "3": {"price": "3.75"},
+        "4": {"name": "Product 4", "brand": "Brand 4", "price": "5.00", "quantity": "4", "sku": "SKU-000004"},
+    }
     rc_apply = dict(local)
     apply_page(rc_apply, page)
     assert rc_apply == dict(state.records("Product", "alice"))
@@ -166,10 +203,17 @@ def test_source_errors_each_query_while_failing(rc: RC, server: MockServer) -> N
     rc.sync_all("Broken")
     state = server.state
     empty = [{"version": 3}, {"token": ""}, {"count": 0}, {"progress_count": 0}, {"total_count": 3}]
-    for stage, message in (("query", "query exploded"), ("login", "login refused"), ("logoff", "logoff broke")):
+    for stage, message in (
+        ("query", "query exploded"),
+        ("login", "login refused"),
+        ("logoff", "logoff broke"),
+    ):
         state.fail_adapter(stage, "Broken", message)
         for _ in range(2):
-            assert rc.page("Broken", p_size=10) == [*empty, {"source-error": {f"{stage}-error": {"message": message}}}]
+            assert rc.page("Broken", p_size=10) == [
+                *empty,
+                {"source-error": {f"{stage}-error": {"message": message}}},
+            ]
         assert state.source_errors("Broken", "alice") == {f"{stage}-error": {"message": message}}
         state.clear_adapter_failures()
         assert rc.page("Broken", p_size=10) == [*empty, {}]
@@ -199,6 +243,12 @@ def test_fixed_schema_metadata_and_schema_changed(rc: RC, server: MockServer) ->
     assert body[1]["token"] and changed.headers["X-Rhoconnect-PAGE-TOKEN"] == body[1]["token"]
     assert rc.query("Fixed", token="1", p_size=10).content == changed.content
     after = rc.page("Fixed", token=body[1]["token"], p_size=10)
-    assert after == [{"version": 3}, {"token": ""}, {"count": 0}, {"progress_count": 0}, {"total_count": 4},
-                     {"metadata": '{"title":"Fixed items","schema_version":"2.0"}'}]
+    assert after == [
+        {"version": 3},
+        {"token": ""},
+        {"count": 0},
+        {"progress_count": 0},
+        {"total_count": 4},
+        {"metadata": '{"title":"Fixed items","schema_version":"2.0"}'},
+    ]
     assert rc.page("Fixed", p_size=10)[5] == {}

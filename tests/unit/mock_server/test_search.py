@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from mock_rc import RC
-
 from rhoconnect_mock import MockServer
 
 
@@ -11,14 +10,24 @@ def test_search_pages_and_acknowledgement(server: MockServer) -> None:
     rc = RC(server)
     rc.login()
     rc.create_client()
-    r = rc.http.post(rc.base + "/rc/v1/app/search", json={"client_id": rc.client_id, "sources": [{"name": "Product"}],
-                                                          "search": {"brand": "Brand 3"}, "p_size": 2, "version": 3})
+    r = rc.http.post(
+        rc.base + "/rc/v1/app/search",
+        json={
+            "client_id": rc.client_id,
+            "sources": [{"name": "Product"}],
+            "search": {"brand": "Brand 3"},
+            "p_size": 2,
+            "version": 3,
+        },
+    )
     assert r.headers["Content-Type"] == "application/json"
     body = r.json()
     token = body[0][1]["token"]
     assert [list(e) for e in body[0]] == [["version"], ["token"], ["source"], ["count"], ["insert"]]
     assert body[0][2] == {"source": "Product"} and body[0][3] == {"count": 2}
-    assert r.headers["X-Rhoconnect-PAGE-TOKEN"] == token and r.headers["X-Rhoconnect-PAGE-OBJECT-COUNT"] == "2"
+    assert (
+        r.headers["X-Rhoconnect-PAGE-TOKEN"] == token and r.headers["X-Rhoconnect-PAGE-OBJECT-COUNT"] == "2"
+    )
     got = list(body[0][4]["insert"])
     while True:
         nxt = rc.search([{"name": "Product", "token": token}], {"brand": "Brand 3"}, p_size=2)
@@ -45,35 +54,69 @@ def test_search_sends_objects_the_client_has_differently(rc: RC, server: MockSer
 
 
 def test_classic_search_with_bracket_params(rc: RC) -> None:
-    r = rc.http.get(rc.base + "/application/search",
-                    params=[("client_id", rc.client_id), ("sources[][name]", "Product"), ("sources[][name]", "Broken"),
-                            ("search[name]", "Product 7"), ("p_size", "10"), ("version", "3")])
-    assert r.headers["Warning"] == "Use of the GET /application/search is deprecated. Use Rhoconnect API v1 instead."
+    r = rc.http.get(
+        rc.base + "/application/search",
+        params=[
+            ("client_id", rc.client_id),
+            ("sources[][name]", "Product"),
+            ("sources[][name]", "Broken"),
+            ("search[name]", "Product 7"),
+            ("p_size", "10"),
+            ("version", "3"),
+        ],
+    )
+    assert (
+        r.headers["Warning"]
+        == "Use of the GET /application/search is deprecated. Use Rhoconnect API v1 instead."
+    )
     body = r.json()
     assert len(body) == 2 and body[1] == []
     assert list(body[0][4]["insert"]) == ["7"]
     token = body[0][1]["token"]
-    r = rc.http.get(rc.base + "/application/search",
-                    params=[("client_id", rc.client_id), ("sources[][name]", "Product"), ("sources[][token]", token),
-                            ("search[name]", "Product 7")])
+    r = rc.http.get(
+        rc.base + "/application/search",
+        params=[
+            ("client_id", rc.client_id),
+            ("sources[][name]", "Product"),
+            ("sources[][token]", token),
+            ("search[name]", "Product 7"),
+        ],
+    )
     assert r.json() == [[]]
 
 
 def test_search_errors(rc: RC, server: MockServer) -> None:
     state = server.state
     state.fail_adapter("search", "Broken", "search unavailable")
-    expected = [[{"version": 3}, {"source": "Broken"}, {"search-error": {"search-error": {"message": "search unavailable"}}}]]
+    expected = [
+        [
+            {"version": 3},
+            {"source": "Broken"},
+            {"search-error": {"search-error": {"message": "search unavailable"}}},
+        ]
+    ]
     for _ in range(2):
-        r = rc.http.post(rc.base + "/rc/v1/app/search", json={"client_id": rc.client_id, "sources": [{"name": "Broken"}],
-                                                              "search": {"name": "Broken 1"}})
+        r = rc.http.post(
+            rc.base + "/rc/v1/app/search",
+            json={"client_id": rc.client_id, "sources": [{"name": "Broken"}], "search": {"name": "Broken 1"}},
+        )
         assert r.json() == expected and "X-Rhoconnect-PAGE-TOKEN" not in r.headers
     state.clear_adapter_failures()
     state.fail_adapter("login", "Broken", "login refused", times=1)
     assert rc.search([{"name": "Broken"}], {"name": "Broken 1"}) == [
-        [{"version": 3}, {"source": "Broken"}, {"search-error": {"login-error": {"message": "login refused"}}}]]
+        [
+            {"version": 3},
+            {"source": "Broken"},
+            {"search-error": {"login-error": {"message": "login refused"}}},
+        ]
+    ]
     assert rc.search([{"name": "Broken", "token": "999"}], {"name": "Broken 1"}) == [
-        [{"version": 3}, {"source": "Broken"},
-         {"search-error": {"search-error": {"message": "Search error - invalid token"}}}]]
+        [
+            {"version": 3},
+            {"source": "Broken"},
+            {"search-error": {"search-error": {"message": "Search error - invalid token"}}},
+        ]
+    ]
 
 
 def test_search_unknown_source_is_empty(rc: RC) -> None:

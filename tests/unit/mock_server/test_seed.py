@@ -26,8 +26,13 @@ def test_sources_differ_and_counts_apply() -> None:
 
 def test_sequence_matches_transcript_values() -> None:
     recs = sequence_records(SourceConfig(name="Product"), 25)
-    assert recs["7"] == {"name": "Product 7", "brand": "Brand 0", "price": "8.75", "quantity": "7",
-                         "sku": "SKU-000007"}
+    assert recs["7"] == {
+        "name": "Product 7",
+        "brand": "Brand 0",
+        "price": "8.75",
+        "quantity": "7",
+        "sku": "SKU-000007",
+    }
     assert recs["25"]["price"] == "31.25"
 
 

@@ -13,7 +13,6 @@ import pytest
 import requests
 from click.testing import CliRunner
 from flask import request
-
 from rhoconnect_mock import MockServer, create_app
 from rhoconnect_mock.cli import banner, cli, main
 from rhoconnect_mock.config import MockConfig
@@ -62,7 +61,9 @@ def test_two_servers_are_independent() -> None:
         (["serve", "--data", "/nonexistent/data.json"], "data"),
     ],
 )
-def test_bad_input_is_one_line_and_exit_2(args: list[str], needle: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_input_is_one_line_and_exit_2(
+    args: list[str], needle: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     with pytest.raises(SystemExit) as info:
         main(args)
     assert info.value.code == 2
@@ -90,7 +91,16 @@ def test_banner_text() -> None:
 
 def test_help_lists_flags() -> None:
     out = CliRunner().invoke(cli, ["serve", "--help"]).output
-    for flag in ("--host", "--port", "--config", "--seed", "--records", "--data", "--users", "--classic-resend"):
+    for flag in (
+        "--host",
+        "--port",
+        "--config",
+        "--seed",
+        "--records",
+        "--data",
+        "--users",
+        "--classic-resend",
+    ):
         assert flag in out
 
 
@@ -99,16 +109,32 @@ def test_serve_end_to_end(tmp_path: Path) -> None:
     users.write_text("# demo users\nalice:pw\n")
     env = {**os.environ, "RHOCONNECT_MOCK_SEED": "5"}
     proc = subprocess.Popen(
-        [sys.executable, "-c", "from rhoconnect_mock.cli import main; main()", "serve", "--port", "0",
-         "--records", "Product=40", "--users", str(users)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        [
+            sys.executable,
+            "-c",
+            "from rhoconnect_mock.cli import main; main()",
+            "serve",
+            "--port",
+            "0",
+            "--records",
+            "Product=40",
+            "--users",
+            str(users),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     try:
         assert proc.stdout is not None
         lines = [proc.stdout.readline() for _ in range(3)]
         base = lines[1].split()[-1]
         assert base.startswith("http://127.0.0.1:")
         s = requests.Session()
-        assert s.post(base + "/rc/v1/app/login", json={"login": "alice", "password": "bad"}).status_code == 401
+        assert (
+            s.post(base + "/rc/v1/app/login", json={"login": "alice", "password": "bad"}).status_code == 401
+        )
         assert s.post(base + "/rc/v1/app/login", json={"login": "alice", "password": "pw"}).status_code == 200
         cid = s.post(base + "/rc/v1/clients", json={}).json()["client"]["client_id"]
         page = s.get(base + "/app/v1/Product", params={"client_id": cid, "p_size": 100}).json()

@@ -1,0 +1,107 @@
+"""Search: match records for a client, page the results with one token per search.
+
+Mock semantics: a record matches when every search parameter equals its attribute. Results are
+paged like RhoConnect's search documents: one token per search (repeated on its later pages),
+acknowledged by sending it back; only objects the client does not already hold the same way are
+sent, and what is sent becomes part of the client's document.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .backend import Record
+from .documents import SearchState
+
+if TYPE_CHECKING:
+    from .state import Client, MockState
+
+
+@dataclass
+class SearchAnswer:
+    """A search answer: per-source sub-arrays, and the token/count for the page headers."""
+
+    results: list[list[dict[str, Any]]]
+    token: str
+    count: int
+
+    @property
+    def body(self) -> bytes:
+        return json.dumps(self.results, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def _search_error(source: str, key: str, message: str) -> list[dict[str, Any]]:
+    return [{"version": 3}, {"source": source}, {"search-error": {key: {"message": message}}}]
+
+
+def search(
+    state: MockState,
+    client: Client,
+    sources: list[tuple[str, str | None]],
+    params: Mapping[str, str],
+    p_size: int,
+) -> SearchAnswer:
+    """One search answer (call with ``state.lock`` held)."""
+    results: list[list[dict[str, Any]]] = []
+    header_token, total = "", 0
+    for name, token in sources:
+        spec = state.sources.get(name)
+        if spec is None:
+            results.append([])
+            continue
+        doc = client.doc(name)
+        md = state.master(name, client.user)
+        if token:
+            found = doc.search
+            if found is None or found.token != token:
+                results.append(_search_error(name, "search-error", "Search error - invalid token"))
+                continue
+        else:
+            failure = None
+            for stage, key in (
+                ("login", "login-error"),
+                ("search", "search-error"),
+                ("logoff", "logoff-error"),
+            ):
+                message = state.failures.check(stage, name, client.user)
+                if message is not None:
+                    failure = _search_error(name, key, message)
+                    break
+            if failure is not None:
+                results.append(failure)
+                continue
+            wanted = dict(params)
+            matches = [
+                oid for oid, rec in md.records.items() if all(rec.get(k) == v for k, v in wanted.items())
+            ]
+            found = doc.search = SearchState(state.tokens.next(), matches)
+        inserts: dict[str, Record] = {}
+        remaining = found.remaining
+        i = 0
+        while i < len(remaining) and len(inserts) < max(p_size, 0):
+            oid = remaining[i]
+            i += 1
+            cur = md.records.get(oid)
+            if cur is not None and doc.held(md, oid) != cur:
+                inserts[oid] = cur
+                doc.set_held(oid, cur)
+        found.remaining = remaining[i:]
+        if not inserts:
+            doc.search = None
+            results.append([])
+            continue
+        header_token = header_token or found.token
+        total += len(inserts)
+        results.append(
+            [
+                {"version": 3},
+                {"token": found.token},
+                {"source": name},
+                {"count": len(inserts)},
+                {"insert": inserts},
+            ]
+        )
+    return SearchAnswer(results, header_token, total)
