@@ -7,7 +7,6 @@ and the journal, which read ``flask.g.rc``.
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import Mapping
 from datetime import timedelta
@@ -17,23 +16,13 @@ from typing import Any
 from flask import Blueprint, Flask
 
 from . import faults, journal
-from .api import auth, changes, clients, common, query, search
+from .api import admin, auth, bulk, changes, clients, common, query, search
 from .config import MockConfig, coerce_config
 from .state import MockState
 
 log = logging.getLogger(__name__)
 
 EXTENSION_KEY = "rhoconnect_mock"
-
-
-def _optional(name: str) -> ModuleType | None:
-    """A sibling module written by another part of the project, if it is there yet."""
-    try:
-        return importlib.import_module(f"rhoconnect_mock.{name}")
-    except ModuleNotFoundError as exc:
-        if exc.name != f"rhoconnect_mock.{name}":
-            raise
-        return None
 
 
 def register_protocol_module(app: Flask, module: ModuleType, cfg: MockConfig) -> None:
@@ -63,16 +52,11 @@ def create_app(config: MockConfig | Mapping[str, Any] | None = None) -> Flask:
     )
     app.extensions[EXTENSION_KEY] = MockState(cfg)
     common.install(app)
-    for module in (auth, clients, query, changes, search):
+    for module in (auth, clients, query, changes, search, bulk):
         register_protocol_module(app, module, cfg)
-    bulk = _optional("api.bulk")
-    if bulk is not None:
-        register_protocol_module(app, bulk, cfg)
     faults.install(app)
     journal.install(app)
-    admin = _optional("api.admin")
-    if admin is not None:
-        app.register_blueprint(admin.bp)
+    app.register_blueprint(admin.bp)
     return app
 
 

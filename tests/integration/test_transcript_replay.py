@@ -9,7 +9,7 @@ elements, with ids, tokens and cookie values excepted (see ``shape``).
 
 Where the mock deliberately differs from the recorded server (the poll-interval cache of the real
 test app, and its unknown-source side effect), the step is listed in ``DEVIATIONS`` with the
-reason and what the mock answers instead. Bulk steps run when the bulk blueprint is present.
+reason and what the mock answers instead.
 """
 
 from __future__ import annotations
@@ -322,14 +322,6 @@ def _replay(
     return problems
 
 
-def _has_bulk() -> bool:
-    try:
-        import rhoconnect_mock.api.bulk  # noqa: F401
-    except ModuleNotFoundError:
-        return False
-    return True
-
-
 def _needs(path: Path) -> None:
     if not path.exists():
         pytest.skip(f"reference transcript not found at {path}")
@@ -339,8 +331,6 @@ def test_main_transcript_replays(tmp_path: Path) -> None:
     _needs(MAIN)
     exchanges = parse_transcript(MAIN)
     assert [ex.step for ex in exchanges] == list(range(1, 29))
-    if not _has_bulk():
-        exchanges = [ex for ex in exchanges if ex.step not in {23, 24, 25, 26}]
     config = {
         "users": _users(exchanges),
         "id_template": "new-{n}",
@@ -355,10 +345,9 @@ def test_main_transcript_replays(tmp_path: Path) -> None:
 def test_errors_transcript_parts_a_to_d_replay(tmp_path: Path) -> None:
     _needs(ERRORS)
     exchanges = [ex for ex in parse_transcript(ERRORS) if ex.step >= 8]
-    # Not replayed: 91-92 record the real server's crash after an unknown source name (Finding 10),
-    # which the mock deliberately does not reproduce; bulk steps need the bulk blueprint.
-    skip = {91, 92} | (set() if _has_bulk() else {48, 49, 50, 83, 84})
-    exchanges = [ex for ex in exchanges if ex.step not in skip]
+    # Not replayed: 92 records the real server's broken bulk worker after an unknown source name
+    # (Finding 10: "wait" forever), which the mock deliberately does not reproduce.
+    exchanges = [ex for ex in exchanges if ex.step != 92]
     data = tmp_path / "fixed.json"
     data.write_text(
         json.dumps(
