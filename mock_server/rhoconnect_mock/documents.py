@@ -52,6 +52,8 @@ class SearchState:
 
     token: str
     remaining: list[str]
+    #: The last sub-array sent, for a client that asks for it again (``resend=1``).
+    last: list[dict[str, Any]] | None = None
 
 
 @dataclass

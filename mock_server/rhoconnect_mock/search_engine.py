@@ -43,8 +43,13 @@ def search(
     sources: list[tuple[str, str | None]],
     params: Mapping[str, str],
     p_size: int,
+    resend: bool = False,
 ) -> SearchAnswer:
-    """One search answer (call with ``state.lock`` held)."""
+    """One search answer (call with ``state.lock`` held).
+
+    ``resend``: a client recovering an interrupted search (RCC ``recoverSearch``) sends its last
+    token with ``resend=1`` and gets the last page again instead of the next one.
+    """
     results: list[list[dict[str, Any]]] = []
     header_token, total = "", 0
     for name, token in sources:
@@ -58,6 +63,11 @@ def search(
             found = doc.search
             if found is None or found.token != token:
                 results.append(_search_error(name, "search-error", "Search error - invalid token"))
+                continue
+            if resend and found.last is not None:
+                header_token = header_token or found.token
+                total += found.last[3]["count"]
+                results.append(found.last)
                 continue
         else:
             failure = None
@@ -95,13 +105,12 @@ def search(
             continue
         header_token = header_token or found.token
         total += len(inserts)
-        results.append(
-            [
-                {"version": 3},
-                {"token": found.token},
-                {"source": name},
-                {"count": len(inserts)},
-                {"insert": inserts},
-            ]
-        )
+        found.last = [
+            {"version": 3},
+            {"token": found.token},
+            {"source": name},
+            {"count": len(inserts)},
+            {"insert": inserts},
+        ]
+        results.append(found.last)
     return SearchAnswer(results, header_token, total)

@@ -346,6 +346,7 @@ class MockState:
         sources: list[tuple[str, str | None]],
         params: Mapping[str, str],
         p_size: int,
+        resend: bool = False,
     ) -> SearchAnswer:
         """Search the named sources; each gets a sub-array (``[]`` when nothing is left to send).
 
@@ -353,7 +354,7 @@ class MockState:
         search, repeated on its later pages; acknowledging it gives the next page.
         """
         with self.lock:
-            return search_engine.search(self, client, sources, params, p_size)
+            return search_engine.search(self, client, sources, params, p_size, resend)
 
     # ----------------------------------------------------------------- introspection
 

@@ -35,7 +35,8 @@ def search() -> Response:
     p = params()
     wanted = p.get("search")
     criteria = {str(k): str(v) for k, v in wanted.items()} if isinstance(wanted, dict) else {}
-    answer = state().search(client, _sources(p.get("sources")), criteria, p_size())
+    resend = str(p.get("resend", "")).lower() in {"1", "true"}
+    answer = state().search(client, _sources(p.get("sources")), criteria, p_size(), resend)
     return json_response(answer.body, answer.token or None, answer.count if answer.token else None)
 
 

@@ -121,3 +121,21 @@ def test_search_errors(rc: RC, server: MockServer) -> None:
 
 def test_search_unknown_source_is_empty(rc: RC) -> None:
     assert rc.search([{"name": "Nosuch"}], {"name": "x"}) == [[]]
+
+
+def test_resend_gives_the_last_page_again(rc: RC) -> None:
+    first = rc.search([{"name": "Product"}], {"brand": "Brand 3"}, p_size=2)
+    token = first[0][1]["token"]
+    r = rc.http.post(
+        rc.base + "/rc/v1/app/search",
+        json={
+            "client_id": rc.client_id,
+            "sources": [{"name": "Product", "token": token}],
+            "search": {"brand": "Brand 3"},
+            "p_size": 2,
+            "resend": 1,
+        },
+    )
+    assert r.json() == first
+    second = rc.search([{"name": "Product", "token": token}], {"brand": "Brand 3"}, p_size=2)
+    assert not set(second[0][4]["insert"]) & set(first[0][4]["insert"])
