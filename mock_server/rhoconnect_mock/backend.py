@@ -45,6 +45,11 @@ class Dataset:
                 self._ids = list(self.records)
             return self._ids
 
+    def publish(self) -> None:
+        """The adapter's query ran: clients may now see every change made so far."""
+        self.visible = len(self.log)
+        self.visible_count = len(self.records)
+
     def position(self, oid: str) -> int | None:
         """1-based position of an initial object (``None``: not in the dataset)."""
         if oid not in self.records:
@@ -73,12 +78,21 @@ class MasterDocument:
         self.history: dict[str, list[tuple[int, Record | None]]] = {}
         #: Bumped on every write; bulk files compare it to know when to rebuild.
         self.version = 0
+        #: Log position and record count as of the last successful adapter query: pages show
+        #: the data up to here (RhoConnect's master document is refreshed only by the query).
+        self.visible = len(self.log)
+        self.visible_count = len(self.records)
         self._next_id = 0
 
     @property
     def end(self) -> int:
         """Position of the latest change (0 when empty)."""
         return len(self.log)
+
+    def publish(self) -> None:
+        """The adapter's query ran: clients may now see every change made so far."""
+        self.visible = len(self.log)
+        self.visible_count = len(self.records)
 
     def position(self, oid: str) -> int | None:
         """Position of the latest change of ``oid`` (``None``: never seen)."""

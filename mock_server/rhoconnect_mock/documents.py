@@ -158,7 +158,7 @@ class Diff:
 def scan(master: MasterDocument, doc: ClientSourceDoc, p_size: int) -> Diff:
     """Diffs from the client's cursor forward, for at most ``p_size`` changed objects."""
     start = doc.cursor
-    end = master.end
+    end = master.visible
     log, moved, records, history, overlay = (
         master.log,
         master.moved,

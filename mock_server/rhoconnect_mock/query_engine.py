@@ -39,8 +39,12 @@ class Page:
 
 
 def run_adapter(state: MockState, spec: SourceSpec, user: str) -> None:
-    """Simulate the adapter's login/query/logoff and store the resulting ``source-error``."""
-    # A login attempt clears stored errors; a failed login or query leaves the master alone.
+    """Simulate the adapter's login/query/logoff and store the resulting ``source-error``.
+
+    A successful query publishes the backend's changes to clients (``MasterDocument.publish``);
+    a failed login or query leaves what clients see as it was, as RhoConnect keeps its master
+    document. A failed logoff comes after the query, so the data are published.
+    """
     key = state.owner(spec, user)
     errors: dict[str, Any] = {}
     for stage in ("login", "query", "logoff"):
@@ -48,6 +52,8 @@ def run_adapter(state: MockState, spec: SourceSpec, user: str) -> None:
         if message is not None:
             errors = {f"{stage}-error": {"message": message}}
             break
+        if stage == "query":
+            state.master(spec.name, user).publish()
     if errors:
         state.source_error_store[key] = errors
     else:
@@ -76,7 +82,7 @@ def query_page(state: MockState, client: Client, source: str, token: str | None,
             doc.schema_reset = False
             doc.schema_seen = spec.schema_version
             doc.metadata_seen = meta
-            return _page("", 0, len(md.records), {"metadata": meta} if meta else {})
+            return _page("", 0, md.visible_count, {"metadata": meta} if meta else {})
         if doc.schema_seen is not None and doc.schema_seen != spec.schema_version:
             tok = state.tokens.next()
             content: dict[str, Any] = {"schema-changed": "true"}
@@ -85,7 +91,7 @@ def query_page(state: MockState, client: Client, source: str, token: str | None,
             return page
         doc.schema_seen = spec.schema_version
     if p_size <= 0:
-        return _page("", 0, len(md.records), {"source-error": source_error} if source_error else {})
+        return _page("", 0, md.visible_count, {"source-error": source_error} if source_error else {})
     diff = scan(md, doc, p_size)
     content = {}
     if diff.inserts:
@@ -106,7 +112,7 @@ def query_page(state: MockState, client: Client, source: str, token: str | None,
     doc.errors = {}
     if diff.inserts or diff.deletes or "links" in content:
         tok = state.tokens.next()
-        page = _page(tok, diff.count, len(md.records), content)
+        page = _page(tok, diff.count, md.visible_count, content)
         doc.pending = PendingPage(
             tok,
             page.body,
@@ -122,7 +128,7 @@ def query_page(state: MockState, client: Client, source: str, token: str | None,
     doc.advance(diff.cursor, diff.overlay)
     if send_meta:
         doc.metadata_seen = meta
-    return _page("", 0, len(md.records), content)
+    return _page("", 0, md.visible_count, content)
 
 
 def _page(token: str, count: int, total: int, content: Mapping[str, Any]) -> Page:

@@ -54,6 +54,8 @@ def test_superseded_entry_beyond_page_is_pinned() -> None:
     md.merge("2", {"v": "two"})  # position 6
     md.merge("4", {"v": "four"})  # position 7
     md.merge("2", {"v": "TWO"})  # position 8 supersedes 6
+    assert scan(md, doc, 10).inserts == {}  # not published by an adapter query yet
+    md.publish()
     diff = scan(md, doc, 1)  # one object: "4" at 7; "2" at 6 is skipped and must be pinned
     assert diff.inserts == {"4": {"v": "four"}} and diff.cursor == 7
     assert diff.overlay["2"] == {"v": "2"}

@@ -228,6 +228,27 @@ def test_failed_query_keeps_master_and_still_pages(rc: RC, server: MockServer) -
     assert page[1]["token"]
 
 
+def test_failed_query_withholds_backend_changes_until_it_works(rc: RC, server: MockServer) -> None:
+    rc.sync_all("Broken")
+    state = server.state
+    state.fail_adapter("query", "Broken", "down")
+    state.backend_update("Broken", "alice", "1", {"qty": "10"})
+    state.backend_delete("Broken", "alice", "2")
+    page = rc.page("Broken")
+    assert page[2:] == [
+        {"count": 0},
+        {"progress_count": 0},
+        {"total_count": 3},
+        {"source-error": {"query-error": {"message": "down"}}},
+    ]
+    state.clear_adapter_failures()
+    state.fail_adapter("logoff", "Broken", "logoff broke", times=1)  # after the query: data published
+    page = rc.page("Broken")
+    assert page[4] == {"total_count": 2}
+    assert page[5]["insert"] == {"1": {"qty": "10"}} and set(page[5]["delete"]) == {"1", "2"}
+    assert page[5]["source-error"] == {"logoff-error": {"message": "logoff broke"}}
+
+
 def test_fixed_schema_metadata_and_schema_changed(rc: RC, server: MockServer) -> None:
     page = rc.page("Fixed", p_size=3)
     assert page[2] == {"count": 3}
