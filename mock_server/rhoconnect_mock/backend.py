@@ -45,11 +45,6 @@ class Dataset:
                 self._ids = list(self.records)
             return self._ids
 
-    def publish(self) -> None:
-        """The adapter's query ran: clients may now see every change made so far."""
-        self.visible = len(self.log)
-        self.visible_count = len(self.records)
-
     def position(self, oid: str) -> int | None:
         """1-based position of an initial object (``None``: not in the dataset)."""
         if oid not in self.records:
