@@ -48,7 +48,11 @@ def create_app(config: MockConfig | Mapping[str, Any] | None = None) -> Flask:
         SESSION_COOKIE_NAME="rhoconnect_session",
         SESSION_COOKIE_HTTPONLY=True,
         PERMANENT_SESSION_LIFETIME=timedelta(seconds=cfg.cookie_expire),
+        # A push of many objects is one large form field (the multipart ``cud`` part) plus one
+        # part per blob: werkzeug's defaults (500 kB of form fields, 1000 parts) would refuse it.
         MAX_CONTENT_LENGTH=None,
+        MAX_FORM_MEMORY_SIZE=None,
+        MAX_FORM_PARTS=1_000_000,
     )
     app.extensions[EXTENSION_KEY] = MockState(cfg)
     common.install(app)

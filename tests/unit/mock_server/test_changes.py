@@ -206,3 +206,16 @@ def test_created_ids_follow_template(mock: Any) -> None:
     rc.create_client()
     rc.push(create={"a": {"name": "x"}, "b": {"name": "y"}})
     assert rc.page()[5]["links"] == {"a": {"l": "srv-Product-1"}, "b": {"l": "srv-Product-2"}}
+
+
+def test_large_multipart_push(rc: RC, server: MockServer) -> None:
+    creates = {f"tmp{i}": {"name": f"Object {i}", "note": "x" * 100} for i in range(5000)}
+    cud = {"client_id": rc.client_id, "source_name": "Product", "create": creates}
+    files = {"cud": (None, json.dumps(cud), "application/json")}
+    assert len(files["cud"][1]) > 500_000
+    files.update(
+        {f"image-tmp{i}": (f"{i}.bin", b"\x00" * 10, "application/octet-stream") for i in range(1200)}
+    )
+    r = rc.http.post(rc.base + "/application", files=files)
+    assert (r.status_code, r.content) == (200, b"")
+    assert len(server.state.records("Product", "alice")) == 25 + 5000
