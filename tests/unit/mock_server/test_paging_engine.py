@@ -83,7 +83,9 @@ def test_random_interleavings_converge(seed: int) -> None:
         i = rng.randrange(len(clients))
         action = rng.random()
         records = state.records("S", "u")
-        if action < 0.15 and records:
+        if action < 0.03:
+            state.fail_adapter("query", "S", "down", times=rng.randint(1, 3))  # pages lag the backend
+        elif action < 0.15 and records:
             oid = rng.choice(list(records))
             state.backend_update("S", "u", oid, {rng.choice("ab"): str(rng.random())[:5]})
         elif action < 0.2 and records:
@@ -114,6 +116,7 @@ def test_random_interleavings_converge(seed: int) -> None:
             if not (tokens[i] and body[1]["token"] == tokens[i]):  # clients skip a re-sent page
                 _apply(local[i], body[5])
             tokens[i] = body[1]["token"] or None
+    state.clear_adapter_failures()
     for i, client in enumerate(clients):
         while True:
             page = state.query_page(client, "S", tokens[i], 5)
