@@ -234,7 +234,9 @@ def _decorate(resp: Response) -> Response:
     if rc is None or rc.operation != "bulk_file":
         resp.headers["Cache-Control"] = "no-cache"
         resp.headers["pragma"] = "no-cache"
-    if rc is not None and rc.family == "classic":
+    # Only answers that got through the route's checks carry it: RhoConnect's 401/500 from its
+    # login/client/source conditions do not (errors transcript step 26).
+    if rc is not None and rc.family == "classic" and resp.status_code < 400:
         resp.headers["Warning"] = (
             f"Use of the {request.method} {request.path} is deprecated. Use Rhoconnect API v1 instead."
         )
