@@ -158,14 +158,14 @@ def serve(**options: Any) -> None:
     """Serve the RhoConnect protocol until interrupted."""
     cfg = build_config(options, os.environ)
     app = create_app(cfg)
-    get_state(app).warm_up()  # data generated up front, so the first client does not wait
-    gc.freeze()  # the dataset lives as long as the process: keep it out of every collection
     server = make_server(app, cfg.host, cfg.port, cfg.threads)
     try:
         server.prepare()
     except OSError as exc:
         click.echo(f"Error: cannot listen on {cfg.host}:{cfg.port}: {exc.strerror or exc}", err=True)
         sys.exit(EXIT_RUNTIME)
+    get_state(app).warm_up()  # data generated up front, so the first client does not wait
+    gc.freeze()  # the dataset lives as long as the process: keep it out of every collection
     host, port = server.bind_addr[0], server.bind_addr[1]
     shown = f"[{host}]" if ":" in str(host) else host
     click.echo(banner(cfg, f"http://{shown}:{port}"))
