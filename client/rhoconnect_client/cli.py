@@ -84,6 +84,13 @@ def _open_engine(
 
 def _login(engine: SyncEngine, login: str, password: str) -> None:
     result = engine.login(login, password).wait(_WAIT) or {}
+    if result.get("error_code") == 404:
+        # The usual cause is a URL of the wrong family: classic routes hang off the application
+        # path, REST routes off the server root. Say so rather than echo an HTML error page.
+        raise LoginFailed(
+            f"login failed for {login!r} (error 404: no login route at this URL; classic routes need "
+            "--server http://HOST:PORT/application, --rest needs the server root http://HOST:PORT)"
+        )
     if result.get("error_code") != 0:
         raise LoginFailed(f"login failed for {login!r} ({_describe_error(result)})")
 

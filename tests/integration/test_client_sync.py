@@ -348,3 +348,11 @@ def test_blob_attribute_is_uploaded_as_multipart(tmp_path: Path) -> None:
             assert model.find(oid) is not None and engine.stores["user"].pending_count() == 0
         finally:
             engine.close()
+
+
+def test_cli_explains_a_url_of_the_wrong_family(server: MockServer, tmp_path: Path) -> None:
+    runner = CliRunner()
+    args = ["sync", "--rest", "--server", server.url, "--db", str(tmp_path / "w.sqlite")]
+    result = runner.invoke(cli_main, [*args, "--login", "a", "--password", "b", "--source", "Product"])
+    assert result.exit_code == 3
+    assert "error 404: no login route at this URL" in result.output and "<!doctype" not in result.output
