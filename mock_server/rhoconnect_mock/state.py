@@ -8,7 +8,8 @@ management); the admin API, the fault engine, bulk sync and tests use the public
 Public contract (stable; other modules and users rely on it):
 
 * ``config``, ``sources`` (name -> ``SourceSpec``), ``lock``, ``failures``
-* ``reset()``: fresh state, data regenerated from the config
+* ``reset()``: fresh state, data regenerated from the config; ``add_reset_listener(fn)``: extensions
+  (bulk files, ...) that keep state of their own get ``fn()`` called after every reset
 * ``records(source, user)``, ``master_version(source, user)``, ``set_records``, ``seed_records``
 * ``backend_insert/backend_update/backend_delete(source, user, ...)``: changes made by "another
   system"; every client sees them on its next query
@@ -24,7 +25,7 @@ import json
 import logging
 import secrets
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -100,6 +101,7 @@ class MockState:
         self.source_error_store: dict[tuple[str, str | None], dict[str, Any]] = {}
         self._clients: dict[str, Client] = {}
         self._blobs: dict[tuple[str, str | None, str, str], tuple[str, bytes]] = {}
+        self._reset_listeners: list[Callable[[], None]] = []
         self.reset()
 
     # ----------------------------------------------------------------- data and sources
@@ -130,6 +132,19 @@ class MockState:
             self._clients.clear()
             self._blobs.clear()
             self.failures.clear()
+            listeners = list(self._reset_listeners)
+        # Outside the lock: a listener may take locks of its own (the bulk registry does).
+        for listener in listeners:
+            listener()
+
+    def add_reset_listener(self, listener: Callable[[], None]) -> None:
+        """Call ``listener()`` after every ``reset()``, for extensions that keep state of their own.
+
+        The state knows nothing about them (bulk files, for one); this keeps every reset path
+        (admin API, plugin fixture, ``MockServer.reset``) in step without wrapping methods.
+        """
+        with self.lock:
+            self._reset_listeners.append(listener)
 
     def _spec(self, source: str) -> SourceSpec:
         spec = self.sources.get(source)

@@ -122,15 +122,7 @@ def install(app: Flask) -> BulkRegistry:
     st: MockState = app.extensions["rhoconnect_mock"]
     registry = BulkRegistry(st.config.bulk_dir)
     app.extensions[EXTENSION_KEY] = registry
-    original_reset = st.reset
-
-    def reset_with_bulk() -> None:
-        original_reset()
-        registry.clear()
-
-    # MockState has no reset hook; wrapping the bound method keeps the bulk folder in step
-    # with every reset (admin API, plugin fixture) without MockState knowing about bulk.
-    st.reset = reset_with_bulk  # type: ignore[method-assign]
+    st.add_reset_listener(registry.clear)
     return registry
 
 

@@ -294,6 +294,25 @@ def test_reset_deletes_the_bulk_files(server: MockServer) -> None:
     assert list(Path(server.state.config.bulk_dir or ".").rglob("*.data*")) == []
 
 
+def test_every_reset_path_deletes_the_bulk_files_through_the_state_hook(server: MockServer) -> None:
+    # The bulk registry listens to MockState's reset hook: no method is wrapped on the instance.
+    assert "reset" not in vars(server.state)
+    for do_reset in (server.reset, server.state.reset):
+        url = Rho(server).bulk_until_ready(["Product"])
+        assert _download(server, url).status_code == 200
+        do_reset()
+        assert _download(server, url).status_code == 404
+        assert list(Path(server.state.config.bulk_dir or ".").rglob("*.data*")) == []
+
+
+def test_reset_listeners_run_after_the_state_is_fresh(server: MockServer) -> None:
+    seen: list[int] = []
+    server.state.backend_delete("Product", "carol", "1")
+    server.state.add_reset_listener(lambda: seen.append(len(server.state.records("Product", "carol"))))
+    server.state.reset()
+    assert seen == [25]
+
+
 def test_default_bulk_folder_is_temporary_and_private(tmp_path: Path) -> None:
     cfg = _config(tmp_path)
     del cfg["bulk_dir"]
