@@ -314,23 +314,30 @@ def _sources(value: Any) -> list[SourceConfig]:
     return out
 
 
-def load_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read a TOML (``.toml``) or YAML (anything else) file into a raw mapping."""
+def read_settings_file(path: str | os.PathLike[str], key: str = "config") -> Any:
+    """Parse a TOML (``.toml``) or YAML (anything else) file; ``ConfigError(key, ...)`` if unreadable.
+
+    Shared by the config file and the scenario file, so both report the same, one-line errors.
+    An empty YAML file gives ``None``.
+    """
     p = Path(path)
     try:
         text = p.read_bytes()
     except OSError as exc:
-        raise ConfigError("config", f"cannot read {p}: {exc.strerror or exc}") from None
+        raise ConfigError(key, f"cannot read {p}: {exc.strerror or exc}") from None
+    is_toml = p.suffix.lower() == ".toml"
     try:
-        if p.suffix.lower() == ".toml":
-            data: Any = tomllib.loads(text.decode("utf-8"))
-        else:
-            data = yaml.safe_load(text) or {}
+        return tomllib.loads(text.decode("utf-8")) if is_toml else yaml.safe_load(text)
     except (tomllib.TOMLDecodeError, yaml.YAMLError, UnicodeDecodeError) as exc:
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ConfigError("config", f"{p} is not valid {p.suffix.lstrip('.') or 'YAML'}: {detail}") from None
+        raise ConfigError(key, f"{p} is not valid {'TOML' if is_toml else 'YAML'}: {detail}") from None
+
+
+def load_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a TOML (``.toml``) or YAML (anything else) file into a raw mapping."""
+    data = read_settings_file(path) or {}
     if not isinstance(data, dict):
-        raise ConfigError("config", f"{p} must hold a table of settings")
+        raise ConfigError("config", f"{path} must hold a table of settings")
     return data
 
 

@@ -10,7 +10,7 @@ records it. Keeping it in one small dataclass lets those three evolve separately
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, get_args
 
 Operation = Literal[
     "login",
@@ -27,19 +27,8 @@ Operation = Literal[
 ]
 Family = Literal["classic", "rest"]
 
-OPERATIONS: tuple[Operation, ...] = (
-    "login",
-    "clientcreate",
-    "clientregister",
-    "clientreset",
-    "query",
-    "cud",
-    "search",
-    "bulk_data",
-    "bulk_file",
-    "admin",
-    "other",
-)
+#: Every operation, in declaration order (the ``Operation`` literal is the one list).
+OPERATIONS: tuple[Operation, ...] = get_args(Operation)
 
 
 @dataclass

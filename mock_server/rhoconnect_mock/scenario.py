@@ -26,36 +26,22 @@ same meaning behave identically.
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-import yaml
-
+from .config import read_settings_file
 from .errors import ConfigError
-from .fault_rules import ADAPTER_STAGES, FaultRuleError, parse_rule, parse_rules
-from .request_info import OPERATIONS
+from .fault_rules import ADAPTER_STAGES, MATCHABLE_OPERATIONS, FaultRuleError, parse_rule, parse_rules
 
 SCENARIO_KEYS = ("description", "faults")
 
 
 def load_scenario(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     """The validated rules of a scenario file, as dicts (``FaultRuleError`` names the bad key)."""
-    p = Path(path)
     try:
-        text = p.read_bytes()
-    except OSError as exc:
-        raise FaultRuleError("scenario", f"cannot read {p}: {exc.strerror or exc}") from None
-    try:
-        if p.suffix.lower() == ".toml":
-            data: Any = tomllib.loads(text.decode("utf-8"))
-        else:
-            data = yaml.safe_load(text)
-    except (tomllib.TOMLDecodeError, yaml.YAMLError, UnicodeDecodeError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise FaultRuleError("scenario", f"{p} is not valid {'TOML' if p.suffix == '.toml' else 'YAML'}: "
-                             f"{first}") from None
+        data = read_settings_file(path, "scenario")
+    except ConfigError as exc:
+        raise FaultRuleError(exc.key, exc.message) from None
     return scenario_rules(data)
 
 
@@ -205,9 +191,9 @@ def _match(text: str) -> dict[str, Any]:
     rest, at, user = text.partition("@")
     op, slash, source = rest.partition("/")
     if op not in ("*", ""):
-        if op not in OPERATIONS or op == "admin":
+        if op not in MATCHABLE_OPERATIONS:
             raise FaultRuleError("--fail", f"unknown operation {op!r}; expected * or one of "
-                                 + ", ".join(o for o in OPERATIONS if o != "admin"))
+                                 + ", ".join(MATCHABLE_OPERATIONS))
         match["operation"] = op
     if slash:
         match["source"] = source

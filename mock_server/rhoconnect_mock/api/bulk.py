@@ -310,22 +310,17 @@ def _respond(answer: dict[str, str]) -> Response:
     return json_response(json.dumps(answer, separators=(",", ":")).encode("utf-8"))
 
 
-@bp.post("/rc/v1/app/bulk_data")
 @operation("bulk_data")
-def rest_bulk_data() -> Response:
-    """``POST /rc/v1/app/bulk_data`` with ``{"client_id", "partition", "sources": [...]}``."""
+def bulk_data() -> Response:
+    """``POST /rc/v1/app/bulk_data`` with ``{"client_id", "partition", "sources": [...]}``, or
+    classic ``GET <prefix>/bulk_data?client_id=..&partition=user|app[&sources=A,B]``."""
     client = require_client()
     p = params()
     return _respond(bulk_answer(client, str(p.get("partition") or ""), p.get("sources")))
 
 
-@classic_bp.get("/bulk_data")
-@operation("bulk_data")
-def classic_bulk_data() -> Response:
-    """``GET <prefix>/bulk_data?client_id=..&partition=user|app[&sources=A,B]``."""
-    client = require_client()
-    p = params()
-    return _respond(bulk_answer(client, str(p.get("partition") or ""), p.get("sources")))
+bp.add_url_rule("/rc/v1/app/bulk_data", "bulk_data", bulk_data, methods=["POST"])
+classic_bp.add_url_rule("/bulk_data", "bulk_data", bulk_data, methods=["GET"])
 
 
 # --------------------------------------------------------------------------- downloads

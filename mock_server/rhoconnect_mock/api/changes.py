@@ -12,8 +12,8 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 
-from ..errors import UnknownSource
-from .common import empty_ok, info, operation, params, require_client, state
+from ..state import Client
+from .common import classic_source_client, empty_ok, operation, params, source_client, state
 
 bp = Blueprint("changes", __name__)
 classic_bp = Blueprint("classic_changes", __name__)
@@ -30,8 +30,13 @@ def _blobs() -> dict[str, tuple[str, bytes]]:
     }
 
 
-def _push(source: str) -> Response:
-    client = require_client()
+def _member(p: Mapping[str, Any], key: str) -> dict[str, Any]:
+    # PUT/DELETE of one object: its attributes (if any) under "update"/"delete".
+    value = p.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def _push(client: Client, source: str) -> Response:
     p = params()
     sections = (_section(p, "create"), _section(p, "update"), _section(p, "delete"))
     state().push(client, source, *sections, _blobs())
@@ -40,36 +45,26 @@ def _push(source: str) -> Response:
 
 @operation("cud")
 def rest_push(source: str) -> Response:
-    info().source = source
-    return _push(source)
+    return _push(source_client(source), source)
 
 
 @operation("cud")
 def rest_update(source: str, oid: str) -> Response:
-    info().source = source
-    client = require_client()
-    attrs = params().get("update")
-    state().push(client, source, update={oid: attrs if isinstance(attrs, dict) else {}}, blobs=_blobs())
+    client = source_client(source)
+    state().push(client, source, update={oid: _member(params(), "update")}, blobs=_blobs())
     return empty_ok()
 
 
 @operation("cud")
 def rest_delete(source: str, oid: str) -> Response:
-    info().source = source
-    client = require_client()
-    attrs = params().get("delete")
-    state().push(client, source, delete={oid: attrs if isinstance(attrs, dict) else {}})
+    client = source_client(source)
+    state().push(client, source, delete={oid: _member(params(), "delete")})
     return empty_ok()
 
 
 @operation("cud")
 def classic_push() -> Response:
-    require_client()
-    source = params().get("source_name")
-    if not source:
-        raise UnknownSource()
-    info().source = str(source)
-    return _push(str(source))
+    return _push(*classic_source_client())
 
 
 bp.add_url_rule("/app/v1/<source>", "push", rest_push, methods=["POST"])

@@ -20,7 +20,7 @@ from urllib.parse import parse_qsl
 from flask import Flask, Response, current_app, g, request, session
 from flask.sessions import SecureCookieSessionInterface, SessionMixin
 
-from ..errors import MalformedBody, NotAuthenticated, ProtocolError
+from ..errors import MalformedBody, NotAuthenticated, ProtocolError, UnknownSource
 from ..request_info import Operation, RequestInfo
 from ..state import Client, MockState
 
@@ -164,6 +164,26 @@ def require_client() -> Client:
     cid = client_id()
     info().client_id = cid
     return state().client(cid, user)
+
+
+def source_client(source: str) -> Client:
+    """A REST route naming ``source`` in its path: the journal learns the source, then as above."""
+    info().source = source
+    return require_client()
+
+
+def classic_source_client() -> tuple[Client, str]:
+    """A classic route naming the source in ``source_name``: the client, then the source.
+
+    Login (401) and client (500 ``Unknown client``) are checked first; a missing ``source_name``
+    is RhoConnect's 500 ``Unknown source`` (errors transcript step 26).
+    """
+    client = require_client()
+    source = params().get("source_name")
+    if not source:
+        raise UnknownSource()
+    info().source = str(source)
+    return client, str(source)
 
 
 # --------------------------------------------------------------------------- answers

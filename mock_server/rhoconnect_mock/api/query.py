@@ -8,15 +8,14 @@ from __future__ import annotations
 
 from flask import Blueprint, Response
 
-from ..errors import UnknownSource
-from .common import info, json_response, operation, p_size, params, require_client, state
+from ..state import Client
+from .common import classic_source_client, json_response, operation, p_size, params, source_client, state
 
 bp = Blueprint("query", __name__)
 classic_bp = Blueprint("classic_query", __name__)
 
 
-def _answer(source: str) -> Response:
-    client = require_client()
+def _answer(client: Client, source: str) -> Response:
     token = params().get("token")
     page = state().query_page(client, source, str(token) if token not in (None, "") else None, p_size())
     return json_response(page.body, page.token, page.count)
@@ -24,18 +23,12 @@ def _answer(source: str) -> Response:
 
 @operation("query")
 def rest_query(source: str) -> Response:
-    info().source = source
-    return _answer(source)
+    return _answer(source_client(source), source)
 
 
 @operation("query")
 def classic_query() -> Response:
-    require_client()
-    source = params().get("source_name")
-    if not source:
-        raise UnknownSource()
-    info().source = str(source)
-    return _answer(str(source))
+    return _answer(*classic_source_client())
 
 
 bp.add_url_rule("/app/v1/<source>", "query", rest_query, methods=["GET"])
