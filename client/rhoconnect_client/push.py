@@ -24,7 +24,7 @@ from .exceptions import Cancelled, TransportError
 from .protocol import push_body
 from .store import Source, Store
 
-__all__ = ["push", "resolve_uncertain", "uncertain_count"]
+__all__ = ["push", "resolve_uncertain"]
 
 log = logging.getLogger(__name__)
 
@@ -51,21 +51,13 @@ def push(ctx: SyncContext, store: Store, source: Source, client_id: str) -> None
 
 
 def _hold_creates(ctx: SyncContext, store: Store, source: Source, created: list[str]) -> None:
-    with store.transaction() as conn:
-        conn.execute(
-            "UPDATE changed_values SET sent=2 WHERE source_id=? AND sent=1 AND update_type='create'",
-            (source.source_id,),
-        )
-        store.push_failed(source.source_id)  # updates and deletes: back to unsent
+    with store.lock:
+        store.push_interrupted(source.source_id)  # creates wait in state 2, the rest is unsent again
     if created:
         held = ctx.settings.uncertain_creates.setdefault(source.name, [])
         held.extend(oid for oid in created if oid not in held)
         ctx.settings.save()
         log.info("%s: push broke off; %d creates wait for their links", source.name, len(created))
-
-
-def uncertain_count(ctx: SyncContext, source: Source) -> int:
-    return len(ctx.settings.uncertain_creates.get(source.name, ()))
 
 
 def resolve_uncertain(ctx: SyncContext, store: Store, source: Source, failed: Iterable[str]) -> bool:
@@ -74,19 +66,9 @@ def resolve_uncertain(ctx: SyncContext, store: Store, source: Source, failed: It
     if not held:
         return False
     keep = set(failed)  # create-error: the server saw it; the app decides (on_sync_create_error)
-    candidates = [oid for oid in held if oid not in keep]
-    with store.transaction() as conn:
-        conn.execute("CREATE TEMP TABLE IF NOT EXISTS rc_uncertain (object TEXT PRIMARY KEY)")
-        conn.execute("DELETE FROM temp.rc_uncertain")
-        conn.executemany("INSERT OR IGNORE INTO temp.rc_uncertain VALUES (?)", [(o,) for o in candidates])
-        cur = conn.execute(
-            "UPDATE changed_values SET sent=1 WHERE source_id=? AND sent=2 AND update_type='create' "
-            "AND object IN (SELECT object FROM temp.rc_uncertain)",
-            (source.source_id,),
-        )
-        rolled = cur.rowcount > 0
-        if rolled:
-            store.push_failed(source.source_id)  # collapses them back to unsent creates
+    with store.lock:
+        # Held creates that got their link were renamed to the server id and are no longer found.
+        rolled = store.resend_creates(source.source_id, [oid for oid in held if oid not in keep]) > 0
     ctx.settings.save()
     if rolled:
         log.info("%s: creates the server never received go out again", source.name)

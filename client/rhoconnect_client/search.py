@@ -17,11 +17,18 @@ from typing import Any
 
 from .context import SyncContext
 from .exceptions import Cancelled, NotAuthorized, ProtocolError, RhoconnectError
-from .notify import Registration, error_fields
+from .notify import Registration
 from .protocol import Page, parse_search
 from .push import push
 from .store import Source, Store
-from .sync_source import apply_and_notify, drop_session, ensure_client_id, source_params
+from .sync_source import (
+    apply_and_notify,
+    complete_params,
+    drop_session,
+    error_params,
+    source_params,
+    start_session,
+)
 
 __all__ = ["SearchRequest", "run_search", "split_page"]
 
@@ -76,21 +83,15 @@ class _Search:
         return self.ctx.notifier.deliver(self.registration, params)
 
     def fail(self, exc: RhoconnectError, server_errors: dict[str, Any] | None = None) -> dict[str, Any]:
-        params: dict[str, Any] = {"status": "error", "sync_type": "incremental", **error_fields(exc)}
+        params = error_params(exc)
         if server_errors:
             params.update(error_code=8, rho_error_code=8, server_errors=server_errors)
         return self.emit(params)
 
     def run(self) -> dict[str, Any]:
-        info = self.ctx.main.client_info()
-        if not info.session:
-            from .exceptions import NotLoggedIn
-
-            return self.fail(NotLoggedIn("not logged in"))
-        self.ctx.transport.session = info.session
         try:
+            client_id = start_session(self.ctx)
             listed = [self.ctx.find_source(name) for name in self.request.source_names]
-            client_id = ensure_client_id(self.ctx)
             if self.request.sync_changes:
                 for store, source in listed:
                     push(self.ctx, store, source, client_id)
@@ -99,19 +100,11 @@ class _Search:
             raise
         except RhoconnectError as exc:
             if isinstance(exc, NotAuthorized):
-                drop_session(self.ctx)
+                drop_session(self.ctx)  # D8, for a 401 to the search request itself
             return self.fail(exc)
         if server_errors:
             return self.fail(ProtocolError("search error"), server_errors)
-        return self.emit(
-            {
-                "status": "complete",
-                "sync_type": "incremental",
-                "error_code": 0,
-                "rho_error_code": 0,
-                "error_message": "",
-            }
-        )
+        return self.emit(complete_params())
 
     def rounds(self, listed: list[tuple[Store, Source]], client_id: str) -> dict[str, Any]:
         by_name = {source.name: (store, source) for store, source in listed}

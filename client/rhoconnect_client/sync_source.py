@@ -37,7 +37,16 @@ from .protocol import Page, parse_client_create, parse_page
 from .push import push, resolve_uncertain
 from .store import Source, Store
 
-__all__ = ["SourceResult", "Syncer", "complete_params", "source_params"]
+__all__ = [
+    "SourceResult",
+    "Syncer",
+    "apply_and_notify",
+    "complete_params",
+    "drop_session",
+    "error_params",
+    "source_params",
+    "start_session",
+]
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +64,11 @@ def source_params(
         "processed_count": processed,
         "cumulative_count": cumulative,
     }
+
+
+def error_params(exc: RhoconnectError) -> dict[str, Any]:
+    """The parameters of an ``error`` notification that names no source (D4)."""
+    return {"status": "error", "sync_type": "incremental", **error_fields(exc)}
 
 
 def complete_params() -> dict[str, Any]:
@@ -88,9 +102,6 @@ class Syncer:
         client_id = self.prepare()
         if isinstance(client_id, dict):
             return client_id
-        bulk_error = self.maybe_bulk(client_id)
-        if bulk_error is not None:
-            return bulk_error
         for store, source in self.ctx.sync_sources():
             if source.sync_type == "bulk_sync_only":
                 continue
@@ -101,34 +112,26 @@ class Syncer:
 
     def sync_one(self, name_or_id: str | int) -> dict[str, Any]:
         try:
-            store, source = self.ctx.find_source(name_or_id)
+            name = self.ctx.find_source(name_or_id)[1].name
         except RhoconnectError as exc:
-            return self.ctx.global_event({"status": "error", "sync_type": "incremental", **error_fields(exc)})
+            return self._global_error(exc)
         client_id = self.prepare()
         if isinstance(client_id, dict):
             return client_id
-        bulk_error = self.maybe_bulk(client_id)
-        if bulk_error is not None:
-            return bulk_error
-        if self.ctx.settings.bulksync_state == 1:
-            store, source = self.ctx.find_source(source.name)  # a bulk file renumbers the sources
+        store, source = self.ctx.find_source(name)  # by name: a bulk file may have renumbered it
         return self.sync_source(store, source, client_id).params
 
     # ------------------------------------------------------------------ preparation (§3.2)
     def prepare(self) -> str | dict[str, Any]:
-        """Check the session and make sure a client id exists; a dict is the error to return."""
-        info = self.ctx.main.client_info()
-        if not info.session:
-            return self._global_error(NotLoggedIn("not logged in"))
-        self.ctx.transport.session = info.session
+        """Session, client id and a pending bulk sync; returns the client id, or the error to report."""
         try:
-            return ensure_client_id(self.ctx)
+            client_id = start_session(self.ctx)
         except Cancelled:
             raise
         except RhoconnectError as exc:
-            if isinstance(exc, NotAuthorized):
-                drop_session(self.ctx)
             return self._global_error(exc)
+        bulk_error = self.maybe_bulk(client_id)
+        return client_id if bulk_error is None else bulk_error
 
     def maybe_bulk(self, client_id: str) -> dict[str, Any] | None:
         if self.ctx.settings.bulksync_state != 0:
@@ -136,7 +139,7 @@ class Syncer:
         return bulk.run_bulk(self.ctx, client_id)
 
     def _global_error(self, exc: RhoconnectError) -> dict[str, Any]:
-        return self.ctx.global_event({"status": "error", "sync_type": "incremental", **error_fields(exc)})
+        return self.ctx.global_event(error_params(exc))
 
     # ------------------------------------------------------------------ one source
     def sync_source(self, store: Store, source: Source, client_id: str) -> SourceResult:
@@ -155,14 +158,7 @@ class Syncer:
             raise
         except RhoconnectError as exc:
             return self._source_failed(store, source, exc, state, started)
-        with store.lock:
-            store.record_sync(
-                source.source_id,
-                inserted=state.inserted,
-                deleted=state.deleted,
-                duration=time.monotonic() - started,
-                success=True,
-            )
+        state.record(store, source, started, success=True)
         status = "schema-changed" if schema_changed else "ok"
         params = source_params(
             source, status, total=state.total, processed=state.processed, cumulative=state.cumulative
@@ -179,14 +175,7 @@ class Syncer:
         elif isinstance(exc, HTTPStatusError) and exc.unknown_client:
             forget_client(self.ctx)
         log.info("source %s failed: %s", source.name, exc.message)
-        with store.lock:
-            store.record_sync(
-                source.source_id,
-                inserted=state.inserted,
-                deleted=state.deleted,
-                duration=time.monotonic() - started,
-                success=False,
-            )
+        state.record(store, source, started, success=False)
         params = source_params(
             source, "error", total=state.total, processed=state.processed, cumulative=state.cumulative
         )
@@ -271,6 +260,17 @@ class _Counters:
         self.inserted = 0
         self.deleted = 0
 
+    def record(self, store: Store, source: Source, started: float, *, success: bool) -> None:
+        """Write the run's figures to the ``sources`` row (Rhodes ``last_sync_*`` columns)."""
+        with store.lock:
+            store.record_sync(
+                source.source_id,
+                inserted=self.inserted,
+                deleted=self.deleted,
+                duration=time.monotonic() - started,
+                success=success,
+            )
+
     def add(self, page: Page) -> None:
         self.total = page.total_count
         self.processed = page.count
@@ -292,6 +292,23 @@ def apply_and_notify(ctx: SyncContext, store: Store, source: Source, page: Page)
         source.source_id, applied.created, applied.updated, applied.deleted, applied.links
     )
     return False
+
+
+def start_session(ctx: SyncContext) -> str:
+    """Before any sync or search: a session must exist, then the client id (§3.2); returns it.
+
+    Raises ``NotLoggedIn`` without a session; a 401 while creating or resetting the client drops
+    the session (D8) before it propagates.
+    """
+    info = ctx.main.client_info()
+    if not info.session:
+        raise NotLoggedIn("not logged in")
+    ctx.transport.session = info.session
+    try:
+        return ensure_client_id(ctx)
+    except NotAuthorized:
+        drop_session(ctx)
+        raise
 
 
 def ensure_client_id(ctx: SyncContext) -> str:
