@@ -44,6 +44,7 @@ __all__ = [
     "complete_params",
     "drop_session",
     "error_params",
+    "release_held_creates",
     "source_params",
     "start_session",
 ]
@@ -150,6 +151,10 @@ class Syncer:
             push(self.ctx, store, source, client_id)
             failed: set[str] = set()
             schema_changed = self.pull(store, source, client_id, state, failed)
+            if release_held_creates(store, source, failed):
+                # The server processes the creates it held only on our next POST (finding 5).
+                push(self.ctx, store, source, client_id)
+                schema_changed = self.pull(store, source, client_id, state, failed) or schema_changed
             if resolve_uncertain(self.ctx, store, source, failed):
                 # Creates of a broken-off push that never reached the server: send them now.
                 push(self.ctx, store, source, client_id)
@@ -277,6 +282,27 @@ class _Counters:
         self.cumulative += page.count
         self.inserted += len(page.insert)
         self.deleted += len(page.delete)
+
+
+def release_held_creates(store: Store, source: Source, failed: set[str]) -> bool:
+    """Queue an empty POST when sent creates are still without a link after paging ended.
+
+    After a failed create RhoConnect stops processing the client's queue: the creates after it get
+    neither a link nor an error until the client's next POST to that source, even an empty one
+    (errors transcript, finding 5). Creates reported in ``create-error`` during this sync wait for
+    the app instead (``on_sync_create_error``) and do not count. Returns True when a POST is queued.
+
+    A create-error the app leaves unanswered from an earlier sync also counts (its error is not
+    repeated by the server, so it cannot be told apart from a held create); it costs one empty POST
+    and one query per sync until the app resolves it.
+    """
+    with store.lock:
+        waiting = [oid for oid in store.waiting_creates(source.source_id) if oid not in failed]
+        if not waiting:
+            return False
+        store.request_push(source.source_id)
+    log.info("%s: %d sent creates have no link yet; posting to release them", source.name, len(waiting))
+    return True
 
 
 def apply_and_notify(ctx: SyncContext, store: Store, source: Source, page: Page) -> bool:

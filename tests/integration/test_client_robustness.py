@@ -8,6 +8,7 @@ the server's data and the change on the server.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -224,3 +225,40 @@ def test_server_that_lost_the_client(engine: SyncEngine, server: MockServer) -> 
     assert errors and all((e["error_code"], e["error_message"]) == (500, "Unknown client") for e in errors)
     assert engine.stores["user"].pending_count() == 1
     assert_recovers(engine, server, temp)
+
+
+def test_creates_held_after_a_failed_create_are_linked_in_the_same_sync(
+    engine: SyncEngine, server: MockServer
+) -> None:
+    """Errors transcript finding 5: after a failed create the server holds the later creates until
+    the client's next POST; the engine posts (an empty body) and pulls their links in the same sync."""
+    product = engine.model("Product")
+    bad = product.create({"name": "rejected"})["object"]
+    good = product.create({"name": "accepted"})["object"]
+    server.state.fail_adapter("create", "Product", "boom", objects=[bad])
+    server.request_journal.clear()
+    result, events = sync_collecting(engine)
+    assert result is not None and result["status"] == "complete"
+    error = next(e for e in events if e["status"] == "error")
+    assert list(error["server_errors"]["create-error"]) == [bad]
+    posts = list(server.request_journal.entries(operation="cud", source="Product"))
+    assert len(posts) == 2
+    assert json.loads(posts[1].request_body or "") == {
+        "client_id": engine.stores["user"].client_info().client_id,
+        "source_name": "Product",
+    }
+    on_server = [oid for oid, attrs in records(server, "Product").items() if attrs.get("name") == "accepted"]
+    assert len(on_server) == 1
+    assert product.find(good) is None and product.find(on_server[0]) == {
+        "object": on_server[0],
+        "name": "accepted",
+    }
+    store = engine.stores["user"]
+    source_id = product.source.source_id
+    assert store.waiting_creates(source_id) == [bad]  # waits for the app's decision
+    # The next sync creates nothing twice, and after the app's decision the rejected object goes.
+    assert engine.dosync().wait(WAIT)["status"] == "complete"  # type: ignore[index]
+    assert sum(a.get("name") == "accepted" for a in records(server, "Product").values()) == 1
+    engine.on_sync_create_error("Product", bad, "delete")
+    assert store.pending_count(source_id) == 0 and product.find(bad) is None
+    assert local(engine, "Product") == records(server, "Product")
