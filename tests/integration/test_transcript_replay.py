@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -241,6 +242,22 @@ def _json(text: str) -> Any:
         return None
 
 
+#: Headers whose presence depends on the transport (thin vs cheroot), not on the protocol.
+TRANSPORT_HEADERS = {"date", "server", "content-length", "connection", "transfer-encoding", "keep-alive"}
+#: Rack::Protection's headers: compared by value too wherever the recording has them.
+PAGE_HEADERS = {"x-rhoconnect-page-token", "x-rhoconnect-page-object-count"}
+SECURITY_HEADERS = ("X-Content-Type-Options", "X-Frame-Options", "X-XSS-Protection")
+
+
+def header_names(headers: Mapping[str, str]) -> set[str]:
+    """The header names of an answer (lower case), transport headers excepted.
+
+    ``Set-Cookie`` counts by presence (its value is a signed session); ``Vary``, ``Last-Modified``
+    and everything else count too, so an extra or a missing header is a difference.
+    """
+    return {name.lower() for name in headers} - TRANSPORT_HEADERS
+
+
 def _compare(ex: Exchange, r: requests.Response, deviation: Deviation | None) -> list[str]:
     problems: list[str] = []
     where = f"step {ex.step} ({ex.title})"
@@ -251,7 +268,16 @@ def _compare(ex: Exchange, r: requests.Response, deviation: Deviation | None) ->
             f"{where}: content type {r.headers.get('Content-Type')!r} != "
             f"{ex.response_headers.get('Content-Type')!r}"
         )
-    for name in ("Warning", "Cache-Control", "pragma"):
+    recorded_names, mock_names = header_names(ex.response_headers), header_names(r.headers)
+    if deviation is not None and deviation.kind == "answer":  # a different answer: no page headers
+        recorded_names -= PAGE_HEADERS
+        mock_names -= PAGE_HEADERS
+    if recorded_names != mock_names:
+        problems.append(
+            f"{where}: header set differs: missing {sorted(recorded_names - mock_names)}, "
+            f"extra {sorted(mock_names - recorded_names)}"
+        )
+    for name in ("Warning", "Cache-Control", "pragma", *SECURITY_HEADERS):
         if ex.response_headers.get(name) != r.headers.get(name) and (
             name == "Warning" or ex.response_headers.get(name) is not None
         ):

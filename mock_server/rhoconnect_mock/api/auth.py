@@ -1,18 +1,20 @@
 """Login: ``POST /rc/v1/app/login`` and classic ``POST <prefix>/clientlogin``.
 
 JSON (only with a JSON content type) or form bodies. The previous login is cleared first; an empty
-login or one the configured users reject is a 401 ``Unable to authenticate '<login>'``; success is
-an empty 200 that sets the signed ``rhoconnect_session`` cookie.
+login or one the configured users reject is a 401 ``Unable to authenticate '<login>'`` (with a new,
+anonymous session cookie, as recorded); success is an empty 200 that sets the signed
+``rhoconnect_session`` cookie.
 """
 
 from __future__ import annotations
 
 import hmac
+import secrets
 
 from flask import Blueprint, Response, session
 
 from ..errors import AuthenticationFailed
-from .common import SESSION_USER_KEY, empty_ok, info, operation, params, state
+from .common import SESSION_ID_KEY, SESSION_USER_KEY, empty_ok, info, operation, params, state
 
 bp = Blueprint("auth", __name__)
 classic_bp = Blueprint("classic_auth", __name__)
@@ -29,7 +31,11 @@ def _accepted(login: str, password: str) -> bool:
 @operation("login")
 def login() -> Response:
     """Authenticate and start a session (never logs the password)."""
+    # A fresh anonymous session even when the login fails: RhoConnect answers its 401 with a new
+    # session cookie (transcript step 1), it does not delete the cookie.
     session.clear()
+    session.permanent = True
+    session[SESSION_ID_KEY] = secrets.token_hex(32)
     p = params()
     name = p.get("login")
     name = "" if name is None else str(name)
@@ -39,7 +45,6 @@ def login() -> Response:
     if not name or not _accepted(name, password):
         raise AuthenticationFailed(name)
     session[SESSION_USER_KEY] = name
-    session.permanent = True
     return empty_ok()
 
 

@@ -40,7 +40,16 @@ from werkzeug.wsgi import wrap_file
 
 from ..bulkfile import BulkSource, build_bulk_files
 from ..state import Client, MockState
-from .common import info, json_response, operation, params, require_client, state, text_response
+from .common import (
+    NOT_FOUND_BODY,
+    info,
+    json_response,
+    operation,
+    params,
+    require_client,
+    state,
+    text_response,
+)
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +58,6 @@ EXTENSION_KEY = "rhoconnect_mock.bulk"
 #: real server writes its next poll time (the transcript's Product polls every 300 s).
 DEFAULT_POLL_INTERVAL = 300
 _URI_SAFE = "-_.!~*'();/?:@&=+$,[]"
-_NOT_FOUND_BODY = "<h1>Not Found</h1>"
 _CONTENT_TYPES = {
     ".data": "application/octet-stream",
     ".rzip": "text/plain",
@@ -353,7 +361,7 @@ def download(subpath: str) -> Response:
     target = confined_file(registry().folder, subpath)
     content_type = _CONTENT_TYPES.get(target.suffix) if target is not None else None
     if target is None or content_type is None:
-        return text_response(_NOT_FOUND_BODY, 404)
+        return text_response(NOT_FOUND_BODY, 404)
     # Built by hand rather than with send_file: RhoConnect sends no Content-Disposition or
     # Cache-Control on these, and text/plain must not gain a charset.
     stat = target.stat()

@@ -19,6 +19,7 @@ from urllib.parse import parse_qsl
 
 from flask import Flask, Response, current_app, g, request, session
 from flask.sessions import SecureCookieSessionInterface, SessionMixin
+from werkzeug.exceptions import HTTPException
 
 from ..errors import MalformedBody, NotAuthenticated, ProtocolError, UnknownSource
 from ..request_info import Operation, RequestInfo
@@ -29,6 +30,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 HTML = "text/html;charset=utf-8"
 CLIENT_ID_HEADER = "X-RhoConnect-CLIENT-ID"
 SESSION_USER_KEY = "login"
+#: A random id in every session, like Rack's ``session_id``: it makes an anonymous session non-empty.
+SESSION_ID_KEY = "sid"
+#: Sinatra's body for a path no route serves (RhoConnect answers it as ``text/html;charset=utf-8``).
+NOT_FOUND_BODY = "<h1>Not Found</h1>"
 
 
 def operation(name: Operation) -> Callable[[F], F]:
@@ -251,9 +256,16 @@ def _classify() -> None:
 
 def _decorate(resp: Response) -> Response:
     rc: RequestInfo | None = g.get("rc")
-    if rc is None or rc.operation != "bulk_file":
+    bulk_file = rc is not None and rc.operation == "bulk_file"
+    if not bulk_file:  # the files are served as static files, without the server's before filter
         resp.headers["Cache-Control"] = "no-cache"
         resp.headers["pragma"] = "no-cache"
+    # Rack::Protection on every answer of RhoConnect 7.8: nosniff everywhere, the frame and XSS
+    # headers only on HTML answers (the empty 200s, 500s and login 401s; not JSON, not text/plain).
+    resp.headers["X-Content-Type-Options"] = "nosniff"
+    if (resp.headers.get("Content-Type") or "").startswith("text/html"):
+        resp.headers["X-Frame-Options"] = "SAMEORIGIN"
+        resp.headers["X-XSS-Protection"] = "1; mode=block"
     # Only answers that got through the route's checks carry it: RhoConnect's 401/500 from its
     # login/client/source conditions do not (errors transcript step 26).
     if rc is not None and rc.family == "classic" and resp.status_code < 400:
@@ -267,10 +279,27 @@ def _protocol_error(exc: ProtocolError) -> Response:
     return text_response(exc.body, exc.status, exc.content_type)
 
 
+def _no_route(exc: HTTPException) -> Response:
+    """Sinatra's answer for a path (or a method on a path) no route serves: 404 ``<h1>Not Found</h1>``.
+
+    Flask would answer 405 for a known path with another method; RhoConnect has no 405. Under
+    ``/_mock/`` the admin API answers in its own JSON error shape.
+    """
+    if request.path == "/_mock" or request.path.startswith("/_mock/"):
+        what = "no such admin route" if exc.code == 404 else f"{request.method} not allowed here"
+        resp = Response(json.dumps({"error": what, "field": "path"}), status=exc.code or 404)
+        resp.headers["Content-Type"] = "application/json"
+        return resp
+    return text_response(NOT_FOUND_BODY, 404)
+
+
 class RhoconnectSessionInterface(SecureCookieSessionInterface):
     """Flask's signed cookie session without the ``Vary: Cookie`` header RhoConnect never sends."""
 
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        rc: RequestInfo | None = g.get("rc")
+        if rc is not None and rc.operation == "bulk_file":
+            return  # static files: no session, no Set-Cookie (main transcript steps 25-26)
         super().save_session(app, session, response)
         response.vary.discard("Cookie")
 
@@ -281,3 +310,5 @@ def install(app: Flask) -> None:
     app.before_request(_classify)
     app.after_request(_decorate)
     app.register_error_handler(ProtocolError, _protocol_error)
+    app.register_error_handler(404, _no_route)
+    app.register_error_handler(405, _no_route)
