@@ -9,7 +9,9 @@ anonymous session cookie, as recorded); success is an empty 200 that sets the si
 from __future__ import annotations
 
 import hmac
+import json
 import secrets
+from typing import Any
 
 from flask import Blueprint, Response, session
 
@@ -28,6 +30,17 @@ def _accepted(login: str, password: str) -> bool:
     return expected is not None and hmac.compare_digest(expected.encode(), password.encode())
 
 
+def _text(value: Any) -> str | None:
+    """A login field as text: strings as they are, numbers as their digits, absent as ``""``."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
 @operation("login")
 def login() -> Response:
     """Authenticate and start a session (never logs the password)."""
@@ -37,11 +50,11 @@ def login() -> Response:
     session.permanent = True
     session[SESSION_ID_KEY] = secrets.token_hex(32)
     p = params()
-    name = p.get("login")
-    name = "" if name is None else str(name)
-    password = p.get("password")
-    password = "" if password is None else str(password)
+    name, password = _text(p.get("login")), _text(p.get("password"))
     info().user = name or None
+    if name is None or password is None:
+        # A table, a list or a boolean is no login: refused like a wrong password, never a 500.
+        raise AuthenticationFailed(json.dumps(p.get("login"), separators=(",", ":")))
     if not name or not _accepted(name, password):
         raise AuthenticationFailed(name)
     session[SESSION_USER_KEY] = name

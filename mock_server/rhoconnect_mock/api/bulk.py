@@ -47,6 +47,7 @@ from .common import (
     operation,
     params,
     require_client,
+    source_names,
     state,
     text_response,
 )
@@ -150,19 +151,6 @@ def registry() -> BulkRegistry:
 
 
 # --------------------------------------------------------------------------- bulk_data
-
-
-def _requested(raw: Any) -> list[str] | None:
-    """The requested source names (``None``: all partition sources, as when none are given)."""
-    if raw is None:
-        return None
-    if isinstance(raw, str):
-        names = [s.strip() for s in raw.split(",")]
-    elif isinstance(raw, list):
-        names = [str(s.get("name")) if isinstance(s, dict) else str(s) for s in raw]
-    else:
-        names = [str(raw)]
-    return [n for n in names if n]
 
 
 def _path_name(name: str) -> str:
@@ -279,7 +267,7 @@ def bulk_answer(client: Client, partition: str, raw_sources: Any) -> dict[str, s
     reg = registry()
     user = client.user
     names = [name for name, spec in st.sources.items() if spec.partition == partition]
-    asked = _requested(raw_sources)
+    asked = source_names(raw_sources)
     requested = names if asked is None else [n for n in asked if n in st.sources]
     info().sources = list(requested)
     if not names or (asked is not None and not asked):

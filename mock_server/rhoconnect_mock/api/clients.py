@@ -22,6 +22,7 @@ from .common import (
     json_response,
     operation,
     params,
+    source_names,
     state,
     text_response,
 )
@@ -50,13 +51,8 @@ def register(client_id_in_path: str | None = None) -> Response:
 
 
 def _reset_sources(p: dict[str, Any]) -> list[str] | None:
-    sources = p.get("sources")
-    if not sources:
-        return None
-    if isinstance(sources, str):
-        return [s for s in sources.split(",") if s]
-    names = [str(s.get("name")) if isinstance(s, dict) else str(s) for s in sources]
-    return [n for n in names if n and n != "None"] or None
+    # No usable name (absent, empty, or nothing but odd elements): the whole client is reset.
+    return source_names(p.get("sources")) or None
 
 
 @operation("clientreset")

@@ -13,6 +13,8 @@
 from __future__ import annotations
 
 import json
+import math
+import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl
@@ -136,6 +138,26 @@ def params() -> dict[str, Any]:
     return merged
 
 
+def source_names(raw: Any) -> list[str] | None:
+    """Source names from a ``sources`` parameter; ``None`` when it is absent (meaning "all").
+
+    Accepts what the clients send (``"A,B"``, ``["A"]``, ``[{"name": "A"}]``, Rack's
+    ``sources[][name]``); elements of any other shape are skipped rather than failing the request.
+    """
+    if raw is None or raw == "":
+        return None
+    if isinstance(raw, str):
+        return [n for n in (s.strip() for s in raw.split(",")) if n]
+    if isinstance(raw, dict):
+        raw = [raw]
+    names: list[str] = []
+    for item in raw if isinstance(raw, list) else []:
+        name = item.get("name") if isinstance(item, dict) else item
+        if isinstance(name, str | int) and not isinstance(name, bool) and str(name):
+            names.append(str(name))
+    return names
+
+
 def client_id() -> str | None:
     """The client id: ``X-RhoConnect-CLIENT-ID`` header first, then the ``client_id`` parameter."""
     header = request.headers.get(CLIENT_ID_HEADER)
@@ -145,13 +167,34 @@ def client_id() -> str | None:
     return str(value) if value not in (None, "") else None
 
 
-def p_size(default: int = 500) -> int:
-    """The page size parameter (objects per page); RhoConnect's default is 500."""
-    value = params().get("p_size")
-    try:
-        return int(value) if value not in (None, "") else default
-    except (TypeError, ValueError):
+_RUBY_INT = re.compile(r"\s*([+-]?\d+(?:_\d+)*)")
+
+
+def ruby_to_i(value: Any, default: int) -> int:
+    """``value.to_i`` as RhoConnect (Ruby) reads a numeric parameter; ``default`` when absent.
+
+    A string gives its leading integer (``"12abc"`` -> 12, ``"1e3"`` -> 1, ``"abc"`` -> 0); a JSON
+    number its integer part; anything else (a list, a table, ``true``) counts as absent, where
+    Ruby would raise and the real server would answer an unhelpful 500.
+    """
+    if value is None or value == "" or isinstance(value, bool):
         return default
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if math.isfinite(value) else default
+    if isinstance(value, str):
+        m = _RUBY_INT.match(value)
+        return int(m.group(1).replace("_", "")) if m else 0
+    return default
+
+
+def p_size(default: int = 500) -> int:
+    """The page size parameter (objects per page); RhoConnect's default is 500, read with ``to_i``.
+
+    Zero or less gives an empty page that changes nothing (errors transcript Finding 12).
+    """
+    return ruby_to_i(params().get("p_size"), default)
 
 
 def current_user() -> str:
