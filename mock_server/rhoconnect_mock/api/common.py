@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl
 
 from flask import Flask, Response, current_app, g, request, session
 from flask.sessions import SecureCookieSessionInterface, SessionMixin
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, InternalServerError
 
 from ..errors import MalformedBody, NotAuthenticated, ProtocolError, UnknownSource
 from ..request_info import Operation, RequestInfo
@@ -322,6 +322,17 @@ def _protocol_error(exc: ProtocolError) -> Response:
     return text_response(exc.body, exc.status, exc.content_type)
 
 
+def _unexpected(exc: InternalServerError) -> Response:
+    """An exception nobody expected: RhoConnect's ``catch_all`` answers 500 with its message.
+
+    Flask has already sent ``got_request_exception`` (the journal records it, and the pytest
+    plugin fails the test); this only replaces Flask's HTML error page with the real server's shape.
+    """
+    original = exc.original_exception
+    message = str(original) if original is not None and str(original) else "Internal server error"
+    return text_response(message, 500)
+
+
 def _no_route(exc: HTTPException) -> Response:
     """Sinatra's answer for a path (or a method on a path) no route serves: 404 ``<h1>Not Found</h1>``.
 
@@ -353,5 +364,6 @@ def install(app: Flask) -> None:
     app.before_request(_classify)
     app.after_request(_decorate)
     app.register_error_handler(ProtocolError, _protocol_error)
+    app.register_error_handler(InternalServerError, _unexpected)
     app.register_error_handler(404, _no_route)
     app.register_error_handler(405, _no_route)

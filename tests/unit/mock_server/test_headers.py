@@ -3,6 +3,9 @@ unknown routes, a failed login's cookie and the bulk file downloads (live server
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import NoReturn
+
 import requests
 from mock_rc import RC
 from rhoconnect_mock import MockServer
@@ -127,3 +130,25 @@ def test_bulk_downloads_have_no_cache_headers_and_no_cookie(rc: RC, server: Mock
         r = rc.http.get(server.base_url + url + suffix)  # the session cookie is sent
         assert (r.status_code, r.headers["Content-Type"]) == (200, ctype)
         assert names(r) == {"content-type", "last-modified", "x-content-type-options"}
+
+
+def test_an_unexpected_exception_is_recorded_and_answered_like_catch_all(
+    mock: Callable[..., MockServer],
+) -> None:
+    server = mock()
+    rc = RC(server)
+    rc.login()
+    rc.create_client()
+
+    def broken(*args: object, **kwargs: object) -> NoReturn:
+        raise RuntimeError("adapter store exploded")
+
+    server.state.query_page = broken  # type: ignore[method-assign]
+    r = rc.query()
+    assert (r.status_code, r.text, r.headers["Content-Type"]) == (500, "adapter store exploded", HTML)
+    assert "Traceback" not in r.text
+    assert names(r) == HTML_ERROR
+    errors = server.mock_errors()
+    assert [(e["type"], e["message"], e["operation"]) for e in errors] == [
+        ("RuntimeError", "adapter store exploded", "query")
+    ]
