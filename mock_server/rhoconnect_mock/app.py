@@ -53,6 +53,8 @@ def create_app(config: MockConfig | Mapping[str, Any] | None = None) -> Flask:
         MAX_CONTENT_LENGTH=None,
         MAX_FORM_MEMORY_SIZE=None,
         MAX_FORM_PARTS=1_000_000,
+        # Sinatra has no automatic OPTIONS answer: an OPTIONS request is a 404 like any unrouted one.
+        PROVIDE_AUTOMATIC_OPTIONS=False,
     )
     app.extensions[EXTENSION_KEY] = MockState(cfg)
     common.install(app)

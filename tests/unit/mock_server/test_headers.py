@@ -85,6 +85,8 @@ def test_unknown_routes_are_sinatra_404s(server: MockServer, rc: RC) -> None:
         ("PUT", "/application"),  # a known path with a method no route serves: 404, not 405
         ("GET", "/rc/v1/app/login"),
         ("PATCH", "/app/v1/Product/1"),
+        ("OPTIONS", "/app/v1/Product"),  # Flask would answer 200 with Allow by itself
+        ("OPTIONS", "/application/clientlogin"),
     ):
         r = rc.http.request(method, server.base_url + path)
         assert (r.status_code, r.text, r.headers["Content-Type"]) == (404, "<h1>Not Found</h1>", HTML), path
