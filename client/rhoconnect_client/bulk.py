@@ -108,6 +108,8 @@ def _bulk_partition(ctx: SyncContext, client_id: str, partition: str, store: Sto
         data_file = unzip_single(archive, Path(tmp))
         archive.unlink()
         ctx.global_event(bulk_params(partition, "change_db"))
+        # Ids of the other partitions' sources: a source new to this one must not take them.
+        reserved = [src.source_id for o in ctx.stores.values() if o is not store for src in o.sources()]
         with store.lock:
-            store.install_bulk_database(data_file)
+            store.install_bulk_database(data_file, reserved_ids=reserved)
     ctx.global_event(bulk_params(partition, "ok"))

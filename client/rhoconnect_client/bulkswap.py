@@ -6,10 +6,10 @@ Steps, each leaving the current database untouched until the final atomic rename
 2. copy it next to the database (same filesystem, so the rename is atomic) and give the copy the
    client's indexes and schema version;
 3. in one transaction on the copy: take ``client_info`` from the current database, keep the local
-   declaration of every source (sync type, priority, associations) while the ids come from the file,
-   carry over sources the file does not know with their data, unpivot fixed-schema tables into
-   ``object_values`` (this client stores every model as a property bag), copy ``changed_values`` with
-   source ids remapped by name, and re-apply pending creates/updates (upsert) and deletes;
+   declaration and id of every source (sync type, priority, associations; the file's ids are
+   renumbered, see ``_file_ids``), carry over sources the file does not know with their data,
+   unpivot fixed-schema tables into ``object_values`` (this client stores every model as a property
+   bag), copy ``changed_values``, and re-apply pending creates/updates (upsert) and deletes;
 4. swap: the current database leaves WAL mode (checkpointed, no ``-wal`` file that could be replayed
    onto the new file), is closed, and the copy is renamed over it; then it is reopened.
 
@@ -24,6 +24,7 @@ import os
 import shutil
 import sqlite3
 import tempfile
+from collections.abc import Collection
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -65,41 +66,77 @@ def _prepare_copy(new_file: Path, staged: Path) -> None:
         raise BulkError(f"bulk file {new_file.name} cannot take the client's schema: {exc}") from exc
 
 
-def _map_sources(conn: sqlite3.Connection) -> None:
-    """Fill ``temp.rc_srcmap(old, new)`` and make ``bulk.sources`` hold every local source."""
-    conn.execute("CREATE TEMP TABLE IF NOT EXISTS rc_srcmap (old INTEGER PRIMARY KEY, new INTEGER)")
-    conn.execute("DELETE FROM temp.rc_srcmap")
+def _file_ids(conn: sqlite3.Connection, reserved: Collection[int]) -> dict[int, int]:
+    """Which file source ids must change: {file id: id it gets}.
+
+    A bulk file numbers its partition's sources 1..N, so ids from the ``user`` and ``app`` files
+    collide, and ids would change at every swap (breaking ``source_id`` routing of notifications
+    registered earlier). Instead a source the client knows keeps its local id, and a source only in
+    the file keeps the file's id unless that id is used locally or in another partition
+    (``reserved``), in which case it gets the next free one.
+    """
+    local = dict(conn.execute("SELECT name, source_id FROM main.sources").fetchall())
+    in_file = conn.execute("SELECT source_id, name FROM bulk.sources ORDER BY source_id").fetchall()
+    used = {int(i) for i in local.values()} | {int(i) for i in reserved}
+    next_free = max(used | {int(fid) for fid, _ in in_file}, default=0) + 1
+    changes: dict[int, int] = {}
+    for file_id, name in in_file:
+        wanted = local.get(name)
+        if wanted is None:
+            wanted = file_id
+            if file_id in used:
+                wanted, next_free = next_free, next_free + 1
+            used.add(wanted)
+        if wanted != file_id:
+            changes[int(file_id)] = int(wanted)
+    return changes
+
+
+def _renumber(conn: sqlite3.Connection, changes: dict[int, int]) -> None:
+    """Give file sources their new ids, in ``sources`` and ``object_values``.
+
+    Ids may swap (file 1 -> 2 and 2 -> 1) and the unique index on ``object_values`` would refuse the
+    intermediate state, so rows first move to the negated target id, then are negated back.
+    """
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS rc_renumber (old INTEGER PRIMARY KEY, new INTEGER)")
+    conn.execute("DELETE FROM temp.rc_renumber")
+    conn.executemany("INSERT INTO temp.rc_renumber VALUES (?, ?)", changes.items())
+    for table in ("sources", "object_values"):
+        conn.execute(
+            f"UPDATE bulk.{table} SET source_id=-(SELECT new FROM temp.rc_renumber WHERE old=source_id) "
+            "WHERE source_id IN (SELECT old FROM temp.rc_renumber)"
+        )
+        conn.execute(f"UPDATE bulk.{table} SET source_id=-source_id WHERE source_id<0")
+
+
+def _map_sources(conn: sqlite3.Connection, reserved: Collection[int]) -> None:
+    """Renumber the file's sources (``_file_ids``) and make ``bulk.sources`` hold every local source."""
+    changes = _file_ids(conn, reserved)
+    if changes:
+        _renumber(conn, changes)
     local = conn.execute(
-        "SELECT source_id, name, sync_priority, sync_type, associations, blob_attribs, schema "
-        "FROM main.sources"
+        "SELECT source_id, sync_priority, sync_type, associations, blob_attribs, schema FROM main.sources"
     ).fetchall()
-    for old_id, name, priority, sync_type, associations, blob_attribs, schema in local:
-        row = conn.execute("SELECT source_id FROM bulk.sources WHERE name=?", (name,)).fetchone()
-        if row is not None:
-            new_id = int(row[0])
-            # The app's declaration decides how a model syncs; the server's file decides ids and data.
+    for source_id, priority, sync_type, associations, blob_attribs, schema in local:
+        if conn.execute("SELECT 1 FROM bulk.sources WHERE source_id=?", (source_id,)).fetchone():
+            # The app's declaration decides how a model syncs; the server's file decides the data.
             conn.execute(
                 "UPDATE bulk.sources SET token=0, sync_priority=?, sync_type=?, "
                 "associations=coalesce(?, associations), blob_attribs=coalesce(?, blob_attribs), "
                 "schema=coalesce(schema, ?) WHERE source_id=?",
-                (priority, sync_type, associations, blob_attribs, schema, new_id),
+                (priority, sync_type, associations, blob_attribs, schema, source_id),
             )
         else:
-            taken = conn.execute("SELECT 1 FROM bulk.sources WHERE source_id=?", (old_id,)).fetchone()
-            new_id = old_id
-            if taken:
-                new_id = int(conn.execute("SELECT max(source_id) + 1 FROM bulk.sources").fetchone()[0])
             conn.execute(
-                f"INSERT INTO bulk.sources (source_id, {_SOURCE_COPY}) SELECT ?, {_SOURCE_COPY} "
+                f"INSERT INTO bulk.sources (source_id, {_SOURCE_COPY}) SELECT source_id, {_SOURCE_COPY} "
                 "FROM main.sources WHERE source_id=?",
-                (new_id, old_id),
+                (source_id,),
             )
             conn.execute(
                 "INSERT INTO bulk.object_values (source_id, attrib, object, value) "
-                "SELECT ?, attrib, object, value FROM main.object_values WHERE source_id=?",
-                (new_id, old_id),
+                "SELECT source_id, attrib, object, value FROM main.object_values WHERE source_id=?",
+                (source_id,),
             )
-        conn.execute("INSERT INTO temp.rc_srcmap VALUES (?, ?)", (old_id, new_id))
     conn.execute("UPDATE bulk.sources SET token=0 WHERE token IS NULL")
 
 
@@ -129,31 +166,30 @@ def _unpivot_fixed_tables(conn: sqlite3.Connection) -> None:
 
 
 def _carry_changes(conn: sqlite3.Connection) -> None:
-    """Copy the outbox with new source ids and re-apply what the server has not confirmed yet."""
+    """Copy the outbox (source ids are the same on both sides) and re-apply what the server has not
+    confirmed yet."""
     conn.execute("DELETE FROM bulk.changed_values")
     conn.execute(
         "INSERT INTO bulk.changed_values (source_id, attrib, object, value, attrib_type, update_type, sent) "
-        "SELECT m.new, cv.attrib, cv.object, cv.value, cv.attrib_type, cv.update_type, cv.sent "
-        "FROM main.changed_values cv JOIN temp.rc_srcmap m ON m.old=cv.source_id ORDER BY cv.rowid"
+        "SELECT source_id, attrib, object, value, attrib_type, update_type, sent "
+        "FROM main.changed_values WHERE source_id IN (SELECT source_id FROM main.sources) ORDER BY rowid"
     )
     # Creates and updates: the local object's current values win over the file's.
     conn.execute(
         "INSERT OR REPLACE INTO bulk.object_values (source_id, attrib, object, value) "
-        "SELECT DISTINCT m.new, ov.attrib, ov.object, ov.value FROM main.changed_values cv "
-        "JOIN temp.rc_srcmap m ON m.old=cv.source_id "
+        "SELECT DISTINCT ov.source_id, ov.attrib, ov.object, ov.value FROM main.changed_values cv "
         "JOIN main.object_values ov ON ov.object=cv.object AND +ov.source_id=cv.source_id "
         "AND (ov.attrib=cv.attrib OR cv.update_type='create') "
         "WHERE cv.sent<=2 AND cv.update_type IN ('create', 'update')"
     )
     conn.execute(
         "DELETE FROM bulk.object_values WHERE rowid IN (SELECT b.rowid FROM main.changed_values cv "
-        "JOIN temp.rc_srcmap m ON m.old=cv.source_id "
-        "JOIN bulk.object_values b ON b.object=cv.object AND +b.source_id=m.new "
+        "JOIN bulk.object_values b ON b.object=cv.object AND +b.source_id=cv.source_id "
         "AND (b.attrib=cv.attrib OR cv.attrib='object') WHERE cv.sent<=2 AND cv.update_type='delete')"
     )
 
 
-def _merge(conn: sqlite3.Connection, staged: Path) -> None:
+def _merge(conn: sqlite3.Connection, staged: Path, reserved: Collection[int]) -> None:
     conn.execute("ATTACH DATABASE ? AS bulk", (str(staged),))
     try:
         conn.execute("BEGIN IMMEDIATE")
@@ -164,7 +200,7 @@ def _merge(conn: sqlite3.Connection, staged: Path) -> None:
                 "last_sync_success) SELECT client_id, session, token, token_sent, reset, port, "
                 "last_sync_success FROM main.client_info"
             )
-            _map_sources(conn)
+            _map_sources(conn, reserved)
             _unpivot_fixed_tables(conn)
             _carry_changes(conn)
             conn.execute("COMMIT")
@@ -213,8 +249,12 @@ def remove_leftovers(db_path: str) -> None:
         Path(db_path + suffix).unlink(missing_ok=True)
 
 
-def install(store: Store, new_file: Path) -> None:
-    """Validate ``new_file`` and make it the store's database (caller holds ``store.lock``)."""
+def install(store: Store, new_file: Path, reserved_ids: Collection[int] = ()) -> None:
+    """Validate ``new_file`` and make it the store's database (caller holds ``store.lock``).
+
+    ``reserved_ids``: source ids used by the other partitions, which a source new to this one must
+    not take.
+    """
     validate_bulk_file(new_file)
     if store.in_memory:
         workdir = Path(tempfile.mkdtemp(prefix="rhoconnect-bulk-"))
@@ -225,7 +265,7 @@ def install(store: Store, new_file: Path) -> None:
     try:
         _prepare_copy(new_file, staged)
         try:
-            _merge(store.conn, staged)
+            _merge(store.conn, staged, reserved_ids)
         except sqlite3.DatabaseError as exc:
             raise BulkError(f"bulk file {new_file.name} could not be merged: {exc}") from exc
         if store.in_memory:

@@ -24,7 +24,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -458,10 +458,17 @@ class Store:
 
     # ------------------------------------------------------------------ bulk and reset
 
-    def install_bulk_database(self, new_file: str | os.PathLike[str]) -> None:
-        """Swap in a downloaded bulk file, keeping pending local changes (§8.4); see ``bulkswap``."""
+    def install_bulk_database(
+        self, new_file: str | os.PathLike[str], *, reserved_ids: Collection[int] = ()
+    ) -> None:
+        """Swap in a downloaded bulk file, keeping pending local changes and source ids (§8.4).
+
+        ``reserved_ids`` are the source ids of the other partitions: a source that only the file
+        knows gets an id outside them, so that an id names one source across partitions. See
+        ``bulkswap``.
+        """
         with self.lock:
-            bulkswap.install(self, Path(new_file))
+            bulkswap.install(self, Path(new_file), reserved_ids)
 
     def full_reset(self) -> None:
         """Rhodes ``database_full_reset``: data and outbox emptied, tokens 0, ``reset`` flag set so the

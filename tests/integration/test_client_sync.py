@@ -136,6 +136,38 @@ def test_bulk_sync_end_to_end_keeps_local_changes(server: MockServer, tmp_path: 
         engine.close()
 
 
+def test_source_ids_stay_unique_across_partitions_after_bulk(server: MockServer, tmp_path: Path) -> None:
+    """Each partition's bulk file numbers its sources from 1; the client keeps its own ids, so that
+    ``source_id`` routing (per-source notifications, ``dosync_source(id)``) still names one source."""
+    engine = make_engine(server.url, tmp_path / "db.sqlite", bulk_wait_seconds=0.1)
+    try:
+        ids = {name: engine.model(name).source.source_id for name in ("Product", "Customer")}
+        assert ids == {"Product": 1, "Customer": 2}
+        engine.login("alice", "secret").wait(WAIT)
+        engine.bulksync_state = 0
+        assert engine.dosync().wait(WAIT)["status"] == "complete"  # type: ignore[index]
+        after = {
+            src.name: (partition, src.source_id)
+            for partition, st in engine.stores.items()
+            for src in st.sources()
+        }
+        assert after == {"Product": ("user", 1), "Customer": ("app", 2)}
+        server.state.backend_insert("Customer", None, "c-new", {"name": "new customer"})
+        events: list[dict[str, Any]] = []
+        engine.set_notification(2, events.append, {"tag": "by id"})
+        engine.add_objectnotify(2, "c-new")
+        changed: list[dict[str, Any]] = []
+        engine.set_objectnotify_url(changed.append)
+        result = engine.dosync_source(2).wait(WAIT)
+        assert result is not None and result["source_name"] == "Customer" and result["status"] == "ok"
+        assert [(e["source_id"], e["source_name"], e["tag"]) for e in events][-1] == (2, "Customer", "by id")
+        # Rhodes reports inserted objects as "updated" (§7.3), under the id the app registered.
+        assert changed and changed[0]["updated"] == [{"object": "c-new", "source_id": 2}]
+        assert engine.model("Customer").find("c-new") == {"object": "c-new", "name": "new customer"}
+    finally:
+        engine.close()
+
+
 @pytest.fixture(scope="module")
 def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     if shutil.which("openssl") is None:

@@ -82,7 +82,7 @@ def store(tmp_path: Path) -> Store:
     return s
 
 
-def test_swap_keeps_pending_changes_and_takes_ids_from_file(tmp_path: Path, store: Store) -> None:
+def test_swap_keeps_pending_changes_and_local_source_ids(tmp_path: Path, store: Store) -> None:
     products, local = Model(store, "Product"), Model(store, "Local")
     store.conn.executemany(
         "INSERT INTO object_values VALUES (2, ?, ?, ?)",
@@ -103,18 +103,25 @@ def test_swap_keeps_pending_changes_and_takes_ids_from_file(tmp_path: Path, stor
 
     assert bulk.exists()  # the downloaded file is left for the caller to delete
     product = store.source("Product")
-    assert product is not None and product.source_id == 1 and product.token == 0
+    assert product is not None and product.source_id == 2 and product.token == 0  # file id 1: renumbered
     assert product.sync_priority == 1 and product.associations == "Order,product_id"  # local declaration
-    moved_local = store.source("Local")
-    assert moved_local is not None and moved_local.source_id == 4 and moved_local.sync_type == "none"
+    kept_local = store.source("Local")
+    assert kept_local is not None and kept_local.source_id == 1 and kept_local.sync_type == "none"
+    # Only in the file: Broken's id 2 is taken locally (next free id), Fixed keeps its 3.
+    assert [(s.name, s.source_id) for s in sorted(store.sources(), key=lambda s: s.source_id)] == [
+        ("Local", 1),
+        ("Product", 2),
+        ("Fixed", 3),
+        ("Broken", 4),
+    ]
     assert local.find(note["object"]) == {"object": note["object"], "text": "kept"}
     assert products.find("99") is None  # server data replaces the old data
     assert products.find("3") == {"object": "3", "name": "Edited", "brand": "brand 3"}
     assert products.find("4") is None  # pending delete re-applied
     assert products.find(new["object"]) == {"object": new["object"], "name": "Fresh"}
     assert products.count() == 25  # 25 from the file - 1 deleted + 1 created
-    assert store.pending_count(1) == 3
-    batch = store.begin_push(1)
+    assert store.pending_count(2) == 3
+    batch = store.begin_push(2)
     assert batch is not None
     assert batch.create == {new["object"]: {"name": "Fresh"}}
     assert batch.update == {"3": {"name": "Edited"}}
@@ -124,6 +131,40 @@ def test_swap_keeps_pending_changes_and_takes_ids_from_file(tmp_path: Path, stor
     assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert store.integrity_check() == "ok"
     assert not list(tmp_path.glob("*.bulk-new*"))
+    assert store.conn.execute("SELECT DISTINCT source_id FROM object_values ORDER BY 1").fetchall() == [
+        (1,),
+        (2,),
+        (3,),
+    ]
+
+
+def test_sources_new_to_the_partition_avoid_reserved_ids(tmp_path: Path) -> None:
+    """Ids of the other partitions are reserved: a file source new here never takes one of them."""
+    store = Store(tmp_path / "app.db", partition="app")
+    store.register_source("Product", source_id=7)  # file id 1; ids 1-3 are used in the user partition
+    store.install_bulk_database(make_bulk_file(tmp_path / "bulk.data", products=3), reserved_ids=[1, 2, 3])
+    ids = {s.name: s.source_id for s in store.sources()}
+    assert ids == {"Product": 7, "Broken": 8, "Fixed": 9}
+    assert Model(store, "Product").count() == 3
+    assert Model(store, "Fixed").find("f1") is not None  # fixed-schema rows under the new id
+    store.close()
+
+
+def test_swapped_source_ids_cross_over_without_conflict(tmp_path: Path) -> None:
+    """File ids 1 and 3 become 3 and 1: objects with the same id in both sources survive the swap."""
+    store = Store(tmp_path / "user.db")
+    store.register_source("Fixed", source_id=1)
+    store.register_source("Product", source_id=3)
+    bulk = make_bulk_file(tmp_path / "bulk.data", products=2)
+    conn = sqlite3.connect(bulk)
+    conn.execute("INSERT INTO Fixed VALUES ('1', 'same id as product 1', NULL, NULL)")
+    conn.commit()
+    conn.close()
+    store.install_bulk_database(bulk)
+    assert Model(store, "Product").find("1") == {"object": "1", "name": "name 1", "brand": "brand 1"}
+    assert Model(store, "Fixed").find("1") == {"object": "1", "name": "same id as product 1"}
+    assert {s.name: s.source_id for s in store.sources()} == {"Fixed": 1, "Broken": 2, "Product": 3}
+    store.close()
 
 
 def test_fixed_schema_table_becomes_property_bag(tmp_path: Path, store: Store) -> None:
@@ -275,6 +316,7 @@ def test_older_bulk_file_without_newer_columns(tmp_path: Path, store: Store) -> 
     pending = Model(store, "Product").create({"name": "mine"})
     store.install_bulk_database(old)
     product = store.source("Product")
-    assert product is not None and product.source_id == 7 and product.associations == "Order,product_id"
+    assert product is not None and product.associations == "Order,product_id"
+    assert product.source_id == 2  # the local id, not the file's 7
     assert Model(store, "Product").find("p1") == {"object": "p1", "name": "one"}
     assert Model(store, "Product").find(pending["object"]) == pending
