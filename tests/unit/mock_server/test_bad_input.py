@@ -239,6 +239,10 @@ ROUTES = [
     ("GET", "/application/bulk_data"),
     ("GET", "/data/{text}"),
     ("GET", "/rc/v1/clients/{cid}"),
+    ("GET", "/{text}"),
+    ("OPTIONS", "/app/v1/Product"),
+    ("PATCH", "/application"),
+    ("HEAD", "/app/v1/Product"),
 ]
 KEYS = [
     "p_size",
@@ -345,8 +349,8 @@ def test_generated_garbage_gets_protocol_answers(
     assert r.status_code in {200, 401, 404, 422, 500}, (r.status_code, r.text[:300])
     assert ctype in CONTENT_TYPES, ctype
     assert "Traceback" not in r.text and "Internal Server Error" not in r.text
-    if r.status_code == 500:
+    if r.status_code == 500 and method != "HEAD":  # HEAD: the GET answer without its body
         assert r.text in PROTOCOL_500_BODIES, r.text[:300]
-    if r.status_code == 200 and ctype == "application/json":
+    if r.status_code == 200 and ctype == "application/json" and method != "HEAD":
         json.loads(r.content)
     assert live.mock_errors()[errors_before:] == []
