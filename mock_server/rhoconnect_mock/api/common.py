@@ -2,12 +2,16 @@
 
 * ``install(app)`` adds the request classifier (``flask.g.rc = RequestInfo(...)`` before any
   handler, so the fault engine and journal see every request in protocol terms), the headers every
-  RhoConnect answer carries (``Cache-Control``/``pragma``, the deprecation ``Warning`` on classic
-  routes) and the handler that turns ``ProtocolError`` into the real server's status and body.
+  RhoConnect answer carries (``Cache-Control``/``pragma``, Rack::Protection's ``X-Content-Type-Options``
+  and, on HTML, ``X-Frame-Options``/``X-XSS-Protection``, the deprecation ``Warning`` on classic
+  routes), the session cookie without ``Vary`` (and none on bulk files), and the error handlers:
+  ``ProtocolError`` as the real server's status and body, Sinatra's 404 for unrouted requests, and
+  RhoConnect's ``catch_all`` 500 for an unexpected exception (still journaled).
 * A view declares its protocol operation with ``@operation("query")``. Blueprints whose registered
   name starts with ``classic`` are the classic family (``/application/...``), others are REST.
 * ``params()`` merges query string, form, JSON body and the multipart ``cud`` part, as RhoConnect's
-  parameter parser does; ``client_id()`` prefers the ``X-RhoConnect-CLIENT-ID`` header.
+  parameter parser does; ``client_id()`` prefers the ``X-RhoConnect-CLIENT-ID`` header; numbers are
+  read like Ruby's ``to_i`` (``ruby_to_i``) and ``sources`` lists of any shape by ``source_names``.
 """
 
 from __future__ import annotations
