@@ -19,12 +19,13 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from . import checks
 from .context import Settings, SyncContext
 from .exceptions import Cancelled, RhoconnectError, UnknownSource
 from .models import Model
-from .notify import Callback, Notifier, Registration, error_fields, merge_params
+from .notify import GLOBAL, Callback, Notifier, Registration, error_fields, merge_params
 from .protocol import login_body
-from .search import SearchRequest, run_search
+from .search import make_request, run_search
 from .status import StatusReporter
 from .store import Store, partition_path
 from .sync_source import Syncer
@@ -65,6 +66,9 @@ class SyncEngine:
         status_reporter: Any = None,
         transport: Transport | None = None,
     ) -> None:
+        checks.server_url("server_url", server_url)
+        checks.integer("page_size", page_size, minimum=1)
+        checks.seconds("poll_interval", poll_interval)
         self._database = database
         self._transport = transport or Transport(
             server_url, url_family=url_family, timeout=timeout, verify_ssl=verify_ssl
@@ -79,7 +83,7 @@ class SyncEngine:
             self._settings.bulksync_state = bulksync_state
         self._popup_enabled = False
         self._models: dict[str, Model] = {}
-        self._mutex_depth = threading.local()
+        self._mutex_held = threading.local()  # per thread: the stores lock_sync_mutex acquired
         self._ctx = SyncContext(
             transport=self._transport,
             notifier=self._notifier,
@@ -183,6 +187,9 @@ class SyncEngine:
     # ------------------------------------------------------------------ session
     def login(self, login: str, password: str, callback: Callback | None = None) -> Handle:
         """Queue a login; the handle (and callback) get ``error_code``/``error_message`` (§2.1)."""
+        checks.text("login", login)
+        checks.text("password", password)
+        checks.callback("callback", callback)
         self.stop_sync()  # Rhodes: login first stops any running sync
         registration = Registration(callback) if callback is not None else None
         command = Command(
@@ -233,14 +240,16 @@ class SyncEngine:
     def logged_in(self) -> bool:
         return bool(self._stores["user"].client_info().session)
 
-    def get_user_name(self) -> str | None:
-        """The current user, or the last one logged in (not cleared by logout)."""
-        return self._settings.rho_sync_user
+    def get_user_name(self) -> str:
+        """The current user, or the last one logged in (not cleared by logout); ``""`` if nobody
+        ever logged in (Rhodes reads ``rho_sync_user`` from rhoconfig, a string)."""
+        return self._settings.rho_sync_user or ""
 
     # ------------------------------------------------------------------ sync commands
     def dosync(self, show_sync_status: bool = True, query_params: str | Mapping[str, Any] = "") -> Handle:
         """Queue a sync of every source; the handle gives the final (``complete``) parameters."""
-        query = _query_string(query_params)
+        show_sync_status = checks.flag("show_sync_status", show_sync_status)
+        query = _query_string(checks.query_params("query_params", query_params))
         command = Command(
             "dosync", ("dosync", bool(show_sync_status), query), lambda: Syncer(self._ctx, query).sync_all()
         )
@@ -253,12 +262,23 @@ class SyncEngine:
         show_sync_status: bool = True,
         query_params: str | Mapping[str, Any] = "",
     ) -> Handle:
-        """Queue a sync of one source; the handle gives that source's final parameters."""
-        query = _query_string(query_params)
+        """Queue a sync of one source; the handle gives that source's final parameters.
+
+        An unknown source raises ``UnknownSource`` here rather than becoming an error notification,
+        a local-only one (``sync_type`` none, which Rhodes does not give to the sync engine)
+        ``ValueError``.
+        """
+        key = checks.source_key("source_id_or_name", source_id_or_name)
+        show_sync_status = checks.flag("show_sync_status", show_sync_status)
+        query = _query_string(checks.query_params("query_params", query_params))
+        source = self._ctx.find_source(key)[1]
+        if source.sync_type == "none":
+            raise ValueError(f"source {source.name!r} does not sync (sync_type none)")
+        name = source.name
         command = Command(
             "dosync_source",
-            ("dosync_source", str(source_id_or_name), bool(show_sync_status), query),
-            lambda: Syncer(self._ctx, query).sync_one(source_id_or_name),
+            ("dosync_source", name, show_sync_status, query),  # by name: id and name requests merge
+            lambda: Syncer(self._ctx, query).sync_one(name),
         )
         command.show_status = bool(show_sync_status)
         return self._thread.submit(command)
@@ -275,22 +295,22 @@ class SyncEngine:
         progress_step: int = -1,
         sync_changes: bool = False,
     ) -> Handle:
-        """Queue a server search (§6); results land in the local models."""
-        if source_names is None:
-            names = [src.name for _, src in self._ctx.sync_sources()]
-        elif isinstance(source_names, str):
-            names = [source_names]
-        else:
-            names = list(source_names)
-        request = SearchRequest(
-            names,
-            from_ or "search",
-            dict(search_params or {}),
+        """Queue a server search (§6); results land in the local models.
+
+        Bad arguments (unknown source, negative offset ...) raise here, before anything is queued.
+        """
+        request = make_request(
+            self._ctx,
+            source_names,
+            from_,
+            search_params,
             offset,
             max_results,
-            int(progress_step if progress_step is not None else -1),
-            bool(sync_changes),
+            progress_step,
+            sync_changes,
         )
+        checks.callback("callback", callback)
+        checks.params("callback_param", callback_param)
         registration = Registration(callback, merge_params(callback_param)) if callback is not None else None
         command = Command(
             "search", ("search", id(request)), lambda: run_search(self._ctx, request, registration)
@@ -327,13 +347,29 @@ class SyncEngine:
 
     # ------------------------------------------------------------------ the sync mutex
     def lock_sync_mutex(self) -> None:
-        """Block the sync thread from writing until :meth:`unlock_sync_mutex` (re-entrant)."""
-        for store in self._stores.values():
+        """Block the sync thread from writing until :meth:`unlock_sync_mutex` (re-entrant).
+
+        Each call remembers the stores it locked, so that a partition opened meanwhile (``add_model``)
+        is not released by the matching unlock without having been acquired.
+        """
+        locked = list(self._stores.values())
+        for store in locked:
             store.lock.acquire()
+        self._mutex_stack().append(locked)
 
     def unlock_sync_mutex(self) -> None:
-        for store in reversed(list(self._stores.values())):
+        """Release the sync mutex taken by :meth:`lock_sync_mutex` in this thread."""
+        stack = self._mutex_stack()
+        if not stack:
+            raise RuntimeError("unlock_sync_mutex without a matching lock_sync_mutex in this thread")
+        for store in reversed(stack.pop()):
             store.lock.release()
+
+    def _mutex_stack(self) -> list[list[Store]]:
+        stack: list[list[Store]] | None = getattr(self._mutex_held, "stack", None)
+        if stack is None:
+            stack = self._mutex_held.stack = []
+        return stack
 
     @contextlib.contextmanager
     def sync_mutex(self) -> Iterator[None]:
@@ -348,24 +384,36 @@ class SyncEngine:
     def set_notification(
         self, source_id: int | str, callback: Callback | None, params: Mapping[str, Any] | str | None = None
     ) -> None:
-        """Per-source (one-shot) or ``-1`` (persistent) sync callback; a name is accepted too."""
-        self._notifier.set_notification(self._source_id(source_id), callback, params)
+        """Per-source (one-shot) or ``-1`` (persistent) sync callback; a name is accepted too.
+
+        ``callback`` None clears the registration; an unknown source raises ``UnknownSource``.
+        """
+        sid = self._source_id(source_id)
+        checks.callback("callback", callback)
+        self._notifier.set_notification(sid, callback, checks.params("params", params))
 
     def clear_notification(self, source_id: int | str) -> None:
         self._notifier.clear_notification(self._source_id(source_id))
 
     def _source_id(self, source_id: int | str) -> int:
-        if isinstance(source_id, int) or str(source_id).lstrip("-").isdigit():
-            return int(source_id)
-        return self._ctx.find_source(source_id)[1].source_id
+        """``-1`` (every source) or the id of a declared source, given by id or name."""
+        key = checks.source_key("source_id", source_id)
+        if key == GLOBAL or key == str(GLOBAL):
+            return GLOBAL
+        return self._ctx.find_source(key)[1].source_id
 
     def set_objectnotify_url(
         self, callback: Callback | None, params: Mapping[str, Any] | str | None = None
     ) -> None:
-        self._notifier.set_objectnotify(callback, params)
+        checks.callback("callback", callback)
+        self._notifier.set_objectnotify(callback, checks.params("params", params))
 
     def add_objectnotify(self, source_id: int | str, object_id: str) -> None:
-        self._notifier.add_objectnotify(self._source_id(source_id), object_id)
+        """Watch one object (by its id, temporary or not) of a declared source."""
+        sid = self._source_id(source_id)
+        if sid == GLOBAL:
+            raise ValueError("add_objectnotify needs the id of a source, not -1")
+        self._notifier.add_objectnotify(sid, checks.text("object_id", object_id))
 
     def clean_objectnotify(self) -> None:
         self._notifier.clean_objectnotify()
@@ -391,11 +439,13 @@ class SyncEngine:
     # ------------------------------------------------------------------ settings
     def set_pollinterval(self, interval: float) -> float:
         """Set the poll interval in seconds (0 disables polling); returns the previous value."""
+        checks.seconds("interval", interval)
         previous = self._thread.set_poll_interval(interval)
         return int(previous) if float(previous).is_integer() else previous
 
     def set_syncserver(self, server_url: str) -> None:
         """D8: stop the sync; a different URL drops the client id and the session."""
+        checks.server_url("server_url", server_url)
         self.stop_sync()
         if server_url.rstrip("/") == self._transport.server_url.rstrip("/"):
             return
@@ -410,22 +460,21 @@ class SyncEngine:
         return self._transport.server_url
 
     def set_pagesize(self, size: int) -> None:
-        if int(size) < 0:
-            raise ValueError("page size must be >= 0")
-        self._settings.page_size = int(size)
+        """Objects per page asked of the server (``p_size``); at least 1 (0 pages nothing, finding 12)."""
+        self._settings.page_size = checks.integer("size", size, minimum=1) or 1
 
     def get_pagesize(self) -> int:
         return self._settings.page_size
 
     def enable_status_popup(self, flag: bool) -> None:
-        self._popup_enabled = bool(flag)
+        self._popup_enabled = checks.flag("flag", flag)
 
     def set_status_reporter(self, reporter: Any) -> None:
         """Replace the status reporter (a callable receiving each notification's parameters)."""
         self._ctx.reporter = reporter
 
     def set_ssl_verify_peer(self, flag: bool) -> None:
-        self._transport.verify_ssl = bool(flag)
+        self._transport.verify_ssl = checks.flag("flag", flag)
 
     def get_ssl_verify_peer(self) -> bool:
         return self._transport.verify_ssl

@@ -15,6 +15,7 @@ import logging
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+from . import checks
 from .context import SyncContext
 from .exceptions import Cancelled, NotAuthorized, ProtocolError, RhoconnectError
 from .notify import Registration
@@ -30,7 +31,7 @@ from .sync_source import (
     start_session,
 )
 
-__all__ = ["SearchRequest", "run_search", "split_page"]
+__all__ = ["SearchRequest", "make_request", "run_search", "split_page"]
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,40 @@ class SearchRequest:
     max_results: int | None = None
     progress_step: int = -1
     sync_changes: bool = False
+
+
+def make_request(
+    ctx: SyncContext,
+    source_names: Sequence[str] | str | None,
+    from_: object,
+    search_params: object,
+    offset: object,
+    max_results: object,
+    progress_step: object,
+    sync_changes: object,
+) -> SearchRequest:
+    """``SyncEngine.search``'s arguments checked (``checks``) and gathered; ``None`` sources: all."""
+    if source_names is None:
+        names = [src.name for _, src in ctx.sync_sources()]
+    elif isinstance(source_names, str):
+        names = [source_names]
+    elif isinstance(source_names, Sequence):
+        names = [checks.text("source_names[]", name) for name in source_names]
+    else:
+        raise TypeError(f"source_names must be a name or a list of names, not {type(source_names).__name__}")
+    for name in names:
+        ctx.find_source(name)  # UnknownSource now, not an error notification later
+    if search_params is not None and not isinstance(search_params, Mapping):
+        raise TypeError(f"search_params must be a mapping, not {type(search_params).__name__}")
+    return SearchRequest(
+        names,
+        checks.text("from_", from_) or "search",
+        dict(search_params or {}),
+        checks.integer("offset", offset, minimum=0, optional=True),
+        checks.integer("max_results", max_results, minimum=0, optional=True),
+        checks.integer("progress_step", -1 if progress_step is None else progress_step) or -1,
+        checks.flag("sync_changes", sync_changes),
+    )
 
 
 def split_page(page: Page, step: int) -> Iterator[Page]:

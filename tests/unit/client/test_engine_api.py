@@ -1,0 +1,173 @@
+"""The public ``SyncEngine`` API against the seed (SyncEngine-API.md) and Decisions D3-D9: argument
+checks at the call (nothing queued, nothing sent), ``get_user_name``, the sync mutex, notification
+removal and ``-1`` routing by id and name."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fakeserver import FakeServer, FakeTransport
+from rhoconnect_client.engine import SyncEngine
+from rhoconnect_client.exceptions import UnknownSource
+
+WAIT = 10
+
+
+@pytest.fixture
+def server() -> FakeServer:
+    return FakeServer({"Product": {"1": {"name": "one"}}, "Customer": {"c1": {"first": "Ann"}}})
+
+
+@pytest.fixture
+def engine(server: FakeServer, tmp_path: Path) -> Iterator[SyncEngine]:
+    eng = SyncEngine(
+        "http://fake.invalid/application", tmp_path / "db.sqlite", transport=FakeTransport(server)
+    )
+    eng.add_model("Product", sync_priority=1)
+    eng.add_model("Customer", sync_priority=2, partition="app")
+    eng.add_model("Note", sync_type="none", partition="local")
+    yield eng
+    eng.close()
+
+
+BAD_CALLS: list[tuple[str, tuple[Any, ...], dict[str, Any], type[Exception], str]] = [
+    ("login", (None, "pw"), {}, TypeError, "login must be a str"),
+    ("login", ("alice", 42), {}, TypeError, "password must be a str"),
+    ("login", ("alice", "pw", "/app/Settings/login_callback"), {}, ValueError, "http"),
+    ("login", ("alice", "pw", 5), {}, TypeError, "callback must be a callable"),
+    ("dosync", ("false",), {}, TypeError, "show_sync_status"),
+    ("dosync", (True, 7), {}, TypeError, "query_params"),
+    ("dosync_source", ("Nosuch",), {}, UnknownSource, "Nosuch"),
+    ("dosync_source", (99,), {}, UnknownSource, "99"),
+    ("dosync_source", (1.5,), {}, TypeError, "source_id_or_name"),
+    ("dosync_source", ("",), {}, ValueError, "empty"),
+    ("dosync_source", ("Note",), {}, ValueError, "does not sync"),
+    ("set_notification", (42, print), {}, UnknownSource, "42"),
+    ("set_notification", ("Nosuch", print), {}, UnknownSource, "Nosuch"),
+    ("set_notification", (-1, "ftp://x/cb"), {}, ValueError, "http"),
+    ("set_notification", (-1, print, 3), {}, TypeError, "params"),
+    ("clear_notification", ("Nosuch",), {}, UnknownSource, "Nosuch"),
+    ("set_objectnotify_url", (object(),), {}, TypeError, "callback"),
+    ("add_objectnotify", (-1, "1"), {}, ValueError, "-1"),
+    ("add_objectnotify", ("Product", 1), {}, TypeError, "object_id"),
+    ("on_sync_create_error", ("Nosuch", ["1"], "delete"), {}, UnknownSource, "Nosuch"),
+    ("set_pollinterval", (-1,), {}, ValueError, "interval must be >= 0"),
+    ("set_pollinterval", ("60",), {}, TypeError, "interval"),
+    ("set_pollinterval", (math.nan,), {}, ValueError, "interval"),
+    ("set_syncserver", ("",), {}, ValueError, "http"),
+    ("set_syncserver", ("localhost:9292",), {}, ValueError, "http"),
+    ("set_syncserver", (None,), {}, TypeError, "server_url"),
+    ("set_pagesize", (-5,), {}, ValueError, "size must be >= 1"),
+    ("set_pagesize", (0,), {}, ValueError, "size must be >= 1"),
+    ("set_pagesize", ("100",), {}, TypeError, "size must be an int"),
+    ("set_pagesize", (True,), {}, TypeError, "size must be an int"),
+    ("enable_status_popup", ("yes",), {}, TypeError, "flag"),
+    ("set_ssl_verify_peer", (None,), {}, TypeError, "flag"),
+    ("search", (["Nosuch"],), {}, UnknownSource, "Nosuch"),
+    ("search", (42,), {}, TypeError, "source_names"),
+    ("search", (["Product"],), {"offset": -1}, ValueError, "offset"),
+    ("search", (["Product"],), {"max_results": "10"}, TypeError, "max_results"),
+    ("search", (["Product"],), {"search_params": "name=x"}, TypeError, "search_params"),
+    ("search", (["Product"],), {"progress_step": 1.5}, TypeError, "progress_step"),
+    ("search", (["Product"],), {"callback": 3}, TypeError, "callback"),
+    ("search", (["Product"],), {"sync_changes": "no"}, TypeError, "sync_changes"),
+]
+
+
+@pytest.mark.parametrize(("call", "args", "kwargs", "error", "message"), BAD_CALLS)
+def test_bad_input_raises_at_the_call_and_sends_nothing(
+    engine: SyncEngine,
+    server: FakeServer,
+    call: str,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    error: type[Exception],
+    message: str,
+) -> None:
+    before = (
+        engine.get_pagesize(),
+        engine.server_url,
+        engine.set_pollinterval(0),
+        engine.get_ssl_verify_peer(),
+    )
+    with pytest.raises(error, match=message):
+        getattr(engine, call)(*args, **kwargs)
+    assert engine.wait_idle(WAIT)
+    assert server.log == []  # nothing was queued or sent
+    assert (
+        engine.get_pagesize(),
+        engine.server_url,
+        engine.set_pollinterval(0),
+        engine.get_ssl_verify_peer(),
+    ) == before
+
+
+def test_bad_constructor_options(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="server_url"):
+        SyncEngine("localhost:9292", tmp_path / "a.sqlite")
+    with pytest.raises(ValueError, match="page_size"):
+        SyncEngine("http://h/application", tmp_path / "a.sqlite", page_size=0)
+    with pytest.raises(ValueError, match="poll_interval"):
+        SyncEngine("http://h/application", tmp_path / "a.sqlite", poll_interval=-1)
+
+
+def test_good_input_of_every_accepted_shape(engine: SyncEngine, server: FakeServer) -> None:
+    """The same calls with the types the seed allows: ids and names, 0/1 flags, mapping or string
+    params and query_params, http(s) URLs, ``:symbol`` actions."""
+    assert engine.login("alice", "secret").wait(WAIT)["error_code"] == 0  # type: ignore[index]
+    product_id = engine.model("Product").source.source_id
+    engine.set_notification(product_id, print, "a=1")
+    engine.set_notification("Product", None)  # None clears, by name
+    engine.set_notification(str(product_id), lambda p: None, {"a": 1})
+    engine.clear_notification(product_id)
+    engine.set_notification("-1", "https://app.invalid/cb")
+    engine.clear_notification(-1)
+    engine.set_objectnotify_url("http://app.invalid/objects")
+    engine.add_objectnotify("Product", "1")
+    engine.set_objectnotify_url(None)
+    engine.set_pagesize(1)
+    assert engine.set_pollinterval(0.5) == 0 and engine.set_pollinterval(0) == 0.5
+    engine.enable_status_popup(0)
+    engine.set_ssl_verify_peer(1)
+    assert engine.get_ssl_verify_peer() is True
+    result = engine.dosync_source(product_id, 0, {"since": "2020"}).wait(WAIT)
+    assert result is not None and (result["status"], result["source_name"]) == ("ok", "Product")
+    assert engine.dosync(False, None).wait(WAIT)["status"] == "complete"  # type: ignore[index]
+    engine.on_sync_create_error("Product", [], ":delete")
+    assert engine.search("Product", "search", {"q": "x"}, 0, 10, None, "x=1", 5, False).wait(WAIT) is not None
+
+
+def test_get_user_name_is_a_string_current_or_last(engine: SyncEngine) -> None:
+    assert engine.get_user_name() == ""
+    assert engine.login("alice", "secret").wait(WAIT)["error_code"] == 0  # type: ignore[index]
+    assert engine.get_user_name() == "alice"
+    engine.logout()
+    assert not engine.logged_in() and engine.get_user_name() == "alice"  # the last logged-in user
+
+
+def test_sync_mutex_pairs_and_unmatched_unlock(server: FakeServer, tmp_path: Path) -> None:
+    engine = SyncEngine(
+        "http://fake.invalid/application", tmp_path / "m.sqlite", transport=FakeTransport(server)
+    )
+    engine.add_model("Product")
+    with pytest.raises(RuntimeError, match="without a matching lock_sync_mutex"):
+        engine.unlock_sync_mutex()
+    engine.lock_sync_mutex()
+    engine.lock_sync_mutex()  # re-entrant
+    engine.add_model("Customer", partition="app")  # a partition store opened while locked
+    assert set(engine.stores) == {"user", "app"}
+    engine.unlock_sync_mutex()
+    engine.unlock_sync_mutex()
+    for store in engine.stores.values():  # every lock released exactly as often as taken
+        assert store.lock.acquire(blocking=False)
+        store.lock.release()
+        assert not store.lock._is_owned()  # type: ignore[attr-defined]
+    with pytest.raises(RuntimeError):
+        engine.unlock_sync_mutex()
+    with engine.sync_mutex():
+        engine.model("Product").create({"name": "in a batch"})
+    engine.close()
