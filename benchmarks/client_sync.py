@@ -5,6 +5,7 @@ running in its own process, so client and server do not share a GIL.
     .venv/bin/python benchmarks/client_sync.py full 100000
     .venv/bin/python benchmarks/client_sync.py million    # 1,000,000 records, peak RSS
     .venv/bin/python benchmarks/client_sync.py bulk 100000
+    .venv/bin/python benchmarks/client_sync.py bulk-renumber 100000
     .venv/bin/python benchmarks/client_sync.py push 10000
 
 * ``full N``: login, then ``dosync`` of one source of N records x 5 attributes (page size 2000) into
@@ -16,6 +17,8 @@ running in its own process, so client and server do not share a GIL.
   the 100,000 figure and the child's peak RSS (``ru_maxrss``).
 * ``bulk N``: ``dosync`` with ``bulksync_state = 0`` (bulk_data polling, download, unzip, swap),
   timed end to end, the server's file build included.
+* ``bulk-renumber N``: the same with a local-only model declared first, so that the file's source
+  ids differ from the client's and the swap renumbers the file's rows (``bulkswap._renumber``).
 * ``push N``: N local creates in one transaction (timed separately), then the ``dosync`` that
   pushes them and applies the links page(s).
 """
@@ -188,13 +191,15 @@ def _million_child() -> None:
     print(json.dumps({"engine_s": round(elapsed, 3), "peak_rss_mb": round(peak_mb, 1)}))
 
 
-def bulk(records: int) -> dict[str, Any]:
+def bulk(records: int, renumber: bool = False) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         proc, base = start_mock(records, tmp)
         try:
             engine = SyncEngine(base + "/application", tmp / "bulk.sqlite", bulk_wait_seconds=0.05)
             try:
+                if renumber:  # a local-only model takes id 1: the file's Product (1) becomes 2
+                    engine.add_model("Note", sync_type="none")
                 engine.add_model("Product")
                 engine.login("bench", "pw").wait(60)
                 engine.bulksync_state = 0
@@ -208,7 +213,8 @@ def bulk(records: int) -> dict[str, Any]:
         finally:
             proc.terminate()
             proc.wait()
-    return {"bench": "bulk_sync", "records": records, "engine_s": round(elapsed, 3)}
+    name = "bulk_sync_renumbered" if renumber else "bulk_sync"
+    return {"bench": name, "records": records, "engine_s": round(elapsed, 3)}
 
 
 def push(creates: int) -> dict[str, Any]:
@@ -258,8 +264,9 @@ def main(argv: list[str]) -> None:
         "full": lambda: [full(n or 100_000)],
         "million": lambda: [million()],
         "bulk": lambda: [bulk(n or 100_000)],
+        "bulk-renumber": lambda: [bulk(n or 100_000, renumber=True)],
         "push": lambda: [push(n or 10_000)],
-        "all": lambda: [full(100_000), bulk(100_000), push(10_000), million()],
+        "all": lambda: [full(100_000), bulk(100_000), bulk(100_000, True), push(10_000), million()],
     }
     for result in runs[what]():
         print(json.dumps(result), flush=True)

@@ -53,12 +53,15 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
-def _prepare_copy(new_file: Path, staged: Path) -> None:
+def _prepare_copy(new_file: Path, staged: Path, local: dict[str, int], reserved: Collection[int]) -> None:
     shutil.copyfile(new_file, staged)
     try:
         conn = sqlite3.connect(staged, isolation_level=None)
         try:
             conn.execute("PRAGMA journal_mode=DELETE")
+            changes = _file_ids(conn, local, reserved)
+            if changes:
+                _renumber(conn, changes)
             ensure_schema(conn)  # adds the unique index the upserts below rely on
         finally:
             conn.close()
@@ -66,54 +69,67 @@ def _prepare_copy(new_file: Path, staged: Path) -> None:
         raise BulkError(f"bulk file {new_file.name} cannot take the client's schema: {exc}") from exc
 
 
-def _file_ids(conn: sqlite3.Connection, reserved: Collection[int]) -> dict[int, int]:
-    """Which file source ids must change: {file id: id it gets}.
+def _file_ids(conn: sqlite3.Connection, local: dict[str, int], reserved: Collection[int]) -> dict[int, int]:
+    """Which source ids of the file must change: {file id: id it gets}.
 
     A bulk file numbers its partition's sources 1..N, so ids from the ``user`` and ``app`` files
     collide, and ids would change at every swap (breaking ``source_id`` routing of notifications
-    registered earlier). Instead a source the client knows keeps its local id, and a source only in
-    the file keeps the file's id unless that id is used locally or in another partition
-    (``reserved``), in which case it gets the next free one.
+    registered earlier, and models holding their source). Instead a source the client knows keeps
+    its local id (``local``: name -> id), and a source only in the file keeps the file's id unless
+    that id is used locally or in another partition (``reserved``), in which case it gets the next
+    free one.
     """
-    local = dict(conn.execute("SELECT name, source_id FROM main.sources").fetchall())
-    in_file = conn.execute("SELECT source_id, name FROM bulk.sources ORDER BY source_id").fetchall()
-    used = {int(i) for i in local.values()} | {int(i) for i in reserved}
+    in_file = conn.execute("SELECT source_id, name FROM sources ORDER BY source_id").fetchall()
+    used = set(local.values()) | {int(i) for i in reserved}
     next_free = max(used | {int(fid) for fid, _ in in_file}, default=0) + 1
     changes: dict[int, int] = {}
     for file_id, name in in_file:
         wanted = local.get(name)
         if wanted is None:
-            wanted = file_id
-            if file_id in used:
+            wanted = int(file_id)
+            if wanted in used:
                 wanted, next_free = next_free, next_free + 1
             used.add(wanted)
         if wanted != file_id:
-            changes[int(file_id)] = int(wanted)
+            changes[int(file_id)] = wanted
     return changes
 
 
 def _renumber(conn: sqlite3.Connection, changes: dict[int, int]) -> None:
-    """Give file sources their new ids, in ``sources`` and ``object_values``.
+    """Give the staged file's sources their new ids, in ``sources`` and ``object_values``.
 
-    Ids may swap (file 1 -> 2 and 2 -> 1) and the unique index on ``object_values`` would refuse the
-    intermediate state, so rows first move to the negated target id, then are negated back.
+    Updating ``source_id`` in every row under the file's three indexes costs about 3 s for 500,000
+    rows; without them the update is a tenth of a second and ``ensure_schema`` rebuilds the indexes
+    in about half a second. Ids may swap (1 -> 2, 2 -> 1): ``sources`` keeps its primary key, so its
+    rows first take the negated target id, then are negated back.
     """
-    conn.execute("CREATE TEMP TABLE IF NOT EXISTS rc_renumber (old INTEGER PRIMARY KEY, new INTEGER)")
-    conn.execute("DELETE FROM temp.rc_renumber")
-    conn.executemany("INSERT INTO temp.rc_renumber VALUES (?, ?)", changes.items())
-    for table in ("sources", "object_values"):
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute("CREATE TEMP TABLE rc_renumber (old INTEGER PRIMARY KEY, new INTEGER)")
+        conn.executemany("INSERT INTO temp.rc_renumber VALUES (?, ?)", changes.items())
+        indexes = conn.execute(
+            "SELECT name FROM main.sqlite_master WHERE type='index' AND tbl_name='object_values' "
+            "AND sql IS NOT NULL"
+        ).fetchall()
+        for (name,) in indexes:
+            conn.execute(f'DROP INDEX main."{name}"')
         conn.execute(
-            f"UPDATE bulk.{table} SET source_id=-(SELECT new FROM temp.rc_renumber WHERE old=source_id) "
+            "UPDATE main.object_values SET source_id=(SELECT new FROM temp.rc_renumber WHERE old=source_id) "
             "WHERE source_id IN (SELECT old FROM temp.rc_renumber)"
         )
-        conn.execute(f"UPDATE bulk.{table} SET source_id=-source_id WHERE source_id<0")
+        conn.execute(
+            "UPDATE main.sources SET source_id=-(SELECT new FROM temp.rc_renumber WHERE old=source_id) "
+            "WHERE source_id IN (SELECT old FROM temp.rc_renumber)"
+        )
+        conn.execute("UPDATE main.sources SET source_id=-source_id WHERE source_id<0")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
 
 
-def _map_sources(conn: sqlite3.Connection, reserved: Collection[int]) -> None:
-    """Renumber the file's sources (``_file_ids``) and make ``bulk.sources`` hold every local source."""
-    changes = _file_ids(conn, reserved)
-    if changes:
-        _renumber(conn, changes)
+def _map_sources(conn: sqlite3.Connection) -> None:
+    """Make ``bulk.sources`` (already renumbered, see ``_file_ids``) hold every local source."""
     local = conn.execute(
         "SELECT source_id, sync_priority, sync_type, associations, blob_attribs, schema FROM main.sources"
     ).fetchall()
@@ -189,7 +205,7 @@ def _carry_changes(conn: sqlite3.Connection) -> None:
     )
 
 
-def _merge(conn: sqlite3.Connection, staged: Path, reserved: Collection[int]) -> None:
+def _merge(conn: sqlite3.Connection, staged: Path) -> None:
     conn.execute("ATTACH DATABASE ? AS bulk", (str(staged),))
     try:
         conn.execute("BEGIN IMMEDIATE")
@@ -200,7 +216,7 @@ def _merge(conn: sqlite3.Connection, staged: Path, reserved: Collection[int]) ->
                 "last_sync_success) SELECT client_id, session, token, token_sent, reset, port, "
                 "last_sync_success FROM main.client_info"
             )
-            _map_sources(conn, reserved)
+            _map_sources(conn)
             _unpivot_fixed_tables(conn)
             _carry_changes(conn)
             conn.execute("COMMIT")
@@ -263,9 +279,10 @@ def install(store: Store, new_file: Path, reserved_ids: Collection[int] = ()) ->
         workdir = None
         staged = Path(store.path + ".bulk-new")
     try:
-        _prepare_copy(new_file, staged)
+        local = {source.name: source.source_id for source in store.sources()}
+        _prepare_copy(new_file, staged, local, reserved_ids)
         try:
-            _merge(store.conn, staged, reserved_ids)
+            _merge(store.conn, staged)
         except sqlite3.DatabaseError as exc:
             raise BulkError(f"bulk file {new_file.name} could not be merged: {exc}") from exc
         if store.in_memory:
