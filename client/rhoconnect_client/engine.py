@@ -264,20 +264,20 @@ class SyncEngine:
     ) -> Handle:
         """Queue a sync of one source; the handle gives that source's final parameters.
 
-        An unknown source raises ``UnknownSource`` here rather than becoming an error notification,
-        a local-only one (``sync_type`` none, which Rhodes does not give to the sync engine)
-        ``ValueError``.
+        As in Rhodes, a source the sync engine does not know (undeclared, or local-only with
+        ``sync_type`` none) is reported from the sync thread: an ``error`` with code 3 to the ``-1``
+        callback. Arguments of the wrong type raise here.
         """
         key = checks.source_key("source_id_or_name", source_id_or_name)
         show_sync_status = checks.flag("show_sync_status", show_sync_status)
         query = _query_string(checks.query_params("query_params", query_params))
-        source = self._ctx.find_source(key)[1]
-        if source.sync_type == "none":
-            raise ValueError(f"source {source.name!r} does not sync (sync_type none)")
-        name = source.name
+        try:
+            name: int | str = self._ctx.find_source(key)[1].name  # by name: id and name requests merge
+        except UnknownSource:
+            name = key
         command = Command(
             "dosync_source",
-            ("dosync_source", name, show_sync_status, query),  # by name: id and name requests merge
+            ("dosync_source", name, show_sync_status, query),
             lambda: Syncer(self._ctx, query).sync_one(name),
         )
         command.show_status = bool(show_sync_status)

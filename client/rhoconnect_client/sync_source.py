@@ -31,6 +31,7 @@ from .exceptions import (
     NotAuthorized,
     NotLoggedIn,
     RhoconnectError,
+    StoreError,
 )
 from .notify import error_fields
 from .protocol import Page, parse_client_create, parse_page
@@ -113,9 +114,12 @@ class Syncer:
 
     def sync_one(self, name_or_id: str | int) -> dict[str, Any]:
         try:
-            name = self.ctx.find_source(name_or_id)[1].name
+            source = self.ctx.find_source(name_or_id)[1]
+            if source.sync_type == "none":  # Rhodes never gives local-only models to the sync engine
+                raise StoreError(f"source {source.name!r} does not sync (sync_type none)")
         except RhoconnectError as exc:
             return self._global_error(exc)
+        name = source.name
         client_id = self.prepare()
         if isinstance(client_id, dict):
             return client_id

@@ -41,11 +41,8 @@ BAD_CALLS: list[tuple[str, tuple[Any, ...], dict[str, Any], type[Exception], str
     ("login", ("alice", "pw", 5), {}, TypeError, "callback must be a callable"),
     ("dosync", ("false",), {}, TypeError, "show_sync_status"),
     ("dosync", (True, 7), {}, TypeError, "query_params"),
-    ("dosync_source", ("Nosuch",), {}, UnknownSource, "Nosuch"),
-    ("dosync_source", (99,), {}, UnknownSource, "99"),
     ("dosync_source", (1.5,), {}, TypeError, "source_id_or_name"),
     ("dosync_source", ("",), {}, ValueError, "empty"),
-    ("dosync_source", ("Note",), {}, ValueError, "does not sync"),
     ("set_notification", (42, print), {}, UnknownSource, "42"),
     ("set_notification", ("Nosuch", print), {}, UnknownSource, "Nosuch"),
     ("set_notification", (-1, "ftp://x/cb"), {}, ValueError, "http"),
@@ -104,6 +101,22 @@ def test_bad_input_raises_at_the_call_and_sends_nothing(
         engine.set_pollinterval(0),
         engine.get_ssl_verify_peer(),
     ) == before
+
+
+@pytest.mark.parametrize("source", ["Nosuch", 99, "Note"])
+def test_dosync_source_of_a_source_the_engine_does_not_sync_is_error_3(
+    engine: SyncEngine, server: FakeServer, source: str | int
+) -> None:
+    """Rhodes reports it from the sync thread (features/sync/dosync_source.feature): ``error`` 3
+    to the ``-1`` callback, nothing sent; ``Note`` is local-only (sync_type none)."""
+    assert engine.login("alice", "secret").wait(WAIT)["error_code"] == 0  # type: ignore[index]
+    server.log.clear()
+    events: list[dict[str, Any]] = []
+    engine.set_notification(-1, events.append)
+    result = engine.dosync_source(source).wait(WAIT)
+    assert result is not None and events == [result]
+    assert (result["status"], result["error_code"], result["rho_error_code"]) == ("error", 3, 3)
+    assert str(source) in result["error_message"] and server.log == []
 
 
 def test_bad_constructor_options(tmp_path: Path) -> None:
