@@ -15,9 +15,12 @@ source failed, 2 bad usage, 3 login or connection failure, 4 local database prob
 
 from __future__ import annotations
 
+import functools
 import json
 import queue
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -66,19 +69,35 @@ def _describe_error(params: dict[str, Any]) -> str:
     return f"error {params.get('error_code')}" + (f": {text}" if text else "")
 
 
-def _open_engine(
-    server: str, db: str, *, page_size: int | None, verify: bool, rest: bool, timeout: float
-) -> SyncEngine:
+@dataclass(frozen=True)
+class ServerOptions:
+    """The options every command that talks to a server takes (``_server_options``)."""
+
+    server: str
+    login_name: str
+    password: str
+    db: str
+    page_size: int | None
+    no_verify: bool
+    rest: bool
+    timeout: float
+
+
+def _open_engine(opts: ServerOptions) -> SyncEngine:
     try:
         engine = SyncEngine(
-            server, db, url_family="rest" if rest else "classic", verify_ssl=verify, timeout=timeout
+            opts.server,
+            opts.db,
+            url_family="rest" if opts.rest else "classic",
+            verify_ssl=not opts.no_verify,
+            timeout=opts.timeout,
         )
     except ValueError as exc:
         raise CliError(str(exc)) from exc
     except StoreError as exc:
         raise LocalStoreError(exc.message) from exc
-    if page_size is not None:
-        engine.set_pagesize(page_size)
+    if opts.page_size is not None:
+        engine.set_pagesize(opts.page_size)
     return engine
 
 
@@ -175,7 +194,15 @@ def main() -> None:
     """Reference RhoConnect client: sync a local SQLite database with a RhoConnect server."""
 
 
-def _server_options(func: Any) -> Any:
+def _server_options(func: Callable[..., None]) -> Callable[..., None]:
+    """Add the server options to a command; the command receives them as one ``ServerOptions``."""
+    names = [field.name for field in fields(ServerOptions)]
+
+    @functools.wraps(func)
+    def command(**kwargs: Any) -> None:
+        opts = ServerOptions(**{name: kwargs.pop(name) for name in names})
+        func(opts, **kwargs)
+
     options = [
         click.option(
             "--server", required=True, help="Sync server URL, e.g. http://127.0.0.1:9292/application"
@@ -192,32 +219,22 @@ def _server_options(func: Any) -> Any:
         ),
         click.option("--timeout", type=click.FloatRange(min=0.1), default=30.0, help="Network timeout (s)."),
     ]
+    decorated: Callable[..., None] = command
     for option in reversed(options):
-        func = option(func)
-    return func
+        decorated = option(decorated)
+    return decorated
 
 
 @main.command()
 @_server_options
 @click.option("--source", "sources", multiple=True, help="Source (model) to sync; repeatable.")
 @click.option("--bulk", is_flag=True, help="Run a bulk sync first.")
-def sync(
-    server: str,
-    login_name: str,
-    password: str,
-    db: str,
-    page_size: int | None,
-    no_verify: bool,
-    rest: bool,
-    timeout: float,
-    sources: tuple[str, ...],
-    bulk: bool,
-) -> None:
+def sync(opts: ServerOptions, sources: tuple[str, ...], bulk: bool) -> None:
     """Log in and sync every source (or the --source ones), with a progress bar per source."""
-    engine = _open_engine(server, db, page_size=page_size, verify=not no_verify, rest=rest, timeout=timeout)
+    engine = _open_engine(opts)
     try:
         names = _declare(engine, sources)
-        _login(engine, login_name, password)
+        _login(engine, opts.login_name, opts.password)
         if bulk:
             engine.bulksync_state = 0
         bars = _Bars()
@@ -271,18 +288,7 @@ def _summary(engine: SyncEngine, names: list[str], bars: _Bars) -> str:
 @click.option("--from", "from_", default="search", show_default=True, help="Server search path.")
 @click.option("--progress-step", type=int, default=-1, help="Report progress every N objects.")
 def search(
-    server: str,
-    login_name: str,
-    password: str,
-    db: str,
-    page_size: int | None,
-    no_verify: bool,
-    rest: bool,
-    timeout: float,
-    sources: tuple[str, ...],
-    params: tuple[str, ...],
-    from_: str,
-    progress_step: int,
+    opts: ServerOptions, sources: tuple[str, ...], params: tuple[str, ...], from_: str, progress_step: int
 ) -> None:
     """Search the server; the results are stored in the local database."""
     search_params: dict[str, str] = {}
@@ -291,10 +297,10 @@ def search(
         if not sep or not key:
             raise CliError(f"--param must look like KEY=VALUE, not {item!r}")
         search_params[key] = value
-    engine = _open_engine(server, db, page_size=page_size, verify=not no_verify, rest=rest, timeout=timeout)
+    engine = _open_engine(opts)
     try:
         _declare(engine, sources)
-        _login(engine, login_name, password)
+        _login(engine, opts.login_name, opts.password)
 
         def progress(p: dict[str, Any]) -> None:
             if p.get("status") == "in_progress":
