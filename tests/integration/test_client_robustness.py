@@ -232,6 +232,21 @@ def test_creates_held_after_a_failed_create_are_linked_in_the_same_sync(
 ) -> None:
     """Errors transcript finding 5: after a failed create the server holds the later creates until
     the client's next POST; the engine posts (an empty body) and pulls their links in the same sync."""
+    held_creates_case(engine, server)
+
+
+def test_creates_held_after_a_failed_create_rest_family(server: MockServer, tmp_path: Path) -> None:
+    engine = SyncEngine(server.base_url, tmp_path / "rest.sqlite", url_family="rest", timeout=1.0)
+    try:
+        engine.add_model("Product", sync_priority=1)
+        assert engine.login("alice", "secret").wait(WAIT)["error_code"] == 0  # type: ignore[index]
+        assert engine.dosync().wait(WAIT)["status"] == "complete"  # type: ignore[index]
+        held_creates_case(engine, server)
+    finally:
+        engine.close()
+
+
+def held_creates_case(engine: SyncEngine, server: MockServer) -> None:
     product = engine.model("Product")
     bad = product.create({"name": "rejected"})["object"]
     good = product.create({"name": "accepted"})["object"]
