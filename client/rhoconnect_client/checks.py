@@ -9,6 +9,7 @@ is a mistake, not 1.
 
 from __future__ import annotations
 
+import urllib.parse
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,7 +20,7 @@ __all__ = [
     "flag",
     "integer",
     "params",
-    "query_params",
+    "query_string",
     "seconds",
     "server_url",
     "source_key",
@@ -101,11 +102,14 @@ def params(name: str, value: object) -> Mapping[str, Any] | str | None:
     raise TypeError(f"{name} must be a mapping, a query string or None, not {_kind(value)}")
 
 
-def query_params(name: str, value: object) -> Mapping[str, Any] | str:
+def query_string(name: str, value: object) -> str:
+    """``query_params`` (a string, a mapping or None) as the raw string appended to the query URL (§4.1)."""
     if value is None:
         return ""
-    if isinstance(value, str | Mapping):
-        return value
+    if isinstance(value, str):
+        return value.lstrip("&")
+    if isinstance(value, Mapping):
+        return urllib.parse.urlencode({str(k): str(v) for k, v in value.items()})
     raise TypeError(f"{name} must be a query string or a mapping, not {_kind(value)}")
 
 

@@ -43,6 +43,14 @@ class Settings:
 
     _SAVED: ClassVar[tuple[str, ...]] = ("bulksync_state", "rho_sync_user", "uncertain_creates")
 
+    @staticmethod
+    def file_beside(database: str | os.PathLike[str]) -> Path | None:
+        """``<db stem>-rhoconfig.json`` beside an on-disk database (Rhodes' rhoconfig.txt)."""
+        if str(database) == ":memory:":
+            return None
+        path = Path(database)
+        return path.with_name(f"{path.stem}-rhoconfig.json")
+
     def load(self) -> None:
         if self.path is None or not self.path.exists():
             return

@@ -76,7 +76,7 @@ class SyncEngine:
         self._stores: dict[str, Store] = {"user": Store(database, partition="user")}
         self._notifier = Notifier(self._transport.post_form)
         self._settings = Settings(
-            page_size=int(page_size), bulk_wait_seconds=bulk_wait_seconds, path=_settings_path(database)
+            page_size=int(page_size), bulk_wait_seconds=bulk_wait_seconds, path=Settings.file_beside(database)
         )
         self._settings.load()
         if bulksync_state is not None:
@@ -249,7 +249,7 @@ class SyncEngine:
     def dosync(self, show_sync_status: bool = True, query_params: str | Mapping[str, Any] = "") -> Handle:
         """Queue a sync of every source; the handle gives the final (``complete``) parameters."""
         show_sync_status = checks.flag("show_sync_status", show_sync_status)
-        query = _query_string(checks.query_params("query_params", query_params))
+        query = checks.query_string("query_params", query_params)
         command = Command(
             "dosync", ("dosync", bool(show_sync_status), query), lambda: Syncer(self._ctx, query).sync_all()
         )
@@ -270,7 +270,7 @@ class SyncEngine:
         """
         key = checks.source_key("source_id_or_name", source_id_or_name)
         show_sync_status = checks.flag("show_sync_status", show_sync_status)
-        query = _query_string(checks.query_params("query_params", query_params))
+        query = checks.query_string("query_params", query_params)
         try:
             name: int | str = self._ctx.find_source(key)[1].name  # by name: id and name requests merge
         except UnknownSource:
@@ -488,20 +488,3 @@ class SyncEngine:
     def bulksync_state(self, value: int | None) -> None:
         self._settings.bulksync_state = value
         self._settings.save()
-
-
-def _settings_path(database: str | os.PathLike[str]) -> Path | None:
-    """``<db stem>-rhoconfig.json`` beside an on-disk database (Rhodes' rhoconfig.txt)."""
-    if str(database) == ":memory:":
-        return None
-    path = Path(database)
-    return path.with_name(f"{path.stem}-rhoconfig.json")
-
-
-def _query_string(query_params: str | Mapping[str, Any]) -> str:
-    """``query_params`` as the raw string appended to the query URL (§4.1)."""
-    if isinstance(query_params, str):
-        return query_params.lstrip("&")
-    from urllib.parse import urlencode
-
-    return urlencode({k: str(v) for k, v in query_params.items()})
