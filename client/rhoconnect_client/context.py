@@ -27,8 +27,8 @@ __all__ = ["Settings", "SyncContext"]
 class Settings:
     """Run-time options, and the few values Rhodes keeps in ``rhoconfig.txt``.
 
-    ``rho_sync_user`` (the last user logged in) and ``bulksync_state`` must survive a restart, as in
-    Rhodes, so they are saved in a small JSON file beside the database (``path``); an in-memory
+    ``rho_sync_user`` (the last user logged in), ``bulksync_state`` and ``syncserver`` must survive a
+    restart, as in Rhodes, so they are saved in a small JSON file beside the database (``path``); an in-memory
     engine keeps them in memory only. They are not in the database because a bulk sync replaces it.
     """
 
@@ -39,9 +39,11 @@ class Settings:
     rho_sync_user: str | None = None
     # Creates whose POST broke off without an answer, per source name (see ``push``).
     uncertain_creates: dict[str, list[str]] = field(default_factory=dict)
+    # Rhodes rhoconfig ``syncserver``: the server that issued the stored client id and session.
+    syncserver: str | None = None
     path: Path | None = None
 
-    _SAVED: ClassVar[tuple[str, ...]] = ("bulksync_state", "rho_sync_user", "uncertain_creates")
+    _SAVED: ClassVar[tuple[str, ...]] = ("bulksync_state", "rho_sync_user", "uncertain_creates", "syncserver")
 
     @staticmethod
     def file_beside(database: str | os.PathLike[str]) -> Path | None:

@@ -92,6 +92,7 @@ class SyncEngine:
             stop_flag=threading.Event(),
             reporter=status_reporter or StatusReporter(),
         )
+        self._adopt_server(self._transport.server_url)
         info = self._stores["user"].client_info()
         self._transport.session = info.session or None
         self._thread = SyncThread(
@@ -444,16 +445,31 @@ class SyncEngine:
         return int(previous) if float(previous).is_integer() else previous
 
     def set_syncserver(self, server_url: str) -> None:
-        """D8: stop the sync; a different URL drops the client id and the session."""
+        """D8: stop the sync; a different URL drops the client id and the session.
+
+        The URL is remembered beside the database (Rhodes stores it in rhoconfig.txt), so that an
+        engine opened later on another URL does not present this server's client id there.
+        """
         checks.server_url("server_url", server_url)
         self.stop_sync()
-        if server_url.rstrip("/") == self._transport.server_url.rstrip("/"):
-            return
-        self._transport.server_url = server_url
-        main = self._stores["user"]
-        with main.lock:
-            main.clear_client_info()
-        self._transport.session = None
+        if self._adopt_server(server_url):
+            self._transport.server_url = server_url
+            self._transport.session = None
+
+    def _adopt_server(self, server_url: str) -> bool:
+        """Make ``server_url`` the sync server; True if it differs from the one the stored client
+        id and session came from, which are then dropped (D8, also across restarts)."""
+        previous = self._settings.syncserver or self._transport.server_url
+        changed = previous.rstrip("/") != server_url.rstrip("/")
+        if changed:
+            main = self._stores["user"]
+            with main.lock:
+                main.clear_client_info()
+            log.info("sync server changed: client id and session dropped")
+        if self._settings.syncserver != server_url:
+            self._settings.syncserver = server_url
+            self._settings.save()
+        return changed
 
     @property
     def server_url(self) -> str:

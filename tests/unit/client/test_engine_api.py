@@ -184,3 +184,38 @@ def test_sync_mutex_pairs_and_unmatched_unlock(server: FakeServer, tmp_path: Pat
     with engine.sync_mutex():
         engine.model("Product").create({"name": "in a batch"})
     engine.close()
+
+
+def test_a_client_id_stays_with_its_server_across_restarts(server: FakeServer, tmp_path: Path) -> None:
+    """D8 with the URL remembered beside the database (Rhodes rhoconfig ``syncserver``): reopening
+    the database on another server drops the client id and session; on the same one keeps them."""
+    db = tmp_path / "restart.sqlite"
+
+    def open_engine(url: str) -> SyncEngine:
+        eng = SyncEngine(url, db, transport=FakeTransport(server, url))
+        eng.add_model("Product")
+        return eng
+
+    first = open_engine("http://one.invalid/application")
+    assert first.login("alice", "secret").wait(WAIT)["error_code"] == 0  # type: ignore[index]
+    assert first.dosync().wait(WAIT)["status"] == "complete"  # type: ignore[index]
+    client_id = first.stores["user"].client_info().client_id
+    first.close()
+    same = open_engine("http://one.invalid/application/")  # a trailing slash is the same server
+    assert same.logged_in() and same.stores["user"].client_info().client_id == client_id
+    same.close()
+    other = open_engine("http://two.invalid/application")
+    assert not other.logged_in() and other.stores["user"].client_info().client_id is None
+    assert other.get_user_name() == "alice" and other.server_url == "http://two.invalid/application"
+    assert other.model("Product").count() == 1  # local data stays; the next sync refreshes it
+    other.close()
+    back = open_engine("http://two.invalid/application")
+    assert back.stores["user"].client_info().client_id is None  # nothing else was dropped
+    back.set_syncserver("http://one.invalid/application")  # remembered: reopening on one keeps the id
+    assert back.login("alice", "secret").wait(WAIT)["error_code"] == 0  # type: ignore[index]
+    assert back.dosync().wait(WAIT)["status"] == "complete"  # type: ignore[index]
+    client_id = back.stores["user"].client_info().client_id
+    back.close()
+    again = open_engine("http://one.invalid/application")
+    assert again.logged_in() and again.stores["user"].client_info().client_id == client_id
+    again.close()
