@@ -23,6 +23,7 @@ from . import checks
 from .context import Settings, SyncContext
 from .exceptions import Cancelled, RhoconnectError, UnknownSource
 from .models import Model
+from .mutex import SyncMutex
 from .notify import GLOBAL, Callback, Notifier, Registration, error_fields, merge_params
 from .protocol import login_body
 from .search import make_request, run_search
@@ -83,7 +84,7 @@ class SyncEngine:
             self._settings.bulksync_state = bulksync_state
         self._popup_enabled = False
         self._models: dict[str, Model] = {}
-        self._mutex_held = threading.local()  # per thread: the stores lock_sync_mutex acquired
+        self._mutex = SyncMutex(self._stores)
         self._ctx = SyncContext(
             transport=self._transport,
             notifier=self._notifier,
@@ -348,29 +349,12 @@ class SyncEngine:
 
     # ------------------------------------------------------------------ the sync mutex
     def lock_sync_mutex(self) -> None:
-        """Block the sync thread from writing until :meth:`unlock_sync_mutex` (re-entrant).
-
-        Each call remembers the stores it locked, so that a partition opened meanwhile (``add_model``)
-        is not released by the matching unlock without having been acquired.
-        """
-        locked = list(self._stores.values())
-        for store in locked:
-            store.lock.acquire()
-        self._mutex_stack().append(locked)
+        """Block the sync thread from writing until :meth:`unlock_sync_mutex` (re-entrant)."""
+        self._mutex.acquire()
 
     def unlock_sync_mutex(self) -> None:
         """Release the sync mutex taken by :meth:`lock_sync_mutex` in this thread."""
-        stack = self._mutex_stack()
-        if not stack:
-            raise RuntimeError("unlock_sync_mutex without a matching lock_sync_mutex in this thread")
-        for store in reversed(stack.pop()):
-            store.lock.release()
-
-    def _mutex_stack(self) -> list[list[Store]]:
-        stack: list[list[Store]] | None = getattr(self._mutex_held, "stack", None)
-        if stack is None:
-            stack = self._mutex_held.stack = []
-        return stack
+        self._mutex.release()
 
     @contextlib.contextmanager
     def sync_mutex(self) -> Iterator[None]:
@@ -420,22 +404,20 @@ class SyncEngine:
         self._notifier.clean_objectnotify()
 
     # ------------------------------------------------------------------ recovery (§5.4)
+    # Each store call is one transaction under the store lock (the sync mutex).
     def on_sync_create_error(self, source_name: str, objects: Any, action: str) -> None:
         store, source = self._ctx.find_source(source_name)
-        with store.lock:
-            store.on_sync_create_error(source.source_id, objects, action)
+        store.on_sync_create_error(source.source_id, objects, action)
 
     def on_sync_update_error(
         self, source_name: str, objects: Any, action: str, rollback_objects: Any = None
     ) -> None:
         store, source = self._ctx.find_source(source_name)
-        with store.lock:
-            store.on_sync_update_error(source.source_id, objects, action, rollback_objects)
+        store.on_sync_update_error(source.source_id, objects, action, rollback_objects)
 
     def on_sync_delete_error(self, source_name: str, objects: Any, action: str) -> None:
         store, source = self._ctx.find_source(source_name)
-        with store.lock:
-            store.on_sync_delete_error(source.source_id, objects, action)
+        store.on_sync_delete_error(source.source_id, objects, action)
 
     # ------------------------------------------------------------------ settings
     def set_pollinterval(self, interval: float) -> float:
@@ -457,8 +439,8 @@ class SyncEngine:
             self._transport.session = None
 
     def _adopt_server(self, server_url: str) -> bool:
-        """Make ``server_url`` the sync server; True if it differs from the one the stored client
-        id and session came from, which are then dropped (D8, also across restarts)."""
+        """Make ``server_url`` the sync server; True if the stored client id and session came from
+        another one: they are then dropped (D8, also across restarts)."""
         previous = self._settings.syncserver or self._transport.server_url
         changed = previous.rstrip("/") != server_url.rstrip("/")
         if changed:
