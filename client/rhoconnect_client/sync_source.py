@@ -115,8 +115,12 @@ class Syncer:
     def sync_one(self, name_or_id: str | int) -> dict[str, Any]:
         try:
             source = self.ctx.find_source(name_or_id)[1]
-            if source.sync_type == "none":  # Rhodes never gives local-only models to the sync engine
-                raise StoreError(f"source {source.name!r} does not sync (sync_type none)")
+            # Rhodes gives neither local-only models nor bulk_sync_only ones to the incremental
+            # sync (RCC loadAllSources skips both): a bulk_sync_only source gets data from bulk only.
+            if source.sync_type != "incremental":
+                raise StoreError(
+                    f"source {source.name!r} does not sync incrementally (sync_type {source.sync_type})"
+                )
         except RhoconnectError as exc:
             return self._global_error(exc)
         name = source.name

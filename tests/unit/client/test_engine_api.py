@@ -119,6 +119,20 @@ def test_dosync_source_of_a_source_the_engine_does_not_sync_is_error_3(
     assert str(source) in result["error_message"] and server.log == []
 
 
+def test_dosync_source_of_a_bulk_sync_only_source_queries_nothing(
+    engine: SyncEngine, server: FakeServer
+) -> None:
+    """A ``bulk_sync_only`` source gets its data from bulk files only (protocol.md §4.5, §8.1): as
+    in Rhodes, whose incremental sync does not know it, ``dosync_source`` reports error 3."""
+    engine.add_model("Catalog", sync_type="bulk_sync_only")
+    assert engine.login("alice", "secret").wait(WAIT)["error_code"] == 0  # type: ignore[index]
+    server.log.clear()
+    result = engine.dosync_source("Catalog").wait(WAIT)
+    assert result is not None and (result["status"], result["error_code"]) == ("error", 3)
+    assert "bulk_sync_only" in result["error_message"]
+    assert not any(op == "query" for op, _ in server.log)
+
+
 def test_bad_constructor_options(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="server_url"):
         SyncEngine("localhost:9292", tmp_path / "a.sqlite")
