@@ -225,6 +225,8 @@ class SyncEngine:
             for store in self._stores.values():
                 with store.lock:
                     store.full_reset()
+            if self._settings.bulksync_state is not None:
+                self._settings.bulksync_state = 0  # database_full_reset: the new user's data by bulk
         with main.lock:
             main.set_session(session)
         self._settings.rho_sync_user = login

@@ -570,6 +570,32 @@ def test_bulk_sync_only_sources_get_data_from_bulk_only(server: FakeServer, tmp_
         engine.close()
 
 
+def test_another_user_logging_in_gets_a_bulk_sync_again(server: FakeServer, tmp_path: Path) -> None:
+    """A user change resets the data as Rhodes ``database_full_reset`` does, which also sets
+    ``bulksync_state`` back to 0 (protocol.md §3.2): else a ``bulk_sync_only`` source would stay
+    empty for the new user."""
+    engine = SyncEngine(
+        "http://fake.invalid/application",
+        tmp_path / "u.sqlite",
+        transport=FakeTransport(server),
+        bulk_wait_seconds=0.01,
+        bulksync_state=0,
+    )
+    try:
+        engine.add_model("Product", sync_priority=1, sync_type="bulk_sync_only")
+        login(engine)
+        assert engine.dosync().wait(WAIT)["status"] == "complete"  # type: ignore[index]
+        assert engine.bulksync_state == 1 and engine.model("Product").count() > 0
+        assert engine.login("bob", "secret").wait(WAIT)["error_code"] == 0  # type: ignore[index]
+        assert engine.bulksync_state == 0 and engine.model("Product").count() == 0
+        server.log.clear()
+        assert engine.dosync().wait(WAIT)["status"] == "complete"  # type: ignore[index]
+        assert [op for op, _ in server.log].count("bulk_data") >= 1
+        assert local(engine, "Product") == server.data["Product"]
+    finally:
+        engine.close()
+
+
 def test_search_sync_changes_pushes_first(engine: SyncEngine, server: FakeServer) -> None:
     login(engine)
     temp = engine.model("Product").create({"name": "pushed before search", "brand": "Z"})["object"]
