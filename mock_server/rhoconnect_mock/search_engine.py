@@ -95,9 +95,15 @@ def search(
             oid = remaining[i]
             i += 1
             cur = md.records.get(oid)
-            if cur is not None and doc.held(md, oid) != cur:
-                inserts[oid] = cur
-                doc.set_held(oid, cur)
+            if cur is None:
+                continue
+            held = doc.held(md, oid) or {}
+            # Only inserts, as RhoConnect's search page: the client upserts them attribute by
+            # attribute and keeps any attribute ``cur`` lacks, which the next query page deletes.
+            changed = {k: v for k, v in cur.items() if held.get(k) != v}
+            if changed:
+                inserts[oid] = changed
+                doc.set_held(oid, {**held, **cur})
         found.remaining = remaining[i:]
         if not inserts:
             doc.search = None

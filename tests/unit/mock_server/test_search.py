@@ -53,6 +53,24 @@ def test_search_sends_objects_the_client_has_differently(rc: RC, server: MockSer
     assert list(body[0][4]["insert"]) == ["10"] and body[0][4]["insert"]["10"]["price"] == "1.00"
 
 
+def test_search_sends_changed_attributes_and_the_next_page_deletes_dropped_ones(
+    rc: RC, server: MockServer
+) -> None:
+    # The client upserts search results attribute by attribute, so an attribute the object lost
+    # stays on the client until a query page deletes it: the search must not count it as gone.
+    local = rc.sync_all()
+    old = dict(local["10"])
+    server.state.backend_insert(
+        "Product", "alice", "10", {**{k: v for k, v in old.items() if k != "price"}, "name": "Renamed"}
+    )
+    body = rc.search([{"name": "Product"}], {"brand": old["brand"]})
+    token = body[0][1]["token"]
+    assert body[0][4]["insert"] == {"10": {"name": "Renamed"}}  # only what differs, as RhoConnect
+    assert rc.search([{"name": "Product", "token": token}], {"brand": old["brand"]}) == [[]]
+    page = rc.page(p_size=100)
+    assert page[5] == {"delete": {"10": {"price": old["price"]}}}
+
+
 def test_classic_search_with_bracket_params(rc: RC) -> None:
     r = rc.http.get(
         rc.base + "/application/search",
