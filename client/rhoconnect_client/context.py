@@ -42,6 +42,9 @@ class Settings:
     # Rhodes rhoconfig ``syncserver``: the server that issued the stored client id and session.
     syncserver: str | None = None
     path: Path | None = None
+    # The app thread (bulksync_state, set_syncserver) and the sync thread both save: one at a time,
+    # or one's rename of the shared temporary file pulls it from under the other's.
+    _save_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     _SAVED: ClassVar[tuple[str, ...]] = ("bulksync_state", "rho_sync_user", "uncertain_creates", "syncserver")
 
@@ -68,8 +71,9 @@ class Settings:
         if self.path is None:
             return
         tmp = self.path.with_name(self.path.name + ".tmp")
-        tmp.write_text(json.dumps({k: getattr(self, k) for k in self._SAVED}), encoding="utf-8")
-        os.replace(tmp, self.path)
+        with self._save_lock:
+            tmp.write_text(json.dumps({k: getattr(self, k) for k in self._SAVED}), encoding="utf-8")
+            os.replace(tmp, self.path)
 
 
 @dataclass

@@ -4,7 +4,9 @@ removal and ``-1`` routing by id and name."""
 
 from __future__ import annotations
 
+import json
 import math
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -131,6 +133,28 @@ def test_dosync_source_of_a_bulk_sync_only_source_queries_nothing(
     assert result is not None and (result["status"], result["error_code"]) == ("error", 3)
     assert "bulk_sync_only" in result["error_message"]
     assert not any(op == "query" for op, _ in server.log)
+
+
+def test_settings_saved_from_several_threads_at_once(engine: SyncEngine, tmp_path: Path) -> None:
+    """The app thread and the sync thread both save the rhoconfig file (``bulksync_state``, held
+    creates, the user name); concurrent saves must neither fail nor leave a damaged file."""
+    errors: list[BaseException] = []
+
+    def save_often(value: int) -> None:
+        try:
+            for _ in range(200):
+                engine.bulksync_state = value
+        except BaseException as exc:  # any failure is the finding
+            errors.append(exc)
+
+    threads = [threading.Thread(target=save_often, args=(i % 2,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    saved = json.loads((tmp_path / "db-rhoconfig.json").read_text(encoding="utf-8"))
+    assert saved["bulksync_state"] in (0, 1)
 
 
 def test_bad_constructor_options(tmp_path: Path) -> None:
