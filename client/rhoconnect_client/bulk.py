@@ -63,7 +63,7 @@ def run_bulk(ctx: SyncContext, client_id: str) -> dict[str, Any] | None:
     """Bulk-sync every partition; None on success, else the final error parameters."""
     try:
         ctx.global_event(bulk_params("", "start"))
-        for partition, store in ctx.stores.items():
+        for partition, store in ctx.partitions():
             if partition == "local":
                 continue
             names = [s.name for s in store.sources() if s.sync_type != "none"]
@@ -109,7 +109,7 @@ def _bulk_partition(ctx: SyncContext, client_id: str, partition: str, store: Sto
         archive.unlink()
         ctx.global_event(bulk_params(partition, "change_db"))
         # Ids of the other partitions' sources: a source new to this one must not take them.
-        reserved = [src.source_id for o in ctx.stores.values() if o is not store for src in o.sources()]
+        reserved = [src.source_id for _, o in ctx.partitions() if o is not store for src in o.sources()]
         with store.lock:
             store.install_bulk_database(data_file, reserved_ids=reserved)
     ctx.global_event(bulk_params(partition, "ok"))

@@ -93,13 +93,18 @@ class SyncContext:
         """The ``user`` partition store: it holds ``client_info`` (session, client id)."""
         return self.stores["user"]
 
+    def partitions(self) -> list[tuple[str, Store]]:
+        """A snapshot of ``stores``: the app thread may open a partition (``add_model``) while the
+        sync thread walks them, and iterating the live dict then raises ``RuntimeError``."""
+        return list(self.stores.items())
+
     def check_stop(self) -> None:
         if self.stop_flag.is_set():
             raise Cancelled("sync stopped")
 
     def sync_sources(self) -> list[tuple[Store, Source]]:
         """Every synced source of every partition, in ``sync_priority`` order (§4.5)."""
-        found = [(store, src) for store in self.stores.values() for src in store.sources()]
+        found = [(store, src) for _, store in self.partitions() for src in store.sources()]
         found = [(store, src) for store, src in found if src.sync_type != "none"]
         found.sort(key=lambda pair: (pair[1].sync_priority, pair[1].source_id))
         return found
@@ -108,7 +113,7 @@ class SyncContext:
         key: str | int = name_or_id
         if isinstance(name_or_id, str) and name_or_id.lstrip("-").isdigit():
             key = int(name_or_id)
-        for store in self.stores.values():
+        for _, store in self.partitions():
             src = store.source(key)
             if src is not None:
                 return store, src

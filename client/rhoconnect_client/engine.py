@@ -222,7 +222,7 @@ class SyncEngine:
         previous = self._settings.rho_sync_user
         if previous and previous != login:
             # Rhodes apps reset the data when another user logs in (on_sync_user_changed).
-            for store in self._stores.values():
+            for _, store in self._ctx.partitions():  # on the sync thread: a snapshot
                 with store.lock:
                     store.full_reset()
             if self._settings.bulksync_state is not None:

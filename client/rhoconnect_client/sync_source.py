@@ -351,7 +351,7 @@ def ensure_client_id(ctx: SyncContext) -> str:
     info = store.client_info()
     if not info.client_id:
         client_id = parse_client_create(ctx.transport.client_create())
-        for other in ctx.stores.values():
+        for _, other in ctx.partitions():
             drop_synced_data(other)
         with store.lock:
             store.set_client_id(client_id)

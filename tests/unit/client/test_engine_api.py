@@ -157,6 +157,35 @@ def test_settings_saved_from_several_threads_at_once(engine: SyncEngine, tmp_pat
     assert saved["bulksync_state"] in (0, 1)
 
 
+def test_a_partition_opened_while_the_sync_thread_walks_them(
+    server: FakeServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``add_model`` on the app thread may open a partition in the middle of a sync: the sync
+    thread walks a snapshot of the partitions, never the live dict (which would raise)."""
+    eng = SyncEngine(
+        "http://fake.invalid/application", tmp_path / "p.sqlite", transport=FakeTransport(server)
+    )
+    try:
+        eng.add_model("Product")
+        assert eng.login("alice", "secret").wait(WAIT)["error_code"] == 0  # type: ignore[index]
+        user = eng.stores["user"]
+        walked = user.sources
+        opened: list[bool] = []
+
+        def sources_while_the_app_declares_a_model() -> list[Any]:
+            if not opened:  # the app thread's add_model, interleaved at this point
+                opened.append(True)
+                eng.add_model("Customer", partition="app")
+            return walked()
+
+        monkeypatch.setattr(user, "sources", sources_while_the_app_declares_a_model)
+        result = eng.dosync().wait(WAIT)
+        assert opened and result is not None and result["status"] == "complete", result
+        assert eng.model("Product").count() == 1
+    finally:
+        eng.close()
+
+
 def test_bad_constructor_options(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="server_url"):
         SyncEngine("localhost:9292", tmp_path / "a.sqlite")
