@@ -299,7 +299,7 @@ class SyncEngine:
         progress_step: int = -1,
         sync_changes: bool = False,
     ) -> Handle:
-        """Queue a server search (§6); results land in the local models.
+        """Stop any running sync, then queue a server search (§6); results land in the local models.
 
         Bad arguments (unknown source, negative offset ...) raise here, before anything is queued.
         """
@@ -316,6 +316,7 @@ class SyncEngine:
         checks.callback("callback", callback)
         checks.params("callback_param", callback_param)
         registration = Registration(callback, merge_params(callback_param)) if callback is not None else None
+        self.stop_sync()  # Rhodes rho_sync_doSearch: a running sync is stopped first (§6.1)
         command = Command(
             "search", ("search", id(request)), lambda: run_search(self._ctx, request, registration)
         )

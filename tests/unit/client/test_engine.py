@@ -596,6 +596,25 @@ def test_another_user_logging_in_gets_a_bulk_sync_again(server: FakeServer, tmp_
         engine.close()
 
 
+def test_search_stops_a_running_sync_first(engine: SyncEngine, server: FakeServer) -> None:
+    """Rhodes ``rho_sync_doSearch`` calls ``rho_sync_stop`` before queueing the search (§6.1):
+    the search does not wait behind a sync, whose handle reports that it was stopped."""
+    login(engine)
+    gate = threading.Event()
+    server.fail("query", "block", event=gate)
+    try:
+        sync = engine.dosync()
+        deadline = time.monotonic() + WAIT
+        while not any(op == "query" for op, _ in server.log):
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        found = engine.search("Product", search_params={"name": "x"}).wait(WAIT)
+        assert found is not None and found["status"] == "complete"
+        assert sync.done() and sync.stopped
+    finally:
+        gate.set()
+
+
 def test_search_sync_changes_pushes_first(engine: SyncEngine, server: FakeServer) -> None:
     login(engine)
     temp = engine.model("Product").create({"name": "pushed before search", "brand": "Z"})["object"]
