@@ -10,7 +10,7 @@ Public contract (stable; other modules and users rely on it):
 * ``config``, ``sources`` (name -> ``SourceSpec``), ``lock``, ``failures``
 * ``reset()``: fresh state, data regenerated from the config; ``add_reset_listener(fn)``: extensions
   (bulk files, ...) that keep state of their own get ``fn()`` called after every reset
-* ``records(source, user)``, ``master_version(source, user)``, ``set_records``, ``seed_records``
+* ``records(source, user)`` (a snapshot), ``master_version(source, user)``, ``set_records``, ``seed_records``
 * ``backend_insert/backend_update/backend_delete(source, user, ...)``: changes made by "another
   system"; every client sees them on its next query
 * ``fail_adapter(stage, source, message, *, user, objects, times)``, ``clear_adapter_failures()``,
@@ -185,8 +185,14 @@ class MockState:
             return md
 
     def records(self, source: str, user: str | None) -> Mapping[str, Mapping[str, str]]:
-        """Current master records of ``source`` for ``user`` (read-only view; do not mutate)."""
-        return self.master(source, user).records
+        """Current master records of ``source`` for ``user``: a snapshot taken under the lock.
+
+        Not the live dict: a reader iterating it (the admin API, a test) while a request
+        changes the data would fail with "dictionary changed size during iteration". Record
+        values are never mutated in place, so copying the outer dict is enough.
+        """
+        with self.lock:
+            return dict(self.master(source, user).records)
 
     def master_version(self, source: str, user: str | None) -> int:
         """A number that changes on every write to that master document."""

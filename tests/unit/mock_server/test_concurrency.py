@@ -6,8 +6,10 @@ import threading
 from collections.abc import Callable
 
 import pytest
+import requests
 from mock_rc import RC
 from rhoconnect_mock import MockServer
+from rhoconnect_mock.journal import journal_of
 
 
 def _sync_many(server: MockServer, clients: int, users: int, p_size: int, change: bool) -> None:
@@ -59,3 +61,33 @@ def test_concurrent_pushes_and_pages_converge(mock: Callable[..., MockServer]) -
 def test_fifty_clients_of_ten_thousand_records(mock: Callable[..., MockServer]) -> None:
     server = mock({"sources": {"Product": {"records": 10_000}}, "threads": 32})
     _sync_many(server, clients=50, users=5, p_size=2000, change=False)
+
+
+# A reader of the records (admin API, tests) used to iterate the live dict while requests
+# changed it: 500 "dictionary changed size during iteration".
+def test_admin_records_read_while_the_backend_changes(mock: Callable[..., MockServer]) -> None:
+    server = mock({"sources": {"Product": {"records": 5000}}})
+    stop = threading.Event()
+
+    def write() -> None:
+        n = 0
+        while not stop.is_set():
+            n += 1
+            server.state.backend_insert("Product", "alice", f"w{n}", {"name": str(n)})
+            if n % 2:
+                server.state.backend_delete("Product", "alice", f"w{n}")
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    try:
+        statuses = [
+            requests.get(
+                f"{server.base_url}/_mock/sources/Product/users/alice/records", timeout=30
+            ).status_code
+            for _ in range(10)
+        ]
+    finally:
+        stop.set()
+        writer.join()
+    assert statuses == [200] * 10
+    assert journal_of(server.app).errors() == []
