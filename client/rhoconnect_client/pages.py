@@ -55,18 +55,19 @@ def rename_links(
     become 3 (confirmed, purged at token 0). Rows the app queued after the create left (``sent`` 0,
     e.g. an update or a destroy while the link was outstanding) keep their state and are pushed under
     the new id: Rhodes marks them 3 too and so loses them. Belongs-to attributes of child sources that
-    held the temporary id follow.
+    held the temporary id follow. A link to the same id (the adapter kept the client's id) renames
+    nothing but confirms the create all the same.
     """
+    conn.executemany(
+        "UPDATE changed_values SET object=?, sent=CASE WHEN sent>=2 THEN 3 ELSE sent END "
+        "WHERE object=? AND +source_id=?",
+        [(real, temp, source_id) for temp, real in links.items()],
+    )
     pairs = [(real, temp, source_id) for temp, real in links.items() if real != temp]
     if not pairs:
         return
     # OR REPLACE: if the server already sent the object under its real id, the local row wins.
     conn.executemany("UPDATE OR REPLACE object_values SET object=? WHERE object=? AND +source_id=?", pairs)
-    conn.executemany(
-        "UPDATE changed_values SET object=?, sent=CASE WHEN sent>=2 THEN 3 ELSE sent END "
-        "WHERE object=? AND +source_id=?",
-        pairs,
-    )
     if not children:
         return
     conn.execute("CREATE TEMP TABLE IF NOT EXISTS rc_links (temp TEXT PRIMARY KEY, real TEXT)")

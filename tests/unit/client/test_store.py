@@ -197,6 +197,23 @@ def test_link_onto_existing_server_row_keeps_local_values(store: Store) -> None:
     assert store.integrity_check() == "ok"
 
 
+def test_a_link_to_the_same_id_confirms_the_create(store: Store) -> None:
+    """An adapter may keep the id the client proposed: ``{"temp": {"l": "temp"}}`` confirms the
+    create all the same. Left waiting, it would be re-posted for and its updates held forever."""
+    model = Model(store, "Product")
+    oid = model.create({"name": "Kept id"})["object"]
+    store.begin_push(1)
+    store.push_succeeded(1)
+    store.apply_page(1, page(f'{{"links":{{"{oid}":{{"l":"{oid}"}}}}}}', "101"))
+    assert store.waiting_creates(1) == []
+    model.update(oid, {"name": "Changed"})
+    batch = store.begin_push(1)
+    assert batch is not None and batch.update == {oid: {"name": "Changed"}}
+    store.push_succeeded(1)
+    store.apply_page(1, page("{}", ""))
+    assert store.pending_count() == 0 and model.find(oid) == {"object": oid, "name": "Changed"}
+
+
 def test_failed_page_apply_rolls_back_everything(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     from rhoconnect_client import pages
 
