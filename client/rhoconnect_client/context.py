@@ -86,7 +86,6 @@ class SyncContext:
     # Called with every notification of a command whose status popup is on (see ``status``).
     reporter: Callable[[dict[str, Any]], None] | None = None
     reporting: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def main(self) -> Store:
