@@ -27,7 +27,7 @@ import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, BinaryIO, Literal, TypeVar
 
 import requests
 import requests.adapters
@@ -38,6 +38,7 @@ from .exceptions import (
     HTTPStatusError,
     NotAuthorized,
     RequestTimeout,
+    StoreError,
     TransportError,
 )
 
@@ -203,8 +204,13 @@ class Transport:
         if not blobs:
             self._send("POST", url, data=payload, json_body=True, client_id=client_id)
             return
-        handles = {name: path.open("rb") for name, path in blobs.items()}
+        handles: dict[str, BinaryIO] = {}
         try:
+            for name, path in blobs.items():
+                try:
+                    handles[name] = path.open("rb")
+                except OSError as exc:  # e.g. the app deleted the file: this source's error, not a crash
+                    raise StoreError(f"cannot read blob file {path} ({name}): {exc.strerror or exc}") from exc
             files: list[tuple[str, tuple[str | None, Any, str]]] = [
                 ("cud", (None, payload, "application/json"))
             ]

@@ -382,6 +382,34 @@ def test_blob_attribute_is_uploaded_as_multipart(tmp_path: Path) -> None:
             engine.close()
 
 
+def test_a_missing_blob_file_fails_its_source_only(tmp_path: Path) -> None:
+    """A blob file the app deleted is an ``error`` for that source (the change stays queued), not
+    an internal error that stops every source at every sync."""
+    config = {
+        "sources": {
+            "Photo": {"records": 0, "attributes": ["name", "photo"], "generator": "sequence", "priority": 1},
+            "Product": {"records": 3, "priority": 2},
+        }
+    }
+    with MockServer(config) as srv:
+        engine = SyncEngine(srv.url, tmp_path / "db.sqlite")
+        try:
+            model = engine.add_model("Photo", sync_priority=1, blob_attribs="photo,0")
+            engine.add_model("Product", sync_priority=2)
+            engine.login("alice", "secret").wait(WAIT)
+            gone = tmp_path / "deleted.png"
+            model.create({"name": "p1", "photo": str(gone)})
+            events: list[dict[str, Any]] = []
+            engine.set_notification(-1, events.append)
+            assert engine.dosync().wait(WAIT)["status"] == "complete"  # type: ignore[index]
+            photo = next(e for e in events if e.get("source_name") == "Photo" and e["status"] == "error")
+            assert photo["error_code"] == 3 and str(gone) in photo["error_message"]
+            assert engine.model("Product").count() == 3
+            assert engine.stores["user"].pending_count() == 1 and srv.state.records("Photo", "alice") == {}
+        finally:
+            engine.close()
+
+
 def test_cli_explains_a_url_of_the_wrong_family(server: MockServer, tmp_path: Path) -> None:
     runner = CliRunner()
     args = ["sync", "--rest", "--server", server.url, "--db", str(tmp_path / "w.sqlite")]
