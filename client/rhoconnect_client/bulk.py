@@ -18,6 +18,7 @@ import logging
 import shutil
 import tempfile
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,10 @@ def unzip_single(archive: Path, dest: Path) -> Path:
             return target
     except zipfile.BadZipFile as exc:
         raise BulkError(f"bulk file is not a zip archive: {exc}") from exc
+    except (zlib.error, EOFError, RuntimeError, NotImplementedError, OSError) as exc:
+        # A damaged download fails inside the decompressor (bad block, truncated stream, bogus
+        # method or encryption flag) or on a bogus offset: still the server's answer, code 4.
+        raise BulkError(f"bulk archive is damaged: {exc}") from exc
 
 
 def _work_dir(store: Store) -> Path | None:

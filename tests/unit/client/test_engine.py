@@ -3,8 +3,11 @@ push and links, notifications and their routing, the sync thread (merge, stop, p
 
 from __future__ import annotations
 
+import io
+import struct
 import threading
 import time
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -519,6 +522,34 @@ def test_bulk_errors(engine: SyncEngine, server: FakeServer) -> None:
     result = engine.dosync().wait(WAIT)
     assert result is not None and result["error_code"] == 4 and engine.bulksync_state == 0
     assert engine.stores["user"].integrity_check() == "ok"
+
+
+def damage_deflate_stream(archive: bytes) -> bytes:
+    """The archive with the first deflate block of its entry made invalid (block type 3)."""
+    with zipfile.ZipFile(io.BytesIO(archive)) as zf:
+        info = zf.infolist()[0]
+    start = info.header_offset
+    name_len, extra_len = struct.unpack("<HH", archive[start + 26 : start + 30])
+    data = bytearray(archive)
+    data[start + 30 + name_len + extra_len] = 0x07  # BFINAL 1, BTYPE 11: zlib refuses it
+    return bytes(data)
+
+
+def test_a_damaged_bulk_archive_is_a_bulk_error_4(
+    engine: SyncEngine, server: FakeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A download damaged inside the compressed data is an unexpected server response (code 4,
+    bulk ``error`` notification), not an internal error; the database is untouched."""
+    login(engine)
+    engine.dosync().wait(WAIT)
+    before = local(engine, "Product")
+    engine.bulksync_state = 0
+    make = server.make_bulk_file
+    monkeypatch.setattr(server, "make_bulk_file", lambda *args: damage_deflate_stream(make(*args)))
+    result = engine.dosync().wait(WAIT)
+    assert result is not None and (result["status"], result["sync_type"]) == ("error", "bulk")
+    assert result["error_code"] == 4 and engine.bulksync_state == 0
+    assert local(engine, "Product") == before
 
 
 @pytest.mark.parametrize("server_got_it", [True, False])
