@@ -54,7 +54,10 @@ def _fsync(path: Path) -> None:
 
 
 def _prepare_copy(new_file: Path, staged: Path, local: dict[str, int], reserved: Collection[int]) -> None:
-    shutil.copyfile(new_file, staged)
+    try:
+        shutil.copyfile(new_file, staged)
+    except OSError as exc:  # e.g. disk full: a local problem the sync reports, not a crash
+        raise StoreError(f"cannot copy the bulk file next to the database: {exc.strerror or exc}") from exc
     try:
         conn = sqlite3.connect(staged, isolation_level=None)
         try:

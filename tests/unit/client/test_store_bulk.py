@@ -248,6 +248,27 @@ def test_failed_rename_keeps_old_database(
     assert not list(tmp_path.glob("*.bulk-new*"))
 
 
+def test_no_room_for_the_staged_copy_is_a_store_error(
+    tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Disk full while copying the file next to the database: a ``StoreError`` the sync reports,
+    not a raw ``OSError`` (an internal error); nothing of the current database changes."""
+    from rhoconnect_client import bulkswap
+    from rhoconnect_client.exceptions import StoreError
+
+    item = Model(store, "Product").create({"name": "precious"})
+
+    def disk_full(src: object, dst: object) -> None:
+        Path(str(dst)).write_bytes(b"partial")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(bulkswap.shutil, "copyfile", disk_full)
+    with pytest.raises(StoreError, match="No space"):
+        store.install_bulk_database(make_bulk_file(tmp_path / "bulk.data"))
+    assert Model(store, "Product").find(item["object"]) is not None and store.pending_count() == 1
+    assert not list(tmp_path.glob("*.bulk-new*"))
+
+
 bulk_ops = st.lists(
     st.tuples(st.sampled_from(["create", "update", "destroy", "push_ok", "push_fail"]), st.integers(0, 30)),
     max_size=25,
