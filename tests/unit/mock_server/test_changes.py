@@ -167,6 +167,22 @@ def test_mixed_push_errors_ride_with_links_until_acknowledged(rc: RC, server: Mo
     assert "2" not in server.state.records("Broken", "alice")
 
 
+def test_links_survive_a_new_sync_run_that_sends_no_token(rc: RC, server: MockServer) -> None:
+    # RhoConnect 7.8 takes a missing token as "the pending page was applied" but keeps its links
+    # page: a client that lost the links page still learns the server id of what it created.
+    rc.sync_all()
+    rc.push(create={"temp-1": {"name": "Created widget"}})
+    lost = rc.page(p_size=10)
+    links = lost[5]["links"]
+    assert list(links) == ["temp-1"]
+    rc.push(create={"temp-2": {"name": "Second widget"}})
+    again = rc.page(p_size=10)  # a new sync run: no token
+    assert again[1]["token"] not in ("", lost[1]["token"])
+    assert again[5]["links"]["temp-1"] == links["temp-1"] and list(again[5]["links"]) == ["temp-1", "temp-2"]
+    assert again[2] == {"count": 0} and set(again[5]) == {"links"}
+    assert rc.page(token=again[1]["token"], p_size=10)[5] == {}  # acknowledged: gone for good
+
+
 def test_put_route_failure_has_rollback(rc: RC, server: MockServer) -> None:
     rc.sync_all("Broken")
     server.state.fail_adapter("update", "Broken", "update rejected", times=1)
