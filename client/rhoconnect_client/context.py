@@ -8,6 +8,7 @@ the algorithm cannot call the public API (which would re-enter the command queue
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 from collections.abc import Callable
@@ -21,6 +22,8 @@ from .store import Source, Store
 from .transport import Transport
 
 __all__ = ["Settings", "SyncContext"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -120,7 +123,10 @@ class SyncContext:
 
     def report(self, params: dict[str, Any]) -> None:
         if self.reporting and self.reporter is not None and not self.notifier.suppressed:
-            self.reporter(params)
+            try:
+                self.reporter(params)
+            except Exception:  # the app's display code, like a callback: it must not break the sync
+                log.exception("status reporter %r failed", self.reporter)
 
     def source_event(self, source_id: int, params: dict[str, Any]) -> dict[str, Any]:
         self.report(params)

@@ -445,6 +445,23 @@ def test_status_reporter_only_when_enabled(engine: SyncEngine) -> None:
     assert [p["status"] for p in lines][-1] == "complete"
 
 
+def test_a_failing_status_reporter_does_not_break_the_sync(engine: SyncEngine, server: FakeServer) -> None:
+    """Like a notification callback, the status display is the app's code: its failure is logged
+    and the sync goes on."""
+    seen: list[str] = []
+
+    def broken(params: dict[str, Any]) -> None:
+        seen.append(params["status"])
+        raise RuntimeError("the status bar is gone")
+
+    engine.set_status_reporter(broken)
+    engine.enable_status_popup(True)
+    login(engine)
+    result = engine.dosync(True).wait(WAIT)
+    assert result is not None and result["status"] == "complete"
+    assert seen[-1] == "complete" and local(engine, "Product") == server.data["Product"]
+
+
 def test_search_with_progress_step(engine: SyncEngine, server: FakeServer) -> None:
     login(engine)
     server.data["Product"].update({str(i): {"name": "x", "brand": "B"} for i in range(10, 17)})
