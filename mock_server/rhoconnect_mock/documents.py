@@ -98,6 +98,17 @@ class ClientSourceDoc:
         if self.pending is not None:
             self.pending.overlay[oid] = value
 
+    def requeue_links(self) -> None:
+        """Send the pending page's links again with the next page.
+
+        RhoConnect keeps a links page until a token acknowledges it (a query without a token or
+        a bulk download does not), so a client that lost the page still learns the server ids
+        of what it created; a link it already applied is a no-op for it.
+        """
+        if self.pending is not None:
+            lost = {temp: link["l"] for temp, link in self.pending.content.get("links", {}).items()}
+            self.links = {**lost, **self.links}
+
     def acknowledge(self) -> None:
         """Apply the pending page: move the cursor, update the overlay, remember metadata."""
         page = self.pending

@@ -74,12 +74,9 @@ def query_page(state: MockState, client: Client, source: str, token: str | None,
         elif token or state.config.classic_resend:
             return Page(doc.pending.body, doc.pending.token, doc.pending.count)
         else:
-            # RhoConnect 7.8: no token acknowledges the pending page, all but its links: the real
-            # server keeps its links page and sends it again with the next page (its ack_token
-            # leaves create_links_page), so a client that lost the page still learns the ids of
-            # its created objects. A link the client already applied is a no-op for it.
-            unacknowledged = {t: link["l"] for t, link in doc.pending.content.get("links", {}).items()}
-            doc.links = {**unacknowledged, **doc.links}
+            # RhoConnect 7.8: no token acknowledges the pending page, all but its links (its
+            # ack_token leaves create_links_page in place).
+            doc.requeue_links()
             doc.acknowledge()
     source_error = state.source_error_store.get(state.owner(spec, client.user))
     meta = spec.metadata_json()

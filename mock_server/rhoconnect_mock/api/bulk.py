@@ -257,6 +257,7 @@ def _hand_over(st: MockState, client: Client, job: BulkJob) -> None:
             doc = client.doc(name)
             doc.cursor = end
             doc.overlay = {}
+            doc.requeue_links()  # RhoConnect's update_clientdoc leaves the links page alone
             doc.pending = None
             doc.schema_seen = st.sources[name].schema_version if name in st.sources else None
 

@@ -246,6 +246,23 @@ def test_after_the_bulk_url_a_query_sends_only_later_changes(server: MockServer)
     assert page[5]["insert"] == {"3": {"price": "1.00"}}
 
 
+def test_links_of_a_pending_page_outlive_a_bulk_download(server: MockServer) -> None:
+    # The file holds the created object under its server id; the client still needs the link
+    # to rename its own copy, even if it never saw the page that carried it.
+    rho = Rho(server)
+    rho.bulk_until_ready(["Product"])
+    r = rho.http.post(
+        server.base_url + "/app/v1/Product",
+        json={"client_id": rho.client_id, "create": {"temp-9": {"name": "Made here"}}},
+        timeout=10,
+    )
+    assert r.status_code == 200
+    lost = rho.query("Product")[5]["links"]
+    rho.bulk_until_ready(["Product"])
+    page = rho.query("Product")
+    assert page[5] == {"links": lost} and page[1]["token"]
+
+
 def test_changed_data_rebuilds_the_file_and_deletes_the_old_one(server: MockServer, tmp_path: Path) -> None:
     rho = Rho(server)
     old_url = rho.bulk_until_ready(["Product"])
