@@ -5,7 +5,8 @@ RhoConnect 7.8 builds bulk files in a background job per (partition, user) and a
 transcript Part 0, steps 48-50 and 83-85). The mock builds the file at once (it takes about a
 second for 100,000 objects) but still answers ``wait`` for the first ``bulk_wait_polls`` polls,
 so clients exercise their wait loop. A finished file is reused until the data of a requested
-source change (``master_version``), the requested sources change, or the state is reset.
+source change (``master_version``), a fixed schema's version changes, the requested sources
+change, or the state is reset.
 
 As on the real server: ``nop`` when the partition has no sources; when a requested source has
 a stored ``source-error`` (or its simulated adapter fails while the file is built) the answer is
@@ -81,6 +82,8 @@ class BulkJob:
     built_at: int
     waits_left: int
     build_errors: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: source -> fixed schema version written into the file (every source of the partition)
+    schema_versions: dict[str, str | None] = field(default_factory=dict)
 
 
 class BulkRegistry:
@@ -235,12 +238,18 @@ def _build(
         built_at=built_at,
         waits_left=st.config.bulk_wait_polls,
         build_errors=build_errors,
+        schema_versions={name: st.sources[name].schema_version for name in names},
     )
 
 
 def _still_current(st: MockState, job: BulkJob, user: str, partition: str) -> bool:
     owner = user if partition == "user" else None
     with st.lock:
+        for name, written in job.schema_versions.items():
+            # RhoConnect expires bulk data when a schema changes.
+            spec = st.sources.get(name)
+            if spec is None or spec.schema_version != written:
+                return False
         for name, (md, version, _end) in job.masters.items():
             if name not in st.sources:
                 return False

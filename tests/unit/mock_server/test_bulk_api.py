@@ -263,6 +263,22 @@ def test_links_of_a_pending_page_outlive_a_bulk_download(server: MockServer) -> 
     assert page[5] == {"links": lost} and page[1]["token"]
 
 
+def test_a_schema_change_rebuilds_the_file(server: MockServer, tmp_path: Path) -> None:
+    # RhoConnect expires bulk data on a schema change. Serving the old file would leave the
+    # client with the old schema while the server counts the new one as sent (no schema-changed).
+    rho = Rho(server)
+    old_url = rho.bulk_until_ready(["Fixed"])
+    server.state.bump_schema_version("Fixed", "3.0")
+    url = rho.bulk_until_ready(["Fixed"])
+    assert url != old_url
+    with _open_db(tmp_path, _download(server, url).content) as db:
+        (schema,) = db.execute("SELECT schema FROM sources WHERE name = 'Fixed'").fetchone()
+    assert '"version":"3.0"' in schema
+    # The client has the new schema and the data: no schema-changed, no inserts (the metadata
+    # comes once, as on RhoConnect, whose bulk hand-over does not mark it sent).
+    assert rho.query("Fixed")[5] == {"metadata": server.state.sources["Fixed"].metadata_json()}
+
+
 def test_changed_data_rebuilds_the_file_and_deletes_the_old_one(server: MockServer, tmp_path: Path) -> None:
     rho = Rho(server)
     old_url = rho.bulk_until_ready(["Product"])
