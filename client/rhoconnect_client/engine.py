@@ -336,13 +336,19 @@ class SyncEngine:
         return command
 
     def stop_sync(self) -> None:
-        """Cancel the running command and queued ones; return once the sync thread is idle (D7)."""
+        """Cancel the running command and queued ones; return once the sync thread is idle (D7).
+
+        From a callback (the sync thread) or while the caller holds the sync mutex (the sync thread
+        may be waiting for it) waiting would never end: the stop is flagged and the command ends,
+        silently, at its next step.
+        """
         if not self._thread.busy:
             return
         self._notifier.suppressed = True
         self._transport.cancel()
-        self._thread.stop()
-        if not self._thread.in_sync_thread():
+        wait = not self._thread.in_sync_thread() and not self._mutex.held_here()
+        self._thread.stop(wait=wait)
+        if wait:
             self._transport.reset_cancel()
             self._notifier.suppressed = False
 

@@ -37,6 +37,10 @@ class SyncMutex:
             store.lock.acquire()
         self._stack().append(locked)
 
+    def held_here(self) -> bool:
+        """True when the calling thread holds the mutex (the sync thread may be waiting for it)."""
+        return bool(self._stack())
+
     def release(self) -> None:
         stack = self._stack()
         if not stack:

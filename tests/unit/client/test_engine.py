@@ -373,6 +373,40 @@ def test_stop_sync_cancels_in_flight_request_and_silences_notifications(
     assert local(engine, "Product") == server.data["Product"]
 
 
+def test_stop_sync_while_the_app_holds_the_sync_mutex_does_not_hang(
+    engine: SyncEngine, server: FakeServer
+) -> None:
+    """The sync thread may be waiting for the very mutex the app holds: ``stop_sync`` (and so
+    ``logout``, ``login``, ``search``) then flags the stop and returns instead of waiting forever;
+    the sync stops, silently, once the app lets go."""
+    login(engine)
+    events: list[dict[str, Any]] = []
+    engine.set_notification(-1, events.append)
+    returned = threading.Event()
+    handles: list[Any] = []
+
+    def app() -> None:
+        with engine.sync_mutex():
+            handles.append(engine.dosync())
+            time.sleep(0.3)  # the sync thread now waits for the mutex
+            engine.logout()
+            returned.set()
+
+    worker = threading.Thread(target=app, daemon=True)
+    worker.start()
+    ok = returned.wait(5)
+    if not ok:  # unblock the app thread so that the failure is reported instead of hanging
+        with engine._thread._cond:
+            engine._thread._running = None
+            engine._thread._cond.notify_all()
+    worker.join(WAIT)
+    assert ok, "stop_sync waited for a sync thread blocked on the app's own mutex"
+    assert handles[0].wait(WAIT) is not None and handles[0].stopped
+    assert events == [] and not engine.logged_in()
+    login(engine)
+    assert engine.dosync().wait(WAIT)["status"] == "complete"  # type: ignore[index]
+
+
 def test_sync_mutex_blocks_page_apply(engine: SyncEngine, server: FakeServer) -> None:
     login(engine)
     with engine.sync_mutex():
