@@ -137,6 +137,7 @@ def _map_sources(conn: sqlite3.Connection) -> None:
         "SELECT source_id, sync_priority, sync_type, associations, blob_attribs, schema FROM main.sources"
     ).fetchall()
     for source_id, priority, sync_type, associations, blob_attribs, schema in local:
+        keep_local_data = sync_type == "none"  # a local-only model's objects are the app's own
         if conn.execute("SELECT 1 FROM bulk.sources WHERE source_id=?", (source_id,)).fetchone():
             # The app's declaration decides how a model syncs; the server's file decides the data.
             conn.execute(
@@ -145,12 +146,16 @@ def _map_sources(conn: sqlite3.Connection) -> None:
                 "schema=coalesce(schema, ?) WHERE source_id=?",
                 (priority, sync_type, associations, blob_attribs, schema, source_id),
             )
+            if keep_local_data:  # the file lists unrequested sources too (finding 17)
+                conn.execute("DELETE FROM bulk.object_values WHERE source_id=?", (source_id,))
         else:
             conn.execute(
                 f"INSERT INTO bulk.sources (source_id, {_SOURCE_COPY}) SELECT source_id, {_SOURCE_COPY} "
                 "FROM main.sources WHERE source_id=?",
                 (source_id,),
             )
+            keep_local_data = True
+        if keep_local_data:
             conn.execute(
                 "INSERT INTO bulk.object_values (source_id, attrib, object, value) "
                 "SELECT source_id, attrib, object, value FROM main.object_values WHERE source_id=?",
@@ -162,7 +167,8 @@ def _map_sources(conn: sqlite3.Connection) -> None:
 def _unpivot_fixed_tables(conn: sqlite3.Connection) -> None:
     """Fixed-schema sources arrive as their own table (errors transcript step 85); store them as rows."""
     for source_id, name, schema in conn.execute(
-        "SELECT source_id, name, schema FROM bulk.sources WHERE schema IS NOT NULL AND schema<>''"
+        "SELECT source_id, name, schema FROM bulk.sources WHERE schema IS NOT NULL AND schema<>'' "
+        "AND coalesce(sync_type, '')<>'none'"
     ).fetchall():
         exists = conn.execute(
             "SELECT 1 FROM bulk.sqlite_master WHERE type='table' AND name=?", (name,)

@@ -248,6 +248,22 @@ def test_failed_rename_keeps_old_database(
     assert not list(tmp_path.glob("*.bulk-new*"))
 
 
+def test_a_local_only_model_keeps_its_objects_when_the_file_lists_its_name(
+    tmp_path: Path, store: Store
+) -> None:
+    """The file lists every source of the server's partition, even unrequested ones (finding 17):
+    a local-only model of the same name keeps its own objects and gets none of the server's."""
+    store.register_source("Broken", sync_type="none")
+    mine = Model(store, "Broken").create({"name": "only here"})
+    file = make_bulk_file(tmp_path / "bulk.data", products=3)
+    with sqlite3.connect(file) as conn:
+        conn.execute("INSERT INTO object_values VALUES (2, 'name', 'srv', 'from the server')")
+    conn.close()
+    store.install_bulk_database(file)
+    assert Model(store, "Broken").find_all() == [mine]
+    assert store.source("Broken").sync_type == "none"  # type: ignore[union-attr]
+
+
 def test_no_room_for_the_staged_copy_is_a_store_error(
     tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
