@@ -67,7 +67,6 @@ def query_page(state: MockState, client: Client, source: str, token: str | None,
         return _page("", 0, 0, {"source-error": {"query-error": {"message": UNKNOWN_SOURCE_MESSAGE}}})
     md = state.master(source, client.user)
     doc = client.doc(source)
-    run_adapter(state, spec, client.user)
     if doc.pending is not None:
         if token and token == doc.pending.token:
             doc.acknowledge()
@@ -78,6 +77,9 @@ def query_page(state: MockState, client: Client, source: str, token: str | None,
             # ack_token leaves create_links_page in place).
             doc.requeue_links()
             doc.acknowledge()
+    # Only a new page runs the adapter (RhoConnect's resend_page does not): a re-send must not
+    # use up a limited failure or publish changes the re-sent page cannot carry.
+    run_adapter(state, spec, client.user)
     source_error = state.source_error_store.get(state.owner(spec, client.user))
     meta = spec.metadata_json()
     if spec.schema is not None:

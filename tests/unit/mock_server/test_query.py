@@ -75,6 +75,19 @@ def test_wrong_token_resends_pending_page_unchanged(rc: RC) -> None:
     assert not set(nxt[5]["insert"]) & set(first.json()[5]["insert"])
 
 
+def test_a_resent_page_does_not_run_the_adapter(rc: RC, server: MockServer) -> None:
+    first = rc.query("Broken", p_size=1)
+    server.state.fail_adapter("query", "Broken", "down", times=1)
+    server.state.backend_update("Broken", "alice", "3", {"qty": "30"})
+    assert rc.query("Broken", token="000000", p_size=1).content == first.content
+    nxt = rc.page("Broken", token=first.json()[1]["token"], p_size=10)
+    # The failure was not used up by the re-send: the first new page reports it, the next
+    # (adapter working again) brings the change.
+    assert nxt[5]["source-error"] == {"query-error": {"message": "down"}}
+    last = rc.page("Broken", token=nxt[1]["token"], p_size=10)
+    assert "source-error" not in last[5] and last[5]["insert"]["3"] == {"name": "Broken 3", "qty": "30"}
+
+
 def test_no_token_acknowledges_pending_page(rc: RC) -> None:
     first = rc.page(p_size=10)
     second = rc.page(p_size=10)  # RhoConnect 7.8: no token = the pending page was received
