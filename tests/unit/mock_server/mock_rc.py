@@ -83,9 +83,12 @@ class RC:
         assert r.status_code == 200, r.text
         return r.json()
 
-    def sync_all(self, source: str = "Product", p_size: int = 500) -> dict[str, dict[str, str]]:
-        """Pull until token "" and apply pages like a client does; returns the local data."""
-        local: dict[str, dict[str, str]] = {}
+    def sync_all(
+        self, source: str = "Product", p_size: int = 500, local: dict[str, dict[str, str]] | None = None
+    ) -> dict[str, dict[str, str]]:
+        """Pull until token "" and apply pages like a client does to ``local`` (default: empty);
+        returns the local data."""
+        local = {} if local is None else local
         token: str | None = None
         while True:
             page = self.page(source, token, p_size)

@@ -15,17 +15,20 @@ from rhoconnect_mock.journal import journal_of
 def _sync_many(server: MockServer, clients: int, users: int, p_size: int, change: bool) -> None:
     barrier = threading.Barrier(clients, timeout=60)
     results: dict[int, dict[str, dict[str, str]]] = {}
+    sessions: dict[int, RC] = {}
     errors: list[BaseException] = []
 
     def run(i: int) -> None:
         try:
-            rc = RC(server)
+            rc = sessions[i] = RC(server)
             rc.login(f"user{i % users}")
             rc.create_client()
             barrier.wait()
+            local: dict[str, dict[str, str]] = {}
             if change and i % 10 == 0:  # some clients push while others page
+                local = {"1": {"name": f"by {i}"}, f"t{i}": {"name": f"new {i}"}}
                 rc.push(update={"1": {"name": f"by {i}"}}, create={f"t{i}": {"name": f"new {i}"}})
-            results[i] = rc.sync_all(p_size=p_size)
+            results[i] = rc.sync_all(p_size=p_size, local=local)
         except BaseException as exc:
             errors.append(exc)
             barrier.abort()
@@ -36,9 +39,10 @@ def _sync_many(server: MockServer, clients: int, users: int, p_size: int, change
     for t in threads:
         t.join()
     assert not errors, errors[0]
-    if not change:
-        for i, local in results.items():
-            assert local == dict(server.state.records("Product", f"user{i % users}")), i
+    for i, local in results.items():
+        if change:  # what others changed after this client's last page comes with one more sync
+            local = sessions[i].sync_all(p_size=p_size, local=local)
+        assert local == dict(server.state.records("Product", f"user{i % users}")), i
 
 
 def test_more_keep_alive_clients_than_threads(mock: Callable[..., MockServer]) -> None:
