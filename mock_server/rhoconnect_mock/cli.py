@@ -11,9 +11,12 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import signal
 import sys
+import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import click
@@ -169,12 +172,27 @@ def serve(**options: Any) -> None:
     host, port = server.bind_addr[0], server.bind_addr[1]
     shown = f"[{host}]" if ":" in str(host) else host
     click.echo(banner(cfg, f"http://{shown}:{port}"))
+    _stop_on_sigterm()
     try:
         server.serve()
     except KeyboardInterrupt:
         pass
     finally:
         server.stop()
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def _stop_on_sigterm() -> None:
+    """Make SIGTERM (kill, CI teardown, ``docker stop``) shut down like Ctrl-C.
+
+    Python's default SIGTERM ends the process at once, without ``finally`` blocks or exit
+    hooks, which left the temporary bulk folder behind on every stop.
+    """
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _interrupt)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

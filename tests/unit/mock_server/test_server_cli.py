@@ -148,6 +148,33 @@ def test_serve_end_to_end(tmp_path: Path) -> None:
     time.sleep(0)
 
 
+def test_sigterm_stops_the_server_cleanly(tmp_path: Path) -> None:
+    # SIGTERM is how services are stopped (kill, CI teardown, docker stop): the server must
+    # shut down as on Ctrl-C and delete its temporary bulk folder, not die and leave it behind.
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from rhoconnect_mock.cli import main; main()", "serve", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert proc.stdout is not None
+        base = [proc.stdout.readline() for _ in range(3)][1].split()[-1]
+        assert (
+            requests.post(base + "/rc/v1/app/login", json={"login": "a", "password": "b"}).status_code == 200
+        )
+        assert [p.name for p in tmp_path.iterdir() if p.name.startswith("rhoconnect-bulk-")]
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith("rhoconnect-bulk-")] == []
+
+
 def test_port_in_use_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     import socket
 
