@@ -103,6 +103,15 @@ class MasterDocument:
         i = bisect.bisect_right(versions, position, key=lambda v: v[0])
         return versions[i - 1][1] if i else None
 
+    def position_as_of(self, oid: str, position: int) -> int | None:
+        """Position of the latest change of ``oid`` at or before ``position`` (``None``: none)."""
+        versions = self.history.get(oid)
+        if versions is None:
+            p = self.position(oid)
+            return p if p is not None and p <= position else None
+        i = bisect.bisect_right(versions, position, key=lambda v: v[0])
+        return versions[i - 1][0] if i else None
+
     def _change(self, oid: str, value: Record | None) -> None:
         position = len(self.log) + 1
         if oid not in self.history:

@@ -188,10 +188,16 @@ def scan(master: MasterDocument, doc: ClientSourceDoc, p_size: int) -> Diff:
         oid = log[p]
         p += 1
         latest = moved.get(oid)
-        if latest is not None and latest != p:
+        cur: Record | None
+        if latest is None or latest == p:
+            cur = records.get(oid)
+        elif latest > end and oid not in overlay and master.position_as_of(oid, end) == p:
+            # Changed again after the last adapter query: clients still see this version
+            # (RhoConnect keeps its master document while the adapter fails).
+            cur = master.value_as_of(oid, end)
+        else:
             superseded.append(oid)
             continue
-        cur = records.get(oid)
         if oid in overlay:
             held = overlay[oid]
             updates[oid] = REMOVE
@@ -221,7 +227,8 @@ def scan(master: MasterDocument, doc: ClientSourceDoc, p_size: int) -> Diff:
             sent[oid] = cur
             changed += 1
     for oid in superseded:
-        # The object changes again beyond this page: pin what the client really holds.
-        if moved[oid] > p and oid not in overlay and oid not in updates:
+        # The object changes again beyond this page (and this page did not send it): pin what
+        # the client really holds.
+        if moved[oid] > p and oid not in overlay and oid not in updates and oid not in sent:
             updates[oid] = master.value_as_of(oid, start)
     return Diff(inserts, deletes, p, updates, sent)

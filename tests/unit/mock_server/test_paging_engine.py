@@ -68,6 +68,23 @@ def test_superseded_entry_beyond_page_is_pinned() -> None:
     assert final.inserts == {"2": {"v": "TWO"}} and final.deletes == {"2": {"v": "2"}}
 
 
+def test_unpublished_change_leaves_the_published_version_visible() -> None:
+    # While the adapter fails, clients see the data of its last successful query: an object
+    # changed since then goes out as it was, and the client's view is that version afterwards.
+    md = MasterDocument({"x": {"v": "0"}, "y": {"v": "y"}})  # positions 1, 2
+    md.merge("x", {"v": "1"})  # 3
+    md.publish()
+    md.merge("x", {"v": "2"})  # 4: not published
+    doc = ClientSourceDoc()
+    diff = scan(md, doc, 10)
+    assert diff.inserts == {"x": {"v": "1"}, "y": {"v": "y"}} and diff.cursor == 3
+    doc.advance(diff.cursor, diff.overlay)
+    assert doc.held(md, "x") == {"v": "1"}
+    md.publish()
+    after = scan(md, doc, 10)
+    assert (after.inserts, after.deletes) == ({"x": {"v": "2"}}, {"x": {"v": "1"}})
+
+
 @pytest.mark.parametrize("seed", range(40))
 def test_random_interleavings_converge(seed: int) -> None:
     rng = random.Random(seed)

@@ -85,7 +85,7 @@ def test_a_resent_page_does_not_run_the_adapter(rc: RC, server: MockServer) -> N
     # (adapter working again) brings the change.
     assert nxt[5]["source-error"] == {"query-error": {"message": "down"}}
     last = rc.page("Broken", token=nxt[1]["token"], p_size=10)
-    assert "source-error" not in last[5] and last[5]["insert"]["3"] == {"name": "Broken 3", "qty": "30"}
+    assert "source-error" not in last[5] and last[5]["insert"]["3"] == {"qty": "30"}
 
 
 def test_no_token_acknowledges_pending_page(rc: RC) -> None:
@@ -260,6 +260,20 @@ def test_failed_query_withholds_backend_changes_until_it_works(rc: RC, server: M
     assert page[4] == {"total_count": 2}
     assert page[5]["insert"] == {"1": {"qty": "10"}} and set(page[5]["delete"]) == {"1", "2"}
     assert page[5]["source-error"] == {"logoff-error": {"message": "logoff broke"}}
+
+
+def test_a_failing_adapter_still_pages_the_objects_as_they_were(rc: RC, server: MockServer) -> None:
+    # RhoConnect keeps its master document while the adapter fails: a new client gets every
+    # object as it was, not a page with the objects changed in the meantime left out.
+    state = server.state
+    state.fail_adapter("query", "Broken", "down")
+    state.backend_update("Broken", "alice", "3", {"qty": "30"})
+    page = rc.page("Broken", p_size=10)
+    assert page[2] == {"count": 3}
+    assert page[5]["insert"]["3"] == {"name": "Broken 3", "qty": "3"}
+    state.clear_adapter_failures()
+    nxt = rc.page("Broken", token=page[1]["token"], p_size=10)
+    assert (nxt[5]["insert"], nxt[5]["delete"]) == ({"3": {"qty": "30"}}, {"3": {"qty": "3"}})
 
 
 def test_fixed_schema_metadata_and_schema_changed(rc: RC, server: MockServer) -> None:
