@@ -268,7 +268,9 @@ def _hand_over(st: MockState, client: Client, job: BulkJob) -> None:
             doc.overlay = {}
             doc.requeue_links()  # RhoConnect's update_clientdoc leaves the links page alone
             doc.pending = None
-            doc.schema_seen = st.sources[name].schema_version if name in st.sources else None
+            # The version written into the file, not the current one: a schema changed since the
+            # build (between the freshness check and here) then still gives schema-changed.
+            doc.schema_seen = job.schema_versions.get(name)
 
 
 def bulk_answer(client: Client, partition: str, raw_sources: Any) -> dict[str, str]:
