@@ -6,6 +6,10 @@ that server and skip what needs the mock's admin API.
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+from pathlib import Path
+
 import pytest
 
 
@@ -20,3 +24,24 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--rhoconnect-password", default="secret", help="password for --rhoconnect-url (default: secret)"
     )
+
+
+@pytest.fixture(scope="session")
+def self_signed_cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A throw-away certificate and key for 127.0.0.1, made with the ``openssl`` command line.
+
+    TLS verification is a requirement (``set_ssl_verify_peer``), so a missing ``openssl`` fails the
+    tests that need it with a clear message instead of skipping them silently.
+    """
+    if shutil.which("openssl") is None:
+        pytest.fail("the openssl command line is needed to make a self-signed certificate")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key

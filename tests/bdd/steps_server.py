@@ -8,13 +8,11 @@ server (``Target.records``).
 from __future__ import annotations
 
 import socket
-import subprocess
 import threading
 import urllib.parse
 from pathlib import Path
 from typing import Any
 
-import pytest
 from pytest_bdd import given, parsers, then, when
 from targets import Records, Target
 from world import World
@@ -189,27 +187,13 @@ def server_lacks(world: World, source: str, oid: str) -> None:
 # ------------------------------------------------------------------------------------ TLS (mock)
 
 
-def self_signed(folder: Path) -> tuple[Path, Path]:
-    """A throw-away certificate for 127.0.0.1, made with the openssl command line."""
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
-         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True,
-    )
-    return cert, key
-
-
 @given("a server reachable over TLS with a self-signed certificate")
-def tls_server(world: World) -> None:
+def tls_server(world: World, self_signed_cert: tuple[Path, Path]) -> None:
     from cheroot import wsgi
     from cheroot.ssl.builtin import BuiltinSSLAdapter
 
     mock = world.target.mock()
-    try:
-        cert, key = self_signed(world.tmp_path)
-    except (OSError, subprocess.CalledProcessError) as exc:
-        pytest.fail(f"cannot make a self-signed certificate with openssl: {exc}")
+    cert, key = self_signed_cert
     server = wsgi.Server(("127.0.0.1", 0), mock.server.app)
     server.ssl_adapter = BuiltinSSLAdapter(str(cert), str(key))
     # The refused handshakes are the point of these scenarios; keep cheroot from printing them.

@@ -11,6 +11,7 @@ tagged ``@mock_control`` and skipped before they get there.
 from __future__ import annotations
 
 import json
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import Any
 
@@ -39,7 +40,7 @@ class NeedsMockControl(RuntimeError):
     """A step tried to steer a server that is not the embedded mock."""
 
 
-class Target:
+class Target(ABC):
     """A server under test, as the steps see it."""
 
     #: The classic application URL the engine is given (``http://host:port/application``).
@@ -51,10 +52,11 @@ class Target:
 
     def reset(self) -> None:
         """Fresh server state for the next scenario (nothing to do on a real server)."""
+        return None
 
+    @abstractmethod
     def records(self, source: str, user: str | None = None) -> Records:
         """What the server holds for ``source`` and ``user`` (default: the configured login)."""
-        raise NotImplementedError
 
     def mock(self) -> MockTarget:
         """The embedded mock, for steps that steer it; other servers cannot be steered."""

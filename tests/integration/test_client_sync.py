@@ -4,8 +4,6 @@ bulk, notifications, TLS with a self-signed certificate, and the command line.""
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -168,43 +166,14 @@ def test_source_ids_stay_unique_across_partitions_after_bulk(server: MockServer,
         engine.close()
 
 
-@pytest.fixture(scope="module")
-def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl CLI not installed")
-    folder = tmp_path_factory.mktemp("tls")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-            "-days",
-            "1",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return cert, key
-
-
 @pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
-def test_ssl_verify_peer_against_self_signed_tls_mock(tls_files: tuple[Path, Path], tmp_path: Path) -> None:
+def test_ssl_verify_peer_against_self_signed_tls_mock(
+    self_signed_cert: tuple[Path, Path], tmp_path: Path
+) -> None:
     from cheroot.ssl.builtin import BuiltinSSLAdapter
     from rhoconnect_mock.server import make_server
 
-    cert, key = tls_files
+    cert, key = self_signed_cert
     plain = MockServer(CONFIG)  # only for its app: served below over TLS by cheroot
     tls = make_server(plain.app, "127.0.0.1", 0)
     tls.ssl_adapter = BuiltinSSLAdapter(str(cert), str(key))

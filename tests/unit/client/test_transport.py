@@ -4,10 +4,8 @@ cancellation, downloads, TLS verification; against a small real HTTP server on a
 from __future__ import annotations
 
 import json
-import shutil
 import socket
 import ssl
-import subprocess
 import threading
 import time
 import urllib.parse
@@ -282,40 +280,9 @@ def test_bad_urls_and_family_are_rejected() -> None:
         Transport("http://host/application", url_family="soap")  # type: ignore[arg-type]
 
 
-@pytest.fixture(scope="module")
-def tls_cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl CLI not installed")
-    folder = tmp_path_factory.mktemp("tls")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-            "-days",
-            "1",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return cert, key
-
-
 @pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
-def test_tls_self_signed_refused_unless_verification_is_off(tls_cert: tuple[Path, Path]) -> None:
-    cert, key = tls_cert
+def test_tls_self_signed_refused_unless_verification_is_off(self_signed_cert: tuple[Path, Path]) -> None:
+    cert, key = self_signed_cert
     srv = Recorder()
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
