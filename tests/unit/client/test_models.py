@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from outbox_rows import outbox
 from rhoconnect_client.exceptions import StoreError, UnknownSource
 from rhoconnect_client.models import EPOCH_2009, Model, ObjectNotFound, generate_id
 from rhoconnect_client.store import Store
@@ -21,15 +22,6 @@ def store(tmp_path: Path) -> Store:
 @pytest.fixture
 def product(store: Store) -> Model:
     return Model(store, "Product")
-
-
-def outbox(store: Store) -> list[tuple[object, ...]]:
-    return [
-        tuple(r)
-        for r in store.conn.execute(
-            "SELECT object, attrib, value, update_type, sent FROM changed_values ORDER BY rowid"
-        )
-    ]
 
 
 def test_generate_id_is_increasing_microseconds_since_2009() -> None:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from outbox_rows import outbox
 from rhoconnect_client.models import Model
 from rhoconnect_client.protocol import PushBatch, parse_page
 from rhoconnect_client.store import Store
@@ -20,16 +21,6 @@ def store(tmp_path: Path) -> Store:
     s = Store(tmp_path / "user.db")
     s.register_source("Product", sync_priority=2)
     return s
-
-
-def outbox(store: Store, where: str = "1=1") -> list[tuple[Any, ...]]:
-    return [
-        tuple(r)
-        for r in store.conn.execute(
-            "SELECT object, attrib, value, update_type, sent FROM changed_values "
-            f"WHERE {where} ORDER BY rowid"
-        )
-    ]
 
 
 def server_object(store: Store, oid: str, **attrs: str) -> None:

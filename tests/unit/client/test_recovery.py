@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from outbox_rows import outbox
 from rhoconnect_client.exceptions import InvalidAction, StoreError
 from rhoconnect_client.models import Model
 from rhoconnect_client.protocol import parse_page
@@ -17,16 +18,6 @@ def store(tmp_path: Path) -> Store:
     s = Store(tmp_path / "user.db")
     s.register_source("Product")
     return s
-
-
-def outbox(store: Store, where: str = "1=1") -> list[tuple[Any, ...]]:
-    return [
-        tuple(r)
-        for r in store.conn.execute(
-            "SELECT object, attrib, value, update_type, sent FROM changed_values "
-            f"WHERE {where} ORDER BY rowid"
-        )
-    ]
 
 
 def create_error(store: Store, oid: str) -> dict[str, Any]:
