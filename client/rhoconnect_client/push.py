@@ -51,12 +51,26 @@ def push(ctx: SyncContext, store: Store, source: Source, client_id: str) -> None
 
 
 def _hold_creates(ctx: SyncContext, store: Store, source: Source, created: list[str]) -> None:
-    with store.lock:
-        store.push_interrupted(source.source_id)  # creates wait in state 2, the rest is unsent again
+    # The uncertain ids are saved BEFORE the creates move to state 2: a create in state 2 that no file
+    # remembers would wait for a link forever. If the save fails (disk full, read-only folder), or the
+    # process dies before the database commit, the rows go back to unsent and are posted again: a
+    # possible duplicate on the server, but never a lost change.
     if created:
         held = ctx.settings.uncertain_creates.setdefault(source.name, [])
         held.extend(oid for oid in created if oid not in held)
-        ctx.settings.save()
+        try:
+            ctx.settings.save()
+        except OSError as exc:
+            for oid in created:
+                held.remove(oid)
+            log.warning("%s: cannot record creates of a broken-off push (%s); they will be sent again",
+                        source.name, exc)
+            with store.lock:
+                store.push_failed(source.source_id)
+            return
+    with store.lock:
+        store.push_interrupted(source.source_id)  # creates wait in state 2, the rest is unsent again
+    if created:
         log.info("%s: push broke off; %d creates wait for their links", source.name, len(created))
 
 

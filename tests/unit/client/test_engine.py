@@ -630,6 +630,34 @@ def test_push_without_answer_neither_duplicates_nor_loses_creates(
     assert engine._settings.uncertain_creates == {}
 
 
+def test_a_broken_off_push_that_cannot_be_recorded_sends_its_creates_again(
+    engine: SyncEngine, server: FakeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The uncertain-create file cannot be written (disk full): the creates must not wait for a link
+    nobody remembers; they go back to unsent and reach the server on the next sync."""
+    login(engine)
+    engine.dosync().wait(WAIT)
+    model = engine.model("Product")
+    temp = model.create({"name": "Kept"})["object"]
+    server.fail("push", "timeout")
+    settings = engine._settings
+
+    def disk_full() -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(settings, "save", disk_full)
+    engine.dosync().wait(WAIT)
+    assert settings.uncertain_creates.get("Product", []) == []
+    sent = engine.stores["user"].conn.execute(
+        "SELECT DISTINCT sent FROM changed_values WHERE object=?", (temp,)
+    ).fetchall()
+    assert [tuple(row) for row in sent] == [(0,)]
+    monkeypatch.undo()
+    engine.dosync().wait(WAIT)
+    assert [a for a in server.data["Product"].values() if a == {"name": "Kept"}] == [{"name": "Kept"}]
+    assert engine.stores["user"].pending_count() == 0
+
+
 def test_bulk_sync_only_sources_get_data_from_bulk_only(server: FakeServer, tmp_path: Path) -> None:
     engine = SyncEngine(
         "http://fake.invalid/application",
