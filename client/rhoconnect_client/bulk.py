@@ -75,7 +75,7 @@ def run_bulk(ctx: SyncContext, client_id: str) -> dict[str, Any] | None:
             if names:
                 _bulk_partition(ctx, client_id, partition, store, names)
         ctx.settings.bulksync_state = 1
-        ctx.settings.save()
+        ctx.settings.save_or_warn("the bulk sync state")  # unsaved: a restart bulk-syncs again
         ctx.global_event(bulk_params("", "complete", status="ok"))
         return None
     except Cancelled:

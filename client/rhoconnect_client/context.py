@@ -7,6 +7,7 @@ the algorithm cannot call the public API (which would re-enter the command queue
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -71,12 +72,32 @@ class Settings:
                 setattr(self, key, data[key])
 
     def save(self) -> None:
+        """Write the file atomically (temporary file, then rename); ``OSError`` if it cannot be."""
         if self.path is None:
             return
         tmp = self.path.with_name(self.path.name + ".tmp")
         with self._save_lock:
-            tmp.write_text(json.dumps({k: getattr(self, k) for k in self._SAVED}), encoding="utf-8")
-            os.replace(tmp, self.path)
+            try:
+                tmp.write_text(json.dumps({k: getattr(self, k) for k in self._SAVED}), encoding="utf-8")
+                os.replace(tmp, self.path)
+            except OSError:
+                with contextlib.suppress(OSError):
+                    tmp.unlink(missing_ok=True)  # no half-written leftover beside the database
+                raise
+
+    def save_or_warn(self, what: str) -> bool:
+        """``save`` for the sync thread: a full disk or read-only folder is logged, not raised.
+
+        The values stay right in memory for this run; only a restart would re-learn them (a bulk
+        sync again, the last user unknown), which is far better than failing the login or the sync
+        that changed them. True if the file was written.
+        """
+        try:
+            self.save()
+        except OSError as exc:
+            log.warning("cannot save %s to %s (%s); kept in memory only", what, self.path, exc)
+            return False
+        return True
 
 
 @dataclass

@@ -230,7 +230,8 @@ class SyncEngine:
         with main.lock:
             main.set_session(session)
         self._settings.rho_sync_user = login
-        self._settings.save()
+        # The session is already stored: a full disk must not turn a good login into an error.
+        self._settings.save_or_warn("the last user and bulk sync state")
         self._transport.session = session
 
     def logout(self) -> None:

@@ -83,7 +83,8 @@ def resolve_uncertain(ctx: SyncContext, store: Store, source: Source, failed: It
     with store.lock:
         # Held creates that got their link were renamed to the server id and are no longer found.
         rolled = store.resend_creates(source.source_id, [oid for oid in held if oid not in keep]) > 0
-    ctx.settings.save()
+    # Unsaved, a restart looks for these ids again: harmless, only creates still in state 2 move.
+    ctx.settings.save_or_warn("the uncertain creates")
     if rolled:
         log.info("%s: creates the server never received go out again", source.name)
     return rolled

@@ -1,0 +1,61 @@
+"""Edges of the engine found in review: an unwritable settings file on the sync thread, the page's
+``refresh_time``, errors of several sources in one search, a contradictory ``add_model``, the first
+poll wait after a restart, and ``close`` while the caller holds the sync mutex."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fakeserver import FakeServer, FakeTransport
+from rhoconnect_client.context import Settings
+from rhoconnect_client.engine import SyncEngine
+
+WAIT = 10
+URL = "http://fake.invalid/application"
+
+
+@pytest.fixture
+def server() -> FakeServer:
+    return FakeServer(
+        {"Product": {"1": {"name": "Pen"}, "2": {"name": "Ink"}}, "Customer": {"c1": {"first": "Ann"}}}
+    )
+
+
+@pytest.fixture
+def engine(server: FakeServer, tmp_path: Path) -> Iterator[SyncEngine]:
+    eng = SyncEngine(URL, tmp_path / "app.sqlite", transport=FakeTransport(server), bulk_wait_seconds=0.01)
+    eng.add_model("Product", sync_priority=1)
+    eng.add_model("Customer", sync_priority=2)
+    yield eng
+    eng.close()
+
+
+def unwritable_settings(database: Path) -> None:
+    """Put a non-empty folder where the settings file goes: every later save fails with OSError,
+    as on a full disk or a read-only folder (chmod does not stop root, a folder in the way does)."""
+    path = Settings.file_beside(database)
+    assert path is not None
+    path.unlink(missing_ok=True)
+    path.mkdir()
+    (path / "keep").touch()
+
+
+def test_an_unwritable_settings_file_neither_fails_the_login_nor_the_bulk_sync(
+    engine: SyncEngine, server: FakeServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    engine.bulksync_state = 0  # saved while the file can still be written
+    unwritable_settings(tmp_path / "app.sqlite")
+    with caplog.at_level(logging.WARNING, logger="rhoconnect_client"):
+        result = engine.login("alice", "secret").wait(WAIT)
+        assert result == {"error_code": 0, "rho_error_code": 0, "error_message": ""}
+        assert engine.logged_in() and engine.get_user_name() == "alice"
+        done = engine.dosync().wait(WAIT)
+    assert done is not None and done["status"] == "complete"
+    assert engine.bulksync_state == 1 and engine.model("Product").count() == 2
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("last user" in w for w in warnings) and any("bulk sync state" in w for w in warnings)
+    assert not any("secret" in w for w in warnings)
+    assert not list(tmp_path.glob("*.tmp"))  # no half-written file left behind
