@@ -4,7 +4,8 @@ This is the hot path of a sync: a 2000-object page is a handful of ``executemany
 the page's own rows, so its cost depends on the page, not on how many rows the table already holds
 (every statement is an index lookup). The caller runs it inside one transaction.
 
-Rhodes order inside a page: ``metadata``, ``links``, ``delete``, ``insert``, then the token.
+Rhodes order inside a page: ``metadata``, ``links``, ``delete``, ``insert``, then the token (and
+``refresh_time``, when the page has one).
 """
 
 from __future__ import annotations
@@ -129,7 +130,13 @@ def apply_page(
                 "UPDATE changed_values SET sent=4 WHERE object=? AND attrib=? AND source_id=? AND sent>1",
                 [(oid, attrib, sid) for oid, attrs in page.insert.items() for attrib in attrs],
             )
-    conn.execute("UPDATE sources SET token=? WHERE source_id=?", (page.token, sid))
+    # §4.2: a page's ``refresh_time`` is kept in ``backend_refresh_time``; pages without one (the
+    # modern server never sends it) leave the stored value alone.
+    conn.execute(
+        "UPDATE sources SET token=?, backend_refresh_time=coalesce(?, backend_refresh_time) "
+        "WHERE source_id=?",
+        (page.token, page.refresh_time, sid),
+    )
     if page.token == 0:
         purge_confirmed(conn, sid)
     return AppliedPage(

@@ -89,6 +89,8 @@ class Source:
     associations: str | None = None
     blob_attribs: str | None = None
     last_updated: int = 0
+    # A page's ``refresh_time`` (§4.2); 0 until a server sends one (RhoConnect 7.8 never does).
+    backend_refresh_time: int = 0
 
     @property
     def synced(self) -> bool:
@@ -109,7 +111,7 @@ class Source:
 
 _SOURCE_COLUMNS = (
     "source_id, name, token, sync_priority, partition, sync_type, metadata, schema, associations, "
-    "blob_attribs, last_updated"
+    "blob_attribs, last_updated, backend_refresh_time"
 )
 
 
@@ -131,6 +133,7 @@ def _source(row: Sequence[Any]) -> Source:
         associations=row[8],
         blob_attribs=row[9],
         last_updated=int(row[10] or 0),
+        backend_refresh_time=int(row[11] or 0),
     )
 
 

@@ -75,6 +75,7 @@ class FakeServer:
         self.update_fails: Callable[[str, dict[str, str]], str | None] = lambda oid, attrs: None
         self.source_errors: dict[str, dict[str, str]] = {}
         self.schema_changed: set[str] = set()
+        self.refresh_time: dict[str, int] = {}  # sent in every query page of that source (old servers)
         self.bulk_waits = 0
         self.bulk_answer: str | None = None
         self.bulk_bytes: bytes | None = None
@@ -244,6 +245,8 @@ class FakeServer:
             {"total_count": len(master)},
             cmd,
         ]
+        if source in self.refresh_time:
+            body.insert(3, {"refresh_time": self.refresh_time[source]})  # after count, as Rhodes reads it
         if token:
             client.pending[source] = _Pending(token, body, inserts, deletes, links)
         return body

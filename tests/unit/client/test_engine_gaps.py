@@ -33,6 +33,11 @@ def engine(server: FakeServer, tmp_path: Path) -> Iterator[SyncEngine]:
     eng.close()
 
 
+def login(engine: SyncEngine) -> None:
+    ok = {"error_code": 0, "rho_error_code": 0, "error_message": ""}
+    assert engine.login("alice", "secret").wait(WAIT) == ok
+
+
 def unwritable_settings(database: Path) -> None:
     """Put a non-empty folder where the settings file goes: every later save fails with OSError,
     as on a full disk or a read-only folder (chmod does not stop root, a folder in the way does)."""
@@ -59,3 +64,23 @@ def test_an_unwritable_settings_file_neither_fails_the_login_nor_the_bulk_sync(
     assert any("last user" in w for w in warnings) and any("bulk sync state" in w for w in warnings)
     assert not any("secret" in w for w in warnings)
     assert not list(tmp_path.glob("*.tmp"))  # no half-written file left behind
+
+
+def test_a_pages_refresh_time_is_stored_in_backend_refresh_time(
+    engine: SyncEngine, server: FakeServer
+) -> None:
+    """§4.2: old servers sent ``refresh_time`` after ``count``; Rhodes keeps it per source."""
+    login(engine)
+    server.refresh_time["Product"] = 3600
+    assert engine.dosync().wait(WAIT)["status"] == "complete"  # type: ignore[index]
+    assert engine.model("Product").source.backend_refresh_time == 3600
+    assert engine.model("Customer").source.backend_refresh_time == 0
+    row = engine.stores["user"].conn.execute(
+        "SELECT backend_refresh_time FROM sources WHERE name='Product'"
+    ).fetchone()
+    assert tuple(row) == (3600,)
+    del server.refresh_time["Product"]  # a page without one keeps what was stored
+    server.data["Product"]["3"] = {"name": "Cap"}
+    assert engine.dosync().wait(WAIT)["status"] == "complete"  # type: ignore[index]
+    assert engine.model("Product").source.backend_refresh_time == 3600
+    assert engine.model("Product").count() == 3
