@@ -77,6 +77,10 @@ class MasterDocument:
         #: the data up to here (RhoConnect's master document is refreshed only by the query).
         self.visible = len(self.log)
         self.visible_count = len(self.records)
+        #: Older versions of an object that RhoConnect's element store still holds next to the
+        #: current one (a search result written into a polled master document, see ``poll_cache``).
+        #: A client holding one of them gets the current version whole, with no ``delete``.
+        self.extras: dict[str, list[Record]] = {}
         self._next_id = 0
 
     @property
@@ -88,6 +92,17 @@ class MasterDocument:
         """The adapter's query ran: clients may now see every change made so far."""
         self.visible = len(self.log)
         self.visible_count = len(self.records)
+
+    def show(self, count_change: int) -> None:
+        """Make every change visible at once and move the reported size by ``count_change``.
+
+        For a polled master document, whose size is RhoConnect's ``md_size`` counter: it moves
+        by one per processed create, delete and stored search result, whether or not an object
+        really appeared or went (a delete of attributes that are not the whole object removes
+        nothing, yet counts).
+        """
+        self.visible = len(self.log)
+        self.visible_count += count_change
 
     def position(self, oid: str) -> int | None:
         """Position of the latest change of ``oid`` (``None``: never seen)."""

@@ -14,6 +14,7 @@ File layout (TOML shown; YAML has the same keys)::
     [sources.Product]
     partition = "user"                   # or "app"
     priority = 3
+    poll_interval = 0                    # > 0: RhoConnect's cached master document (seconds)
     records = 1000                       # generated records (Faker pools, deterministic per seed)
     attributes = ["name", "brand", "price", "quantity", "sku"]
     [sources.Fixed]
@@ -64,7 +65,16 @@ _TOP_KEYS = {
     "admin_token",
     "journal_size",
 }
-_SOURCE_KEYS = {"partition", "priority", "records", "attributes", "schema", "metadata", "generator"}
+_SOURCE_KEYS = {
+    "partition",
+    "priority",
+    "poll_interval",
+    "records",
+    "attributes",
+    "schema",
+    "metadata",
+    "generator",
+}
 
 
 @dataclass
@@ -79,6 +89,9 @@ class SourceConfig:
     schema: dict[str, Any] | None = None
     metadata: dict[str, Any] | str | None = None
     generator: Generator = "faker"
+    #: Seconds the master document clients see is kept between adapter queries (RhoConnect's
+    #: ``poll_interval``); 0 (the default): every change reaches clients on their next query.
+    poll_interval: int = 0
 
 
 def default_sources() -> list[SourceConfig]:
@@ -286,6 +299,8 @@ def _sources(value: Any) -> list[SourceConfig]:
             src.partition = spec["partition"]
         if "priority" in spec:
             src.priority = _int(spec, "priority", None, None, path)
+        if "poll_interval" in spec:
+            src.poll_interval = _int(spec, "poll_interval", 0, None, path)
         if "records" in spec:
             src.records = _int(spec, "records", 0, None, path)
         if "attributes" in spec:

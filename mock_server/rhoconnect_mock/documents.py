@@ -170,12 +170,13 @@ def scan(master: MasterDocument, doc: ClientSourceDoc, p_size: int) -> Diff:
     """Diffs from the client's cursor forward, for at most ``p_size`` changed objects."""
     start = doc.cursor
     end = master.visible
-    log, moved, records, history, overlay = (
+    log, moved, records, history, overlay, extras = (
         master.log,
         master.moved,
         master.records,
         master.history,
         doc.overlay,
+        master.extras,
     )
     inserts: dict[str, Record] = {}
     deletes: dict[str, Record] = {}
@@ -215,6 +216,12 @@ def scan(master: MasterDocument, doc: ClientSourceDoc, p_size: int) -> Diff:
         if cur is None:
             deletes[oid] = held
             sent[oid] = None
+            changed += 1
+            continue
+        if extras and held in extras.get(oid, ()):
+            # The master document also holds the client's version: nothing to delete, the
+            # current version goes out whole (RhoConnect diffs whole-object elements).
+            inserts[oid] = sent[oid] = cur
             changed += 1
             continue
         ins = {k: v for k, v in cur.items() if held.get(k) != v}

@@ -54,6 +54,7 @@ def run_adapter(state: MockState, spec: SourceSpec, user: str) -> None:
             break
         if stage == "query":
             state.master(spec.name, user).publish()
+            state.refresh_view(spec, user)
     if errors:
         state.source_error_store[key] = errors
     else:
@@ -65,7 +66,7 @@ def query_page(state: MockState, client: Client, source: str, token: str | None,
     spec = state.sources.get(source)
     if spec is None:
         return _page("", 0, 0, {"source-error": {"query-error": {"message": UNKNOWN_SOURCE_MESSAGE}}})
-    md = state.master(source, client.user)
+    md = state.view(source, client.user)
     doc = client.doc(source)
     if doc.pending is not None:
         if token and token == doc.pending.token:

@@ -3,7 +3,9 @@
 Mock semantics: a record matches when every search parameter equals its attribute. Results are
 paged like RhoConnect's search documents: one token per search (repeated on its later pages),
 acknowledged by sending it back; only objects the client does not already hold the same way are
-sent, and what is sent becomes part of the client's document.
+sent, and what is sent becomes part of the client's document. For a source with a poll interval
+the adapter's records are searched, changed objects go out whole (RhoConnect compares whole
+objects), and what is sent is also written into the cached master document (``poll_cache``).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from .backend import Record
 from .documents import SearchState
+from .poll_cache import store_search_result
 
 if TYPE_CHECKING:
     from .state import Client, MockState
@@ -59,6 +62,8 @@ def search(
             continue
         doc = client.doc(name)
         md = state.master(name, client.user)
+        view = state.view(name, client.user)
+        polled = view is not md
         if token:
             found = doc.search
             if found is None or found.token != token:
@@ -97,7 +102,13 @@ def search(
             cur = md.records.get(oid)
             if cur is None:
                 continue
-            held = doc.held(md, oid) or {}
+            held = doc.held(view, oid) or {}
+            if polled:
+                if dict(held) != dict(cur):
+                    inserts[oid] = cur
+                    doc.set_held(oid, cur)
+                    store_search_result(view, oid, cur)
+                continue
             # Only inserts, as RhoConnect's search page: the client upserts them attribute by
             # attribute and keeps any attribute ``cur`` lacks, which the next query page deletes.
             changed = {k: v for k, v in cur.items() if held.get(k) != v}

@@ -12,7 +12,8 @@ Public contract (stable; other modules and users rely on it):
   (bulk files, ...) that keep state of their own get ``fn()`` called after every reset
 * ``records(source, user)`` (a snapshot), ``master_version(source, user)``, ``set_records``, ``seed_records``
 * ``backend_insert/backend_update/backend_delete(source, user, ...)``: changes made by "another
-  system"; every client sees them on its next query
+  system"; every client sees them on its next query (after the poll interval, if the source has one)
+* ``view(source, user)``: the master document clients see; ``expire_poll_interval(source)``
 * ``fail_adapter(stage, source, message, *, user, objects, times)``, ``clear_adapter_failures()``,
   ``source_errors(source, user)``, ``bump_schema_version(source)``
 * ``clients()``, ``pending_page(client_id, source)``, ``client_document(client_id, source)``
@@ -25,6 +26,7 @@ import json
 import logging
 import secrets
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,6 +36,7 @@ from .backend import AdapterFailures, Dataset, MasterDocument
 from .config import MockConfig, Partition, SourceConfig
 from .documents import ClientSourceDoc
 from .errors import UnknownClient
+from .poll_cache import PolledView, refresh_if_due
 from .query_engine import Page
 from .search_engine import SearchAnswer
 from .seed import Records, generate_records, load_data_file, normalise_records
@@ -53,6 +56,11 @@ class SourceSpec:
     schema: dict[str, Any] | None = None
     metadata: dict[str, Any] | str | None = None
     config: SourceConfig | None = None
+
+    @property
+    def poll_interval(self) -> int:
+        """Seconds between adapter queries (0: every query sees every change; see ``poll_cache``)."""
+        return self.config.poll_interval if self.config is not None else 0
 
     @property
     def schema_version(self) -> str | None:
@@ -98,6 +106,7 @@ class MockState:
         self._datasets: dict[str, Dataset] = {}
         self._file_data: dict[str, Records] = {}
         self._masters: dict[tuple[str, str | None], MasterDocument] = {}
+        self._views: dict[tuple[str, str | None], PolledView] = {}
         self.source_error_store: dict[tuple[str, str | None], dict[str, Any]] = {}
         self._clients: dict[str, Client] = {}
         self._blobs: dict[tuple[str, str | None, str, str], tuple[str, bytes]] = {}
@@ -128,6 +137,7 @@ class MockState:
                     self.sources[name] = SourceSpec(name, "user", 3, attrs)
             self._datasets.clear()
             self._masters.clear()
+            self._views.clear()
             self.source_error_store.clear()
             self._clients.clear()
             self._blobs.clear()
@@ -183,6 +193,38 @@ class MockState:
             if md is None:
                 md = self._masters[key] = MasterDocument(self._dataset(spec))
             return md
+
+    def view(self, source: str, user: str | None) -> MasterDocument:
+        """The master document clients of ``user`` see: the cache for a source with a poll
+        interval (``poll_cache``), else the master document itself."""
+        with self.lock:
+            spec = self._spec(source)
+            if spec.poll_interval <= 0:
+                return self.master(source, user)
+            return self._polled(spec, user).doc
+
+    def _polled(self, spec: SourceSpec, user: str | None) -> PolledView:
+        key = self.owner(spec, user)
+        view = self._views.get(key)
+        if view is None:
+            view = self._views[key] = PolledView(MasterDocument(self._dataset(spec)))
+        return view
+
+    def refresh_view(self, spec: SourceSpec, user: str | None) -> None:
+        """The adapter's query succeeded: refresh the cache if the poll interval ran out."""
+        if spec.poll_interval > 0:
+            view = self._polled(spec, user)
+            refresh_if_due(view, self.master(spec.name, user), spec.poll_interval, time.monotonic())
+
+    def expire_poll_interval(self, source: str | None = None) -> None:
+        """Let the next query of ``source`` (every source if ``None``) run the adapter again.
+
+        The test hook for "300 s later": no test has to wait for a poll interval.
+        """
+        with self.lock:
+            for (name, _owner), view in self._views.items():
+                if source is None or name == source:
+                    view.refresh_at = 0.0
 
     def records(self, source: str, user: str | None) -> Mapping[str, Mapping[str, str]]:
         """Current master records of ``source`` for ``user``: a snapshot taken under the lock.
@@ -423,7 +465,7 @@ class MockState:
             doc = client.docs.get(source)
             if doc is None:
                 return {}
-            return doc.materialise(self.master(source, client.user))
+            return doc.materialise(self.view(source, client.user))
 
 
 _DEVICE_FIELDS = (

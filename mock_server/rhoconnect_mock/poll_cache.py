@@ -1,0 +1,88 @@
+"""Sources with a poll interval: the master document clients see is a cache of the adapter's data.
+
+RhoConnect 7.8 (``Source#if_need_refresh``, ``handler/query``, ``handler/changes/engine.rb``,
+``handler/search/runner.rb``) runs a source's adapter query only when ``poll_interval`` seconds
+have passed since the last one, and pages are diffs between that cached master document and each
+client's document. Until the next refresh:
+
+* a pushed create goes into the cache (and the pushing client's document) at once;
+* a pushed update goes to the adapter only: neither the cache nor the pusher's document changes,
+  so other clients still get the old values and a search still sends the pusher the new ones;
+* a pushed delete removes the object from the cache and the pusher's document only if the pushed
+  attributes are the whole object as stored (the store removes whole-object elements): the
+  single-object ``DELETE /app/v1/<Source>/<id>`` sends the client's copy, so it removes; a
+  combined push usually carries a few attributes, so the object stays;
+* a search result goes into the client's document, and into the cache as an extra version of the
+  object (``MasterDocument.extras``), so a client holding it gets the cache's version whole.
+
+The reported ``total_count`` is RhoConnect's ``md_size`` counter: the adapter's record count at the
+refresh, plus one per create and stored search result, minus one per processed delete.
+
+The adapter's data are the source's ``MasterDocument`` (what the admin API and pushes change); the
+cache is a second ``MasterDocument`` per owner, refreshed by logging only the differences, so
+clients keep their cursors. With ``poll_interval`` 0 there is no cache (``MockState.view`` is the
+master document itself) and nothing here runs.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from .backend import MasterDocument, Record
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PolledView:
+    """The cached master document of one (source, owner) and when it is next refreshed."""
+
+    doc: MasterDocument
+    #: ``time.monotonic()`` at or after which the next query runs the adapter again.
+    refresh_at: float = 0.0
+
+
+def refresh_if_due(view: PolledView, master: MasterDocument, interval: int, now: float) -> bool:
+    """After a successful adapter query: copy the adapter's data into the cache if it is due.
+
+    Cost: one comparison per record, once per poll interval (the adapter query RhoConnect runs
+    then reads the whole dataset too); clients' cursors stay valid as only differences are logged.
+    """
+    if now < view.refresh_at:
+        return False
+    cache = view.doc
+    cache.replace_all(master.records)
+    cache.extras.clear()
+    cache.visible = len(cache.log)
+    cache.visible_count = len(cache.records)
+    view.refresh_at = now + interval
+    log.debug("poll interval: master document refreshed (%d objects)", len(cache.records))
+    return True
+
+
+def store_create(cache: MasterDocument, oid: str, value: Record) -> Record:
+    """A created object enters the cache at once; returns the cached value."""
+    stored = cache.put(oid, value)
+    cache.show(1)
+    return stored
+
+
+def store_delete(cache: MasterDocument, oid: str, attrs: Record) -> None:
+    """A processed delete: the object leaves the cache only if ``attrs`` is the whole object."""
+    if oid in cache.records and dict(cache.records[oid]) == dict(attrs):
+        cache.delete(oid)
+        cache.extras.pop(oid, None)
+    cache.show(-1)
+
+
+def store_search_result(cache: MasterDocument, oid: str, value: Record) -> None:
+    """A search result sent to a client is written into the cache (RhoConnect ``_compute_search``)."""
+    current = cache.records.get(oid)
+    if current is None:
+        cache.put(oid, value)
+    elif dict(current) == dict(value) or value in cache.extras.get(oid, ()):
+        return
+    else:
+        cache.extras.setdefault(oid, []).append(value)
+    cache.show(1)
