@@ -303,6 +303,8 @@ class SyncEngine:
         """Stop any running sync, then queue a server search (§6); results land in the local models.
 
         Bad arguments (unknown source, negative offset ...) raise here, before anything is queued.
+        A search over several sources reports each failing source's message under
+        ``server_errors[kind]["sources"][name]["message"]`` (``search`` module docstring).
         """
         request = make_request(
             self._ctx,

@@ -6,6 +6,13 @@ chunks of that size, each committed before its notification); finally ``complete
 without source keys. The round loop ends when the objects of a whole answer add up to 0. Every
 notification carries ``search_params`` (Rhodes appends
 them to the callback parameters).
+
+``server_errors`` of a search (:func:`merge_server_errors`): a search over one source has the
+seed's shape, ``server_errors["search-error"]["message"]``. A search over several sources keeps
+that ``message`` (the first failing source's, in answer order) and adds, for each such kind,
+``server_errors[kind]["sources"][source_name]["message"]`` for every source that reported it, so
+that no source's error is lost. Object errors (``create-error``...) are keyed by object id, as in
+the seed, and gathered from all sources.
 """
 
 from __future__ import annotations
@@ -31,7 +38,7 @@ from .sync_source import (
     start_session,
 )
 
-__all__ = ["SearchRequest", "make_request", "run_search", "split_page"]
+__all__ = ["SearchRequest", "make_request", "merge_server_errors", "run_search", "split_page"]
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +110,28 @@ def split_page(page: Page, step: int) -> Iterator[Page]:
         )
 
 
+# Kinds whose value is keyed by object id (seed: ``server_errors["create-error"][object]``).
+_OBJECT_KINDS = frozenset({"create-error", "update-error", "delete-error", "update-rollback"})
+
+
+def merge_server_errors(per_source: Mapping[str, Mapping[str, Any]], several: bool) -> dict[str, Any]:
+    """One ``server_errors`` hash from each source's own (see the module docstring).
+
+    ``several``: the search listed more than one source, so every message kind gets ``sources``
+    (also when only one of them failed: the app can always tell which source it was).
+    """
+    out: dict[str, Any] = {}
+    for name, errors in per_source.items():
+        for kind, value in errors.items():
+            if kind in _OBJECT_KINDS:
+                out.setdefault(kind, {}).update(value)
+                continue
+            entry = out.setdefault(kind, dict(value))  # the first source's message stays on top
+            if several:
+                entry.setdefault("sources", {})[name] = dict(value)
+    return out
+
+
 class _Search:
     def __init__(self, ctx: SyncContext, request: SearchRequest, registration: Registration | None) -> None:
         self.ctx = ctx
@@ -145,7 +174,7 @@ class _Search:
         by_name = {source.name: (store, source) for store, source in listed}
         tokens: dict[str, int | None] = dict.fromkeys(by_name)
         saved = {source.source_id: source.token for _, source in listed}
-        errors: dict[str, Any] = {}
+        errors: dict[str, dict[str, Any]] = {}  # per source name, in answer order
         try:
             while True:
                 self.ctx.check_stop()
@@ -164,13 +193,13 @@ class _Search:
                         raise ProtocolError(f"search answer for unknown source {page.source!r}")
                     store, source = by_name[page.source]
                     if page.errors:
-                        errors.update(page.errors.to_notification())
+                        errors.setdefault(source.name, {}).update(page.errors.to_notification())
                     self.apply(store, source, page)
                     if page.token:
                         tokens[source.name] = page.token
                     total += page.count
                 if total == 0 or errors:
-                    return errors
+                    return merge_server_errors(errors, several=len(by_name) > 1)
         finally:
             # Rhodes resets the tokens to 0; restoring them keeps the query paging state (a token
             # other than 0 marks an unfinished query run, see ``Syncer.pull``).

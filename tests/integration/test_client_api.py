@@ -169,3 +169,20 @@ def test_stop_sync_returns_idle_silences_and_the_handle_says_stopped(
     for store in engine.stores.values():
         assert store.integrity_check() == "ok"
     assert engine.dosync().wait(WAIT)["status"] == "complete"  # type: ignore[index]
+
+
+def test_a_search_over_several_sources_reports_each_sources_error(
+    engine: SyncEngine, server: MockServer
+) -> None:
+    """Both adapters fail their search: ``server_errors["search-error"]["message"]`` keeps the seed's
+    key (the first source in the answer) and ``sources`` says what each source reported."""
+    server.state.fail_adapter("search", "Product", "p down", times=1)
+    server.state.fail_adapter("search", "Customer", "c down", times=1)
+    result = engine.search(["Product", "Customer"], search_params={"name": "x"}).wait(WAIT)
+    assert result is not None and (result["status"], result["error_code"]) == ("error", 8)
+    assert result["server_errors"] == {
+        "search-error": {
+            "message": "p down",
+            "sources": {"Product": {"message": "p down"}, "Customer": {"message": "c down"}},
+        }
+    }

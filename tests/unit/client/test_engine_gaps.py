@@ -12,6 +12,7 @@ import pytest
 from fakeserver import FakeServer, FakeTransport
 from rhoconnect_client.context import Settings
 from rhoconnect_client.engine import SyncEngine
+from rhoconnect_client.search import merge_server_errors
 
 WAIT = 10
 URL = "http://fake.invalid/application"
@@ -84,3 +85,42 @@ def test_a_pages_refresh_time_is_stored_in_backend_refresh_time(
     assert engine.dosync().wait(WAIT)["status"] == "complete"  # type: ignore[index]
     assert engine.model("Product").source.backend_refresh_time == 3600
     assert engine.model("Product").count() == 3
+
+
+def test_a_search_over_several_sources_keeps_every_sources_error(
+    engine: SyncEngine, server: FakeServer
+) -> None:
+    login(engine)
+    server.source_errors["Product"] = {"search-error": "products down"}
+    server.source_errors["Customer"] = {"search-error": "customers down"}
+    result = engine.search(["Product", "Customer"], search_params={"a": "b"}).wait(WAIT)
+    assert result is not None and (result["status"], result["error_code"]) == ("error", 8)
+    assert result["server_errors"] == {
+        "search-error": {
+            "message": "products down",  # the seed's key: the first failing source's message
+            "sources": {"Product": {"message": "products down"}, "Customer": {"message": "customers down"}},
+        }
+    }
+    # One failing source of several: still says which one.
+    del server.source_errors["Product"]
+    result = engine.search(["Product", "Customer"], search_params={"a": "b"}).wait(WAIT)
+    assert result is not None and result["server_errors"] == {
+        "search-error": {"message": "customers down", "sources": {"Customer": {"message": "customers down"}}}
+    }
+    # A search over one source keeps the seed's shape exactly.
+    result = engine.search(["Customer"], search_params={"a": "b"}).wait(WAIT)
+    assert result is not None and result["server_errors"] == {"search-error": {"message": "customers down"}}
+
+
+def test_merge_server_errors_gathers_object_errors_of_every_source() -> None:
+    merged = merge_server_errors(
+        {
+            "Product": {"query-error": {"message": "q"}, "create-error": {"t1": {"message": "no"}}},
+            "Customer": {"create-error": {"t2": {"message": "nope"}}},
+        },
+        several=True,
+    )
+    assert merged == {
+        "query-error": {"message": "q", "sources": {"Product": {"message": "q"}}},
+        "create-error": {"t1": {"message": "no"}, "t2": {"message": "nope"}},
+    }
