@@ -140,9 +140,17 @@ class SyncEngine:
         associations: str | None = None,
         blob_attribs: str | None = None,
     ) -> Model:
-        """Declare a model (a source); idempotent. ``sync_type``: incremental, bulk_sync_only, none."""
+        """Declare a model (a source); idempotent. ``sync_type``: incremental, bulk_sync_only, none
+        (the only one allowed in the ``local`` partition)."""
         if sync_type not in ("incremental", "bulk_sync_only", "none"):
             raise ValueError(f"sync_type must be incremental, bulk_sync_only or none, not {sync_type!r}")
+        if partition == "local" and sync_type != "none":
+            # The local partition is never synced (no query, no push, no bulk file): accepting
+            # this would queue changes that never leave the device.
+            raise ValueError(
+                f"model {name!r}: partition 'local' holds local-only models that are never synced, "
+                f"so its sync_type must be 'none', not {sync_type!r}"
+            )
         for other_partition, other in self._stores.items():
             if other_partition != partition and other.source(name) is not None:
                 raise ValueError(f"model {name!r} already lives in partition {other_partition!r}")

@@ -66,6 +66,8 @@ BAD_CALLS: list[tuple[str, tuple[Any, ...], dict[str, Any], type[Exception], str
     ("set_pagesize", (True,), {}, TypeError, "size must be an int"),
     ("enable_status_popup", ("yes",), {}, TypeError, "flag"),
     ("set_ssl_verify_peer", (None,), {}, TypeError, "flag"),
+    ("add_model", ("Memo",), {"partition": "local"}, ValueError, "sync_type must be 'none'"),
+    ("add_model", ("Memo", 1, "bulk_sync_only", "local"), {}, ValueError, "never synced"),
     ("search", (["Nosuch"],), {}, UnknownSource, "Nosuch"),
     ("search", (42,), {}, TypeError, "source_names"),
     ("search", (["Product"],), {"offset": -1}, ValueError, "offset"),

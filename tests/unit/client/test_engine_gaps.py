@@ -124,3 +124,14 @@ def test_merge_server_errors_gathers_object_errors_of_every_source() -> None:
         "query-error": {"message": "q", "sources": {"Product": {"message": "q"}}},
         "create-error": {"t1": {"message": "no"}, "t2": {"message": "nope"}},
     }
+
+
+def test_a_synced_model_in_the_local_partition_is_refused_and_nothing_is_declared(
+    server: FakeServer, tmp_path: Path
+) -> None:
+    with SyncEngine(URL, tmp_path / "l.sqlite", transport=FakeTransport(server)) as eng:
+        with pytest.raises(ValueError, match="'local' holds local-only models"):
+            eng.add_model("Memo", partition="local", sync_type="incremental")
+        assert "local" not in eng.stores
+        note = eng.add_model("Memo", partition="local", sync_type="none")  # the consistent form works
+        assert note.source.partition == "local" and note.source.sync_type == "none"
