@@ -1,9 +1,10 @@
 """``rhoconnect-mock``: run the mock RhoConnect server from the command line.
 
 ``rhoconnect-mock serve [--host 127.0.0.1] [--port 9292] [--config FILE] [--seed N]
-[--records Source=N ...] [--data FILE.json] [--users FILE|user:pass ...]``. Precedence: defaults <
-config file < ``RHOCONNECT_MOCK_*`` environment < flags. Any bad flag, file or value prints one
-``Error: ...`` line naming the key and exits with status 2 (never a traceback).
+[--records Source=N ...] [--poll-interval Source=SECONDS ...] [--data FILE.json]
+[--users FILE|user:pass ...]``. Precedence: defaults < config file < ``RHOCONNECT_MOCK_*``
+environment < flags. Any bad flag, file or value prints one ``Error: ...`` line naming the key and
+exits with status 2 (never a traceback).
 """
 
 from __future__ import annotations
@@ -73,6 +74,10 @@ def build_config(options: Mapping[str, Any], environ: Mapping[str, str]) -> Mock
         overrides["data"] = str(options["data"])
     if options.get("records"):
         overrides["records"] = parse_record_specs(list(options["records"]))
+    if options.get("poll_interval"):
+        overrides["poll_interval"] = parse_record_specs(
+            list(options["poll_interval"]), "--poll-interval", "SECONDS"
+        )
     if options.get("users"):
         overrides["users"] = _users_from(list(options["users"]))
     if options.get("fail"):
@@ -86,7 +91,11 @@ def banner(cfg: MockConfig, base_url: str) -> str:
     login = (
         "any non-empty login and password" if cfg.users is None else "users " + ", ".join(sorted(cfg.users))
     )
-    sources = ", ".join(f"{s.name} ({s.partition}, {s.records} records)" for s in cfg.sources)
+    sources = ", ".join(
+        f"{s.name} ({s.partition}, {s.records} records"
+        + (f", poll interval {s.poll_interval} s)" if s.poll_interval else ")")
+        for s in cfg.sources
+    )
     lines = [
         "rhoconnect-mock: a mock RhoConnect 7.8 server",
         f"  base URL     {base_url}",
@@ -121,6 +130,12 @@ def cli() -> None:
 )
 @click.option("--seed", type=int, default=None, help="seed for generated records (same seed, same data)")
 @click.option("--records", multiple=True, metavar="SOURCE=N", help="generate N records for SOURCE")
+@click.option(
+    "--poll-interval",
+    multiple=True,
+    metavar="SOURCE=SECONDS",
+    help="keep SOURCE's master document SECONDS between adapter queries, as RhoConnect (default 0)",
+)
 @click.option(
     "--data",
     type=click.Path(dir_okay=False),

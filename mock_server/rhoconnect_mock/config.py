@@ -60,6 +60,7 @@ _TOP_KEYS = {
     "bulk_wait_polls",
     "bulk_dir",
     "records",
+    "poll_interval",
     "scenario",
     "faults",
     "admin_token",
@@ -195,12 +196,18 @@ class MockConfig:
             cfg.sources = _sources(raw["sources"])
         if raw.get("records") is not None:
             for name, count in _records(raw["records"], "records").items():
-                src = cfg.source(name)
-                if src is None:
-                    src = SourceConfig(name=name)
-                    cfg.sources.append(src)
-                src.records = count
+                cfg._source_or_new(name).records = count
+        if raw.get("poll_interval") is not None:
+            for name, seconds in _records(raw["poll_interval"], "poll_interval", "SECONDS").items():
+                cfg._source_or_new(name).poll_interval = seconds
         return cfg
+
+    def _source_or_new(self, name: str) -> SourceConfig:
+        src = self.source(name)
+        if src is None:
+            src = SourceConfig(name=name)
+            self.sources.append(src)
+        return src
 
 
 def _str(raw: Mapping[str, Any], key: str, path: str = "") -> str:
@@ -259,21 +266,24 @@ def parse_user_specs(specs: list[str], key: str = "--users") -> dict[str, str]:
     return users
 
 
-def _records(value: Any, key: str) -> dict[str, int]:
+def _records(value: Any, key: str, what: str = "COUNT") -> dict[str, int]:
+    """Per-source integers (``records``, ``poll_interval``): a mapping or ``"A=1,B=2"``."""
     if isinstance(value, str):
-        value = parse_record_specs([p for p in value.split(",") if p], key)
+        value = parse_record_specs([p for p in value.split(",") if p], key, what)
     if not isinstance(value, Mapping):
-        raise ConfigError(key, "must map source names to record counts")
+        raise ConfigError(
+            key, f"must map source names to {'record counts' if what == 'COUNT' else 'seconds'}"
+        )
     return {str(k): _int(value, k, 0, None, key + ".") for k in value}
 
 
-def parse_record_specs(specs: list[str], key: str = "--records") -> dict[str, int]:
+def parse_record_specs(specs: list[str], key: str = "--records", what: str = "COUNT") -> dict[str, int]:
     """``["Product=100000"]`` to ``{"Product": 100000}`` (``ConfigError`` on bad input)."""
     out: dict[str, int] = {}
     for spec in specs:
         name, sep, count = spec.partition("=")
         if not sep or not name or not count.strip().isdigit():
-            raise ConfigError(key, f"expected Source=COUNT, got {spec!r}")
+            raise ConfigError(key, f"expected Source={what}, got {spec!r}")
         out[name] = int(count)
     return out
 
@@ -359,8 +369,8 @@ def load_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
 def env_layer(environ: Mapping[str, str]) -> dict[str, Any]:
     """Settings from ``RHOCONNECT_MOCK_<KEY>`` variables (e.g. ``RHOCONNECT_MOCK_SEED=7``).
 
-    ``RHOCONNECT_MOCK_USERS=alice:pw,bob:pw`` and ``RHOCONNECT_MOCK_RECORDS=Product=100`` use the
-    flag syntax; ``RHOCONNECT_MOCK_CONFIG`` is the config file and is not a setting itself.
+    ``RHOCONNECT_MOCK_USERS=alice:pw,bob:pw``, ``RHOCONNECT_MOCK_RECORDS=Product=100`` and
+    ``RHOCONNECT_MOCK_POLL_INTERVAL=Product=300`` use the flag syntax; ``RHOCONNECT_MOCK_CONFIG`` is the config file and is not a setting itself.
     """
     out: dict[str, Any] = {}
     for name, value in environ.items():
@@ -378,9 +388,9 @@ def merge_layers(*layers: Mapping[str, Any]) -> dict[str, Any]:
     merged: dict[str, Any] = {}
     for layer in layers:
         for key, value in layer.items():
-            if key == "records" and value is not None:
-                counts = _records(value, "records")
-                merged["records"] = {**merged.get("records", {}), **counts}
+            if key in ("records", "poll_interval") and value is not None:
+                counts = _records(value, key, "COUNT" if key == "records" else "SECONDS")
+                merged[key] = {**merged.get(key, {}), **counts}
             elif key == "faults" and isinstance(value, list) and isinstance(merged.get(key), list):
                 merged[key] = [*merged[key], *value]  # rules add up across layers
             elif key == "sources" and isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
