@@ -370,7 +370,8 @@ def env_layer(environ: Mapping[str, str]) -> dict[str, Any]:
     """Settings from ``RHOCONNECT_MOCK_<KEY>`` variables (e.g. ``RHOCONNECT_MOCK_SEED=7``).
 
     ``RHOCONNECT_MOCK_USERS=alice:pw,bob:pw``, ``RHOCONNECT_MOCK_RECORDS=Product=100`` and
-    ``RHOCONNECT_MOCK_POLL_INTERVAL=Product=300`` use the flag syntax; ``RHOCONNECT_MOCK_CONFIG`` is the config file and is not a setting itself.
+    ``RHOCONNECT_MOCK_POLL_INTERVAL=Product=300`` use the flag syntax; ``RHOCONNECT_MOCK_CONFIG``
+    is the config file and is not a setting itself.
     """
     out: dict[str, Any] = {}
     for name, value in environ.items():
