@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -120,6 +121,13 @@ class SyncContext:
         """A snapshot of ``stores``: the app thread may open a partition (``add_model``) while the
         sync thread walks them, and iterating the live dict then raises ``RuntimeError``."""
         return list(self.stores.items())
+
+    def seconds_since_sync(self) -> float | None:
+        """Seconds since the most recent ``sources.last_updated`` of any open partition; None if
+        no source was ever synced (the poll timer's first wait, §9.2)."""
+        stamps = [src.last_updated for _, store in self.partitions() for src in store.sources()]
+        latest = max(stamps, default=0)
+        return time.time() - latest if latest > 0 else None
 
     def check_stop(self) -> None:
         if self.stop_flag.is_set():

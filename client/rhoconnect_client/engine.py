@@ -30,7 +30,7 @@ from .search import make_request, run_search
 from .status import StatusReporter
 from .store import Store, partition_path
 from .sync_source import Syncer
-from .sync_thread import Command, Handle, SyncThread
+from .sync_thread import Command, Handle, SyncThread, first_poll_wait
 from .transport import DEFAULT_TIMEOUT, Transport, UrlFamily
 
 __all__ = ["SyncEngine"]
@@ -45,11 +45,12 @@ class SyncEngine:
 
     ``database`` is a file path (the ``user`` partition; ``app`` and ``local`` live beside it as
     ``<stem>-app<suffix>``...) or ``":memory:"``. Keyword options: ``url_family`` (``"classic"`` or
-    ``"rest"``), ``poll_interval`` (seconds, 0 = no polling, the default), ``page_size`` (2000),
-    ``timeout`` (network, seconds), ``verify_ssl`` (True), ``bulk_wait_seconds`` (pause between
-    ``bulk_data`` polls), ``bulksync_state`` (None: bulk never runs, 0: bulk at the next sync),
-    ``status_reporter`` (callable receiving each notification of a ``show_sync_status`` command) and
-    ``transport`` (a ready-made transport, for tests).
+    ``"rest"``), ``poll_interval`` (seconds, 0 = no polling, the default; the first wait is
+    shortened by the time since the last sync, §9.2), ``page_size`` (2000), ``timeout`` (network,
+    seconds), ``verify_ssl`` (True), ``bulk_wait_seconds`` (pause between ``bulk_data`` polls),
+    ``bulksync_state`` (None: bulk never runs, 0: bulk at the next sync), ``status_reporter``
+    (callable receiving each notification of a ``show_sync_status`` command) and ``transport`` (a
+    ready-made transport, for tests).
     """
 
     def __init__(
@@ -94,10 +95,15 @@ class SyncEngine:
             reporter=status_reporter or StatusReporter(),
         )
         self._adopt_server(self._transport.server_url)
+        if str(database) != ":memory:" and Path(partition_path(Path(database), "app")).exists():
+            self._store("app")  # an earlier run's app partition: its sources count for the poll timer
         info = self._stores["user"].client_info()
         self._transport.session = info.session or None
         self._thread = SyncThread(
-            poll_interval=poll_interval, on_poll=self._poll_command, on_start=self._on_command_start
+            poll_interval=poll_interval,
+            on_poll=self._poll_command,
+            on_start=self._on_command_start,
+            first_wait=first_poll_wait(float(poll_interval), self._ctx.seconds_since_sync()),
         )
         self._ctx.stop_flag = self._thread.stop_flag
 

@@ -6,7 +6,9 @@ local database only ever has one writer besides the app. Callers get a :class:`H
 * Identical queued commands are merged: submitting a command whose ``key`` equals a command still
   waiting in the queue returns that command's handle (Rhodes ``ThreadQueue`` de-duplication).
 * The poll timer: when the queue has been empty for ``poll_interval`` seconds the ``on_poll`` hook
-  may produce a command (the engine queues a full sync when logged in); 0 disables polling.
+  may produce a command (the engine queues a full sync when logged in); 0 disables polling. The
+  first wait after start may be shorter (``first_wait``, see :func:`first_poll_wait`): an app
+  restarted after a long pause syncs soon instead of a whole interval later.
 * ``stop()``: drops queued commands (their handles end as stopped), raises the stop flag the running
   command checks between steps, and waits until the thread is idle, except when called from the
   sync thread itself (a notification callback), which must not wait for itself.
@@ -23,9 +25,29 @@ from typing import Any
 
 from .exceptions import Cancelled
 
-__all__ = ["Command", "Handle", "SyncThread", "stopped_params"]
+__all__ = ["STARTUP_WAIT", "Command", "Handle", "SyncThread", "first_poll_wait", "stopped_params"]
 
 log = logging.getLogger(__name__)
+
+
+# Rhodes ThreadQueue: the first poll of an app whose last sync is already overdue waits this long,
+# so that the app can finish starting before the sync begins.
+STARTUP_WAIT = 10.0
+
+
+def first_poll_wait(interval: float, since_last_sync: float | None) -> float:
+    """The first poll wait after start (§9.2): ``interval`` shortened by the time since the most
+    recent sync; ``STARTUP_WAIT`` (or ``interval`` if shorter) when that is already overdue.
+
+    ``since_last_sync`` None (never synced) leaves the interval whole, as Rhodes does; a negative
+    one (the clock went back) never makes the wait longer than the interval.
+    """
+    if interval <= 0 or since_last_sync is None:
+        return interval
+    remaining = interval - since_last_sync
+    if remaining <= 0:
+        return min(STARTUP_WAIT, interval)
+    return min(remaining, interval)
 
 
 def stopped_params() -> dict[str, Any]:
@@ -89,11 +111,14 @@ class SyncThread:
         poll_interval: float = 0.0,
         on_poll: Callable[[], Command | None] | None = None,
         on_start: Callable[[Command], None] | None = None,
+        first_wait: float | None = None,
         name: str = "rhoconnect-sync",
     ) -> None:
         self._queue: collections.deque[Command] = collections.deque()
         self._cond = threading.Condition()
         self._poll_interval = float(poll_interval)
+        # Used once, for the first timer wait; a command or a new interval restarts the timer whole.
+        self._first_wait = None if first_wait is None else float(first_wait)
         self._on_poll = on_poll
         self._on_start = on_start
         self._running: Command | None = None
@@ -146,6 +171,7 @@ class SyncThread:
         with self._cond:
             previous = self._poll_interval
             self._poll_interval = max(0.0, float(seconds))
+            self._first_wait = None
             self._cond.notify_all()  # the timer restarts with the new interval
         return previous
 
@@ -168,10 +194,13 @@ class SyncThread:
             with self._cond:
                 while not self._queue and not self._closed:
                     interval = self._poll_interval
+                    if interval > 0 and self._first_wait is not None:
+                        interval = min(interval, self._first_wait)
                     if interval <= 0:
                         self._cond.wait()
                     elif not self._cond.wait(timeout=interval) and not self._queue and not self._closed:
                         break  # the poll timer ran out with nothing to do
+                self._first_wait = None
                 if self._closed:
                     return None
                 if self._queue:

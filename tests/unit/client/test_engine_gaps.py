@@ -5,6 +5,8 @@ poll wait after a restart, and ``close`` while the caller holds the sync mutex."
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -135,3 +137,27 @@ def test_a_synced_model_in_the_local_partition_is_refused_and_nothing_is_declare
         assert "local" not in eng.stores
         note = eng.add_model("Memo", partition="local", sync_type="none")  # the consistent form works
         assert note.source.partition == "local" and note.source.sync_type == "none"
+
+
+def test_a_restarted_engine_polls_when_the_interval_since_the_last_sync_runs_out(
+    server: FakeServer, tmp_path: Path
+) -> None:
+    """§9.2: the first poll wait is the interval minus the time since the last sync, so an app
+    reopened 59 min 59 s into an hour's interval syncs within seconds, not an hour later."""
+    db = tmp_path / "p.sqlite"
+    with SyncEngine(URL, db, transport=FakeTransport(server)) as first:
+        first.add_model("Product", sync_priority=1)
+        first.add_model("Customer", sync_priority=2, partition="app")
+        login(first)
+        assert first.dosync().wait(WAIT)["status"] == "complete"  # type: ignore[index]
+        stamp = int(time.time()) - 3599
+        for store in first.stores.values():
+            with store.transaction() as conn:
+                conn.execute("UPDATE sources SET last_updated=?", (stamp,))
+    server.log.clear()
+    polled = threading.Event()
+    server.fail("query", "call", func=polled.set)
+    with SyncEngine(URL, db, transport=FakeTransport(server), poll_interval=3600) as again:
+        assert polled.wait(WAIT), "no poll sync: the first wait was not shortened"
+        assert again.wait_idle(WAIT)
+    assert [op for op, _ in server.log].count("query") >= 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-from rhoconnect_client.sync_thread import Command, SyncThread
+from rhoconnect_client.sync_thread import STARTUP_WAIT, Command, SyncThread, first_poll_wait
 
 
 def test_commands_run_in_order_and_identical_queued_ones_merge() -> None:
@@ -80,5 +80,32 @@ def test_a_crashing_command_does_not_kill_the_thread() -> None:
         result = thread.submit(Command("boom", 1, boom)).wait(5)
         assert result is not None and result["error_code"] == 3
         assert thread.submit(Command("ok", 2, lambda: {"ok": 1})).wait(5) == {"ok": 1}
+    finally:
+        thread.close()
+
+
+def test_first_poll_wait_is_shortened_by_the_time_since_the_last_sync() -> None:
+    assert first_poll_wait(300, None) == 300  # never synced: the whole interval, as Rhodes
+    assert first_poll_wait(300, 100) == 200
+    assert first_poll_wait(300, 300) == STARTUP_WAIT  # overdue: a short pause for the app to start
+    assert first_poll_wait(300, 10_000) == STARTUP_WAIT
+    assert first_poll_wait(4, 10_000) == 4  # ...never longer than the interval
+    assert first_poll_wait(300, -50) == 300  # the clock went back
+    assert first_poll_wait(0, 100) == 0  # polling off stays off
+
+
+def test_the_first_wait_is_used_once_then_the_whole_interval() -> None:
+    polls: list[float] = []
+    polled = threading.Event()
+
+    def on_poll() -> None:
+        polls.append(time.monotonic())
+        polled.set()
+
+    thread = SyncThread(poll_interval=3600, on_poll=on_poll, first_wait=0.05)
+    try:
+        assert polled.wait(5), "the shortened first wait did not fire"
+        time.sleep(0.3)
+        assert len(polls) == 1  # the next wait is the whole hour
     finally:
         thread.close()
