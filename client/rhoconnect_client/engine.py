@@ -109,11 +109,23 @@ class SyncEngine:
 
     # ------------------------------------------------------------------ lifecycle
     def close(self) -> None:
-        """Stop the sync thread and close the databases."""
+        """Stop the sync thread and close the databases.
+
+        As with ``stop_sync``: while the caller holds the sync mutex, or from a callback, the
+        running command may be waiting for that very caller, so ``close`` flags the stop and
+        returns; the sync thread closes the network and the databases once the command has ended
+        (after the app releases the mutex).
+        """
         self.stop_sync()  # cancels a request in flight, so closing never waits for a slow server
+        if self._thread.in_sync_thread() or self._mutex.held_here():
+            self._thread.close(wait=False, on_exit=self._release)
+            return
         self._thread.close()
+        self._release()
+
+    def _release(self) -> None:
         self._transport.close()
-        for store in self._stores.values():
+        for store in list(self._stores.values()):
             store.close()
 
     def __enter__(self) -> SyncEngine:

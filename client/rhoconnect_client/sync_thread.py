@@ -123,6 +123,7 @@ class SyncThread:
         self._on_start = on_start
         self._running: Command | None = None
         self._closed = False
+        self._on_exit: Callable[[], None] | None = None
         self.stop_flag = threading.Event()
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
         self._thread.start()
@@ -179,12 +180,20 @@ class SyncThread:
     def poll_interval(self) -> float:
         return self._poll_interval
 
-    def close(self) -> None:
-        self.stop()
+    def close(self, *, wait: bool = True, on_exit: Callable[[], None] | None = None) -> None:
+        """Stop and end the thread; ``on_exit`` runs on the sync thread as its last act.
+
+        ``wait`` False returns at once: for a caller the running command may be waiting for (it
+        holds the sync mutex, or it is the sync thread itself). The command then ends at its next
+        step, and ``on_exit`` is the place to release what it still uses.
+        """
+        with self._cond:
+            self._on_exit = on_exit
+        self.stop(wait=wait)
         with self._cond:
             self._closed = True
             self._cond.notify_all()
-        if not self.in_sync_thread():
+        if wait and not self.in_sync_thread():
             self._thread.join(timeout=5)
 
     # ------------------------------------------------------------------ the loop
@@ -217,6 +226,11 @@ class SyncThread:
         while True:
             command = self._next()
             if command is None:
+                if self._on_exit is not None:
+                    try:
+                        self._on_exit()
+                    except Exception:  # the thread ends either way; say why the cleanup failed
+                        log.exception("closing after the sync thread failed")
                 return
             self.stop_flag.clear()
             result: dict[str, Any] | None = None

@@ -5,10 +5,12 @@ poll wait after a restart, and ``close`` while the caller holds the sync mutex."
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fakeserver import FakeServer, FakeTransport
@@ -161,3 +163,51 @@ def test_a_restarted_engine_polls_when_the_interval_since_the_last_sync_runs_out
         assert polled.wait(WAIT), "no poll sync: the first wait was not shortened"
         assert again.wait_idle(WAIT)
     assert [op for op, _ in server.log].count("query") >= 1
+
+
+def test_close_while_the_app_holds_the_sync_mutex_returns_and_closes_once_released(
+    server: FakeServer, tmp_path: Path
+) -> None:
+    """The sync thread waits for the mutex the app holds: ``close`` must not wait for it (it would
+    never end); it returns, and the databases close when the app lets go. Nothing is damaged."""
+    db = tmp_path / "m.sqlite"
+    engine = SyncEngine(URL, db, transport=FakeTransport(server))
+    engine.add_model("Product", sync_priority=1)
+    login(engine)
+    engine.model("Product").create({"name": "mine"})
+    returned = threading.Event()
+    handles: list[Any] = []
+
+    def app() -> None:
+        with engine.sync_mutex():
+            handles.append(engine.dosync())
+            time.sleep(0.3)  # the sync thread now waits for the mutex
+            engine.close()
+            returned.set()
+
+    worker = threading.Thread(target=app, daemon=True)
+    worker.start()
+    ok = returned.wait(5)
+    if not ok:  # unblock the app thread so that the failure is reported instead of hanging
+        with engine._thread._cond:
+            engine._thread._running = None
+            engine._thread._cond.notify_all()
+    worker.join(WAIT)
+    assert ok, "close waited for a sync thread blocked on the app's own mutex"
+    assert handles[0].wait(WAIT) is not None and handles[0].stopped
+    deadline = time.monotonic() + WAIT
+    while True:  # the sync thread closes the databases once its command has ended
+        store = engine.stores["user"]
+        try:
+            with store.lock:  # never touch a connection while another thread closes it
+                store.conn.execute("SELECT 1")
+        except sqlite3.ProgrammingError:
+            break
+        assert time.monotonic() < deadline, "the databases were never closed"
+        time.sleep(0.02)
+    with SyncEngine(URL, db, transport=FakeTransport(server)) as again:
+        assert again.stores["user"].integrity_check() == "ok"
+        assert again.dosync().wait(WAIT)["status"] == "complete"  # type: ignore[index]
+        # The local create survived the stopped sync and reached the server exactly once.
+        assert [o["name"] for o in again.model("Product").find_all()].count("mine") == 1
+        assert [a.get("name") for a in server.data["Product"].values()].count("mine") == 1

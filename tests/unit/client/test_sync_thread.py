@@ -109,3 +109,22 @@ def test_the_first_wait_is_used_once_then_the_whole_interval() -> None:
         assert len(polls) == 1  # the next wait is the whole hour
     finally:
         thread.close()
+
+
+def test_close_without_waiting_runs_on_exit_on_the_sync_thread_after_the_command() -> None:
+    gate = threading.Event()
+    order: list[str] = []
+    exited = threading.Event()
+    thread = SyncThread()
+    handle = thread.submit(Command("held", 1, lambda: (gate.wait(5), order.append("command"), {"n": 1})[2]))
+    time.sleep(0.1)
+
+    def on_exit() -> None:
+        order.append("exit" if thread.in_sync_thread() else "exit on the wrong thread")
+        exited.set()
+
+    thread.close(wait=False, on_exit=on_exit)  # returns although the command still runs
+    assert order == [] and not handle.done()
+    gate.set()
+    assert exited.wait(5) and handle.wait(5) is not None and handle.stopped
+    assert order == ["command", "exit"]
