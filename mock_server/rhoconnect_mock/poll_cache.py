@@ -19,9 +19,11 @@ The reported ``total_count`` is RhoConnect's ``md_size`` counter: the adapter's 
 refresh, plus one per create and stored search result, minus one per processed delete.
 
 The adapter's data are the source's ``MasterDocument`` (what the admin API and pushes change); the
-cache is a second ``MasterDocument`` per owner, refreshed by logging only the differences, so
-clients keep their cursors. With ``poll_interval`` 0 there is no cache (``MockState.view`` is the
-master document itself) and nothing here runs.
+cache is a second ``MasterDocument`` per owner. A refresh walks the adapter's change log from where
+the last one stopped and logs only the differences into the cache, so it costs in proportion to
+the changes since then (the first one reads the whole log once) and clients keep their cursors.
+With ``poll_interval`` 0 there is no cache (``MockState.view`` is the master document itself) and
+nothing here runs.
 """
 
 from __future__ import annotations
@@ -41,18 +43,27 @@ class PolledView:
     doc: MasterDocument
     #: ``time.monotonic()`` at or after which the next query runs the adapter again.
     refresh_at: float = 0.0
+    #: Position of the adapter's change log the cache has been refreshed up to.
+    synced: int = 0
 
 
 def refresh_if_due(view: PolledView, master: MasterDocument, interval: int, now: float) -> bool:
-    """After a successful adapter query: copy the adapter's data into the cache if it is due.
+    """After a successful adapter query: bring the cache up to the adapter's data if it is due.
 
-    Cost: one comparison per record, once per poll interval (the adapter query RhoConnect runs
-    then reads the whole dataset too); clients' cursors stay valid as only differences are logged.
+    Every way the cache departs from the adapter's data (a create, a whole-object delete, a stored
+    search result) concerns an object the adapter changed after the last refresh, so walking the
+    adapter's log from there finds every difference.
     """
     if now < view.refresh_at:
         return False
     cache = view.doc
-    cache.replace_all(master.records)
+    for oid in dict.fromkeys(master.log[view.synced :]):
+        value = master.records.get(oid)
+        if value is None:
+            cache.delete(oid)
+        elif cache.records.get(oid) != value:
+            cache.put(oid, value)
+    view.synced = master.end
     cache.extras.clear()
     cache.visible = len(cache.log)
     cache.visible_count = len(cache.records)

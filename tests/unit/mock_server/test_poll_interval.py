@@ -124,6 +124,7 @@ def test_backend_changes_wait_for_the_interval(mock: Callable[..., MockServer]) 
     local = a.sync_all()
     server.state.backend_update("Product", "alice", "1", {"price": "0.01"})
     server.state.backend_insert("Product", "alice", "99", {"name": "Late"})
+    server.state.backend_delete("Product", "alice", "2")
     assert a.page()[2:] == [{"count": 0}, {"progress_count": 0}, {"total_count": 25}, {}]
     server.state.fail_adapter("query", "Product", "down")
     server.state.expire_poll_interval()
@@ -132,7 +133,8 @@ def test_backend_changes_wait_for_the_interval(mock: Callable[..., MockServer]) 
     server.state.clear_adapter_failures()
     page = a.page()  # the failed query did not use up the refresh
     assert page[5]["insert"] == {"1": {"price": "0.01"}, "99": {"name": "Late"}}
-    assert page[4] == {"total_count": 26}
+    assert set(page[5]["delete"]) == {"1", "2"}
+    assert page[4] == {"total_count": 25}
     apply_page(local, page)
     assert local == dict(server.state.records("Product", "alice"))
 
