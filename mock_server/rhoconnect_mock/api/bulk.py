@@ -212,10 +212,14 @@ def _build(
             if failure is not None:
                 build_errors[name] = failure
             with st.lock:
-                md = st.master(name, owner)
+                if failure is None:
+                    st.refresh_view(spec, user)  # the bulk job runs the query when it is due
+                # What clients see: the cached master document of a source with a poll interval.
+                md = st.view(name, owner)
                 records = dict(md.records)
                 masters[name] = (md, md.version, md.end)
-        poll = getattr(spec.config, "poll_interval", DEFAULT_POLL_INTERVAL) if selected else 0
+        # A configured poll interval is the next poll time; without one, as before, the transcript's.
+        poll = (spec.poll_interval or DEFAULT_POLL_INTERVAL) if selected else 0
         sources.append(
             BulkSource(
                 name=name,
@@ -253,7 +257,7 @@ def _still_current(st: MockState, job: BulkJob, user: str, partition: str) -> bo
         for name, (md, version, _end) in job.masters.items():
             if name not in st.sources:
                 return False
-            current = st.master(name, owner)
+            current = st.view(name, owner)
             if current is not md or current.version != version:
                 return False
     return all(path.exists() for path in job.files[:2])

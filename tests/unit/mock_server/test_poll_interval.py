@@ -6,11 +6,13 @@ partial deletes or backend changes; ``expire_poll_interval`` stands for "the int
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from mock_rc import RC, apply_page
 from rhoconnect_mock import MockServer
 from rhoconnect_mock.cli import banner, build_config
@@ -180,3 +182,26 @@ def test_update_error_rolls_back_to_the_cached_object(mock: Callable[..., MockSe
     assert rollback == {
         "2": {"name": "Product 2", "brand": "Brand 2", "price": "2.50", "quantity": "2", "sku": "SKU-000002"}
     }
+
+
+def test_bulk_data_holds_the_cached_document(mock: Callable[..., MockServer], tmp_path: Path) -> None:
+    server = mock({**POLLED, "bulk_dir": str(tmp_path / "bulk"), "bulk_wait_polls": 0})
+    a, b = _client(server), _client(server)
+    a.sync_all()
+    a.push(update={"3": {"price": "99.99"}})
+    answer = b.http.post(
+        f"{b.base}/rc/v1/app/bulk_data",
+        json={"client_id": b.client_id, "partition": "user", "sources": ["Product"]},
+    ).json()
+    data = requests.get(server.base_url + answer["url"], timeout=10)
+    path = tmp_path / "file.data"
+    path.write_bytes(data.content)
+    with sqlite3.connect(path) as db:
+        price, refresh = db.execute(
+            "SELECT value, backend_refresh_time FROM object_values JOIN sources USING (source_id)"
+            " WHERE object = '3' AND attrib = 'price'"
+        ).fetchone()
+    assert price == "3.75" and refresh > 0
+    assert b.page()[2:] == [{"count": 0}, {"progress_count": 0}, {"total_count": 25}, {}]
+    server.state.expire_poll_interval("Product")
+    assert b.page()[5]["insert"] == {"3": {"price": "99.99"}}
