@@ -363,7 +363,9 @@ def test_main_transcript_replays(tmp_path: Path) -> None:
     assert not problems, "\n".join(problems)
 
 
-def test_errors_transcript_parts_a_to_d_replay(tmp_path: Path) -> None:
+# Product had a poll interval of 300 s in this recording too; no answer here depends on it.
+@pytest.mark.parametrize("product_poll_interval", [0, 300])
+def test_errors_transcript_parts_a_to_d_replay(tmp_path: Path, product_poll_interval: int) -> None:
     _needs(ERRORS)
     exchanges = [ex for ex in parse_transcript(ERRORS) if ex.step >= 8]
     # Not replayed: 92 records the real server's broken bulk worker after an unknown source name
@@ -387,7 +389,7 @@ def test_errors_transcript_parts_a_to_d_replay(tmp_path: Path) -> None:
         "data": str(data),
         "bulk_dir": str(tmp_path / "bulk"),
         "sources": {
-            "Product": {"generator": "sequence"},
+            "Product": {"generator": "sequence", "poll_interval": product_poll_interval},
             "Broken": {"records": 3, "attributes": ["name", "qty"], "generator": "sequence"},
             "Fixed": {
                 "schema": {
