@@ -211,3 +211,22 @@ def test_close_while_the_app_holds_the_sync_mutex_returns_and_closes_once_releas
         # The local create survived the stopped sync and reached the server exactly once.
         assert [o["name"] for o in again.model("Product").find_all()].count("mine") == 1
         assert [a.get("name") for a in server.data["Product"].values()].count("mine") == 1
+
+
+def test_resolving_uncertain_creates_with_an_unwritable_settings_file_completes_the_sync(
+    engine: SyncEngine, server: FakeServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A push broke off (creates held as uncertain); by the next sync the disk is full: the pull
+    that resolves them must still complete, and the create reach the server exactly once."""
+    login(engine)
+    engine.model("Product").create({"name": "held"})
+    server.fail("push", "timeout")
+    engine.dosync().wait(WAIT)
+    assert engine._settings.uncertain_creates.get("Product")
+    unwritable_settings(tmp_path / "app.sqlite")
+    with caplog.at_level(logging.WARNING, logger="rhoconnect_client"):
+        for _ in range(2):  # resolve (and re-send if the server never saw it)
+            assert engine.dosync().wait(WAIT)["status"] == "complete"  # type: ignore[index]
+    assert any("uncertain creates" in r.getMessage() for r in caplog.records)
+    assert [a.get("name") for a in server.data["Product"].values()].count("held") == 1
+    assert engine.stores["user"].pending_count() == 0
