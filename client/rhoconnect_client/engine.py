@@ -21,12 +21,12 @@ from typing import Any
 
 from . import checks
 from .context import Settings, SyncContext
-from .exceptions import Cancelled, RhoconnectError, UnknownSource
+from .exceptions import UnknownSource
 from .models import Model
 from .mutex import SyncMutex
-from .notify import GLOBAL, Callback, Notifier, Registration, error_fields, merge_params
-from .protocol import login_body
+from .notify import GLOBAL, Callback, Notifier, Registration, merge_params
 from .search import make_request, run_search
+from .session import run_login
 from .status import StatusReporter
 from .store import Store, partition_path
 from .sync_source import Syncer
@@ -223,42 +223,9 @@ class SyncEngine:
         command = Command(
             "login",
             ("login", login, password, id(callback)),
-            lambda: self._run_login(login, password, registration),
+            lambda: run_login(self._ctx, login, password, registration),
         )
         return self._thread.submit(command)
-
-    def _run_login(self, login: str, password: str, registration: Registration | None) -> dict[str, Any]:
-        params: dict[str, Any]
-        try:
-            session = self._transport.login(login_body(login, password))
-            if not session:
-                params = {"error_code": 4, "rho_error_code": 4, "error_message": ""}
-            else:
-                self._on_login(login, session)
-                params = {"error_code": 0, "rho_error_code": 0, "error_message": ""}
-        except Cancelled:
-            raise
-        except RhoconnectError as exc:
-            params = error_fields(exc)
-        self._ctx.report({"status": "ok" if params["error_code"] == 0 else "error", **params})
-        return self._notifier.deliver(registration, params)
-
-    def _on_login(self, login: str, session: str) -> None:
-        main = self._stores["user"]
-        previous = self._settings.rho_sync_user
-        if previous and previous != login:
-            # Rhodes apps reset the data when another user logs in (on_sync_user_changed).
-            for _, store in self._ctx.partitions():  # on the sync thread: a snapshot
-                with store.lock:
-                    store.full_reset()
-            if self._settings.bulksync_state is not None:
-                self._settings.bulksync_state = 0  # database_full_reset: the new user's data by bulk
-        with main.lock:
-            main.set_session(session)
-        self._settings.rho_sync_user = login
-        # The session is already stored: a full disk must not turn a good login into an error.
-        self._settings.save_or_warn("the last user and bulk sync state")
-        self._transport.session = session
 
     def logout(self) -> None:
         """Forget the session; no request is made and the client id stays (D8)."""
