@@ -100,7 +100,10 @@ def status_response(params: Any) -> Response:
 def _arm_adapter(app: Flask, rc: RequestInfo, rule: FaultRule) -> None:
     action = rule.action
     stage: str = action.get("stage")
-    sources = [action.get("source")] if action.get("source") else ([rc.source] if rc.source else rc.sources)
+    # The source the rule names (in its action, else in its match) wins over the request's: a search
+    # lists several sources, and a rule matched on one of them must fail that one only.
+    named = action.get("source") or rule.match.source
+    sources = [named] if named else ([rc.source] if rc.source else rc.sources)
     if not sources:
         logger.warning("rule %s: adapter_error needs a source (none in the request)", rule.id)
         return

@@ -328,3 +328,16 @@ def test_a_limited_rule_fires_exactly_its_times_under_concurrency(rhoconnect_moc
     [rule] = rhoconnect_mock.faults()
     assert (rule["hits"], rule["fired"], rule["exhausted"]) == (5, 5, True)
     assert len(rhoconnect_mock.journal(operation="query")) == 40
+
+
+def test_a_search_adapter_error_matched_on_one_source_fails_that_source_only() -> None:
+    config = {"sources": {"Product": {"records": 3}, "Customer": {"records": 3}}}
+    with MockServer(config) as server:
+        rc = Rc(server.base_url)
+        server.fail("search", "adapter_error", source="Product", stage="search", message="p down")
+        body = {"sources": [{"name": "Product"}, {"name": "Customer"}], "search": {"name": "x"}, "p_size": 10}
+        answer = rc.http.post(f"{server.base_url}/rc/v1/app/search", json=body,
+                              headers={"X-RhoConnect-CLIENT-ID": rc.client_id}, timeout=10).json()
+        assert answer[0] == [{"version": 3}, {"source": "Product"},
+                             {"search-error": {"search-error": {"message": "p down"}}}]
+        assert all("search-error" not in element for sub in answer[1:] for element in sub)
