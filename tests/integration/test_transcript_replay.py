@@ -7,10 +7,10 @@ issued). Each answer must match the recording in status, content type, the prese
 headers, the deprecation ``Warning``, and the body: same structure and the same order of array
 elements, with ids, tokens and cookie values excepted (see ``shape``).
 
-The main transcript runs with the recorded app's ``poll_interval`` of 300 s, and its inserted
-objects from step 10 on are compared exactly too (ids and values, see ``exact_inserts``). Where the mock
-deliberately differs from the recorded server, the step would be listed in ``*_DEVIATIONS`` with
-the reason and what the mock answers instead (none today).
+The main transcript runs with the recorded app's ``poll_interval`` of 300 s, and from step 10 on
+its inserted objects are compared exactly too (ids and values, see ``exact_inserts``). Where the
+mock deliberately differs from the recorded server, the step would be listed in ``*_DEVIATIONS``
+with the reason and what the mock answers instead (none today).
 """
 
 from __future__ import annotations
