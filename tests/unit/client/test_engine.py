@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from fakeserver import FakeServer, FakeTransport
+from mutex_harness import call_holding_the_mutex
 from rhoconnect_client.engine import SyncEngine
 
 WAIT = 10
@@ -382,26 +383,9 @@ def test_stop_sync_while_the_app_holds_the_sync_mutex_does_not_hang(
     login(engine)
     events: list[dict[str, Any]] = []
     engine.set_notification(-1, events.append)
-    returned = threading.Event()
-    handles: list[Any] = []
-
-    def app() -> None:
-        with engine.sync_mutex():
-            handles.append(engine.dosync())
-            time.sleep(0.3)  # the sync thread now waits for the mutex
-            engine.logout()
-            returned.set()
-
-    worker = threading.Thread(target=app, daemon=True)
-    worker.start()
-    ok = returned.wait(5)
-    if not ok:  # unblock the app thread so that the failure is reported instead of hanging
-        with engine._thread._cond:
-            engine._thread._running = None
-            engine._thread._cond.notify_all()
-    worker.join(WAIT)
+    ok, handle = call_holding_the_mutex(engine, engine.logout, WAIT)
     assert ok, "stop_sync waited for a sync thread blocked on the app's own mutex"
-    assert handles[0].wait(WAIT) is not None and handles[0].stopped
+    assert handle.wait(WAIT) is not None and handle.stopped
     assert events == [] and not engine.logged_in()
     login(engine)
     assert engine.dosync().wait(WAIT)["status"] == "complete"  # type: ignore[index]

@@ -10,10 +10,10 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from fakeserver import FakeServer, FakeTransport
+from mutex_harness import call_holding_the_mutex
 from rhoconnect_client.context import Settings
 from rhoconnect_client.engine import SyncEngine
 from rhoconnect_client.search import merge_server_errors
@@ -175,26 +175,9 @@ def test_close_while_the_app_holds_the_sync_mutex_returns_and_closes_once_releas
     engine.add_model("Product", sync_priority=1)
     login(engine)
     engine.model("Product").create({"name": "mine"})
-    returned = threading.Event()
-    handles: list[Any] = []
-
-    def app() -> None:
-        with engine.sync_mutex():
-            handles.append(engine.dosync())
-            time.sleep(0.3)  # the sync thread now waits for the mutex
-            engine.close()
-            returned.set()
-
-    worker = threading.Thread(target=app, daemon=True)
-    worker.start()
-    ok = returned.wait(5)
-    if not ok:  # unblock the app thread so that the failure is reported instead of hanging
-        with engine._thread._cond:
-            engine._thread._running = None
-            engine._thread._cond.notify_all()
-    worker.join(WAIT)
+    ok, handle = call_holding_the_mutex(engine, engine.close, WAIT)
     assert ok, "close waited for a sync thread blocked on the app's own mutex"
-    assert handles[0].wait(WAIT) is not None and handles[0].stopped
+    assert handle.wait(WAIT) is not None and handle.stopped
     deadline = time.monotonic() + WAIT
     while True:  # the sync thread closes the databases once its command has ended
         store = engine.stores["user"]
