@@ -115,12 +115,11 @@ class Syncer:
     def sync_one(self, name_or_id: str | int) -> dict[str, Any]:
         try:
             source = self.ctx.find_source(name_or_id)[1]
-            # Rhodes gives neither local-only models nor bulk_sync_only ones to the incremental
-            # sync (RCC loadAllSources skips both): a bulk_sync_only source gets data from bulk only.
-            if source.sync_type != "incremental":
-                raise StoreError(
-                    f"source {source.name!r} does not sync incrementally (sync_type {source.sync_type})"
-                )
+            # RCC loadAllSources never gives local-only models (sync_type none) to the sync engine.
+            # A bulk_sync_only source IS known to it: sync_all skips it (syncOneSource), but asked for
+            # by name, doSyncSource syncs it like any other source.
+            if source.sync_type == "none":
+                raise StoreError(f"source {source.name!r} does not sync (sync_type none)")
         except RhoconnectError as exc:
             return self._global_error(exc)
         name = source.name

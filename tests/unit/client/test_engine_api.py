@@ -123,18 +123,24 @@ def test_dosync_source_of_a_source_the_engine_does_not_sync_is_error_3(
     assert str(source) in result["error_message"] and server.log == []
 
 
-def test_dosync_source_of_a_bulk_sync_only_source_queries_nothing(
-    engine: SyncEngine, server: FakeServer
-) -> None:
-    """A ``bulk_sync_only`` source gets its data from bulk files only (protocol.md §4.5, §8.1): as
-    in Rhodes, whose incremental sync does not know it, ``dosync_source`` reports error 3."""
-    engine.add_model("Catalog", sync_type="bulk_sync_only")
-    assert engine.login("alice", "secret").wait(WAIT)["error_code"] == 0  # type: ignore[index]
-    server.log.clear()
-    result = engine.dosync_source("Catalog").wait(WAIT)
-    assert result is not None and (result["status"], result["error_code"]) == ("error", 3)
-    assert "bulk_sync_only" in result["error_message"]
-    assert not any(op == "query" for op, _ in server.log)
+def test_dosync_source_of_a_bulk_sync_only_source_syncs_it(server: FakeServer, tmp_path: Path) -> None:
+    """``dosync`` skips a ``bulk_sync_only`` source (RCC ``syncOneSource``), but ``dosync_source``
+    asked for it by name syncs it like any other (RCC ``doSyncSource`` finds it and calls ``sync``)."""
+    url = "http://fake.invalid/application"
+    with SyncEngine(url, tmp_path / "b.sqlite", transport=FakeTransport(server)) as engine:
+        engine.add_model("Product", sync_type="bulk_sync_only")
+        engine.add_model("Customer")
+        assert engine.login("alice", "secret").wait(WAIT)["error_code"] == 0  # type: ignore[index]
+
+        def queried() -> list[str]:
+            return [entry["source"] for op, entry in server.log if op == "query"]
+
+        assert engine.dosync().wait(WAIT)["status"] == "complete"  # type: ignore[index]
+        assert "Product" not in queried() and "Customer" in queried()
+        result = engine.dosync_source("Product").wait(WAIT)
+        assert result is not None and (result["status"], result["error_code"]) == ("ok", 0)
+        assert "Product" in queried()
+        assert engine.model("Product").find("1") == {"object": "1", "name": "one"}
 
 
 def test_settings_saved_from_several_threads_at_once(engine: SyncEngine, tmp_path: Path) -> None:
