@@ -95,8 +95,14 @@ def hook_costs_us(iterations: int) -> dict[str, float]:
     mine = {m: [f for f in hooks if f.__module__ == m] for m in modules}
     fault_before, fault_after = mine["rhoconnect_mock.faults"]
     journal_start, journal_finish = mine["rhoconnect_mock.journal"]
-    page = b"[" + b",".join(b'{"%d":{"name":"xxxxxxxxxxxx","brand":"yyyyyyyy","price":"12.50"}}' % i
-                            for i in range(2000)) + b"]"
+    page = (
+        b"["
+        + b",".join(
+            b'{"%d":{"name":"xxxxxxxxxxxx","brand":"yyyyyyyy","price":"12.50"}}' % i for i in range(2000)
+        )
+        + b"]"
+    )
+
     def inner(environ: Any, start_response: Any) -> list[bytes]:
         start_response("200 OK", [("Content-Type", "application/json")])
         return [page]
@@ -108,21 +114,27 @@ def hook_costs_us(iterations: int) -> dict[str, float]:
         return min(timeit.repeat(stmt, number=iterations, repeat=5)) / iterations * 1e6
 
     with app.test_request_context("/app/v1/Product?p_size=2000"):
-        flask.g.rc = RequestInfo(operation="query", family="rest", source="Product", user="bench",
-                                 client_id="c")
+        flask.g.rc = RequestInfo(
+            operation="query", family="rest", source="Product", user="bench", client_id="c"
+        )
         response = flask.Response(page, content_type="application/json")
-        costs["faults, no rules"] = best(lambda: (fault_before(), fault_after(response),
-                                                  middleware({}, lambda s, h: None)))
+        costs["faults, no rules"] = best(
+            lambda: (fault_before(), fault_after(response), middleware({}, lambda s, h: None))
+        )
         engine_of(app).add_many(NON_MATCHING)
-        costs["faults, 10 rules none matching"] = best(lambda: (fault_before(), fault_after(response),
-                                                                middleware({}, lambda s, h: None)))
+        costs["faults, 10 rules none matching"] = best(
+            lambda: (fault_before(), fault_after(response), middleware({}, lambda s, h: None))
+        )
         costs["journal"] = best(lambda: (journal_start(), journal_finish(response)))
     return costs
 
 
 def run(variant: str, records: int, p_size: int) -> float:
-    proc = subprocess.Popen([sys.executable, __file__, "--serve", variant, "--records", str(records)],
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "--serve", variant, "--records", str(records)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert proc.stdout is not None
         base = proc.stdout.readline().strip()
@@ -161,12 +173,16 @@ def main() -> None:
             times[variant].append(run(variant, args.records, args.p_size))
     base = min(times["stripped"])
     requests_in_loop = 2 + -(-args.records // args.p_size) + 1
-    print(f"end to end: {args.records} records, pages of {args.p_size} ({requests_in_loop} requests), "
-          f"{args.repeat} interleaved runs per variant")
+    print(
+        f"end to end: {args.records} records, pages of {args.p_size} ({requests_in_loop} requests), "
+        f"{args.repeat} interleaved runs per variant"
+    )
     for variant in VARIANTS:
         best = min(times[variant])
-        print(f"  {variant:9s} min {best:.3f} s  median {statistics.median(times[variant]):.3f} s  "
-              f"min vs stripped {100 * (best - base) / base:+.1f}%")
+        print(
+            f"  {variant:9s} min {best:.3f} s  median {statistics.median(times[variant]):.3f} s  "
+            f"min vs stripped {100 * (best - base) / base:+.1f}%"
+        )
     costs = hook_costs_us(iterations=20_000)
     print(f"per-request cost of the hooks, called directly; share of the best stripped loop ({base:.3f} s):")
     for name, cost in costs.items():

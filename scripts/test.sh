@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install the harness with its test extras into .venv (created if missing) and run every check:
-# ruff, mypy (strict on both packages) and the whole pytest suite. Extra arguments go to pytest.
+# ruff (lint and format), mypy (strict on both packages) and the whole pytest suite. Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
@@ -10,5 +10,6 @@ fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e '.[test]'
 .venv/bin/ruff check .
+.venv/bin/ruff format --check .
 .venv/bin/mypy
 .venv/bin/pytest "$@"

@@ -63,8 +63,11 @@ def _hold_creates(ctx: SyncContext, store: Store, source: Source, created: list[
         except OSError as exc:
             for oid in created:
                 held.remove(oid)
-            log.warning("%s: cannot record creates of a broken-off push (%s); they will be sent again",
-                        source.name, exc)
+            log.warning(
+                "%s: cannot record creates of a broken-off push (%s); they will be sent again",
+                source.name,
+                exc,
+            )
             with store.lock:
                 store.push_failed(source.source_id)
             return

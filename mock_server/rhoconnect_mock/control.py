@@ -102,8 +102,14 @@ class ControlMixin:
         if seed is not None and probability is None:
             params = {**params, "seed": seed}  # the seed of a random delay, not of the occurrence
             seed = None
-        occurrence: dict[str, Any] = {"nth": nth, "first": first, "every": every, "after": after,
-                                      "probability": probability, "seed": seed}
+        occurrence: dict[str, Any] = {
+            "nth": nth,
+            "first": first,
+            "every": every,
+            "after": after,
+            "probability": probability,
+            "seed": seed,
+        }
         when = {key: value for key, value in occurrence.items() if value is not None}
         rule: dict[str, Any] = {"action": action_from(action, params)}
         if match:

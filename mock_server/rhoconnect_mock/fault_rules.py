@@ -173,8 +173,13 @@ ACTION_PARAMS: dict[str, dict[str, Validator]] = {
     "corrupt_file": {"mode": _choice("corrupt", "truncate"), "bytes": _int(0)},
     # Network faults (applied at the socket, after the handler ran).
     # Bounded so a typo cannot park a server thread for hours.
-    "delay": {"seconds": _number(0, MAX_DELAY), "min": _number(0, MAX_DELAY), "max": _number(0, MAX_DELAY),
-              "seed": _int(0), "before_handler": _bool},
+    "delay": {
+        "seconds": _number(0, MAX_DELAY),
+        "min": _number(0, MAX_DELAY),
+        "max": _number(0, MAX_DELAY),
+        "seed": _int(0),
+        "before_handler": _bool,
+    },
     "trickle": {"chunk_size": _int(1), "interval": _number(0, MAX_INTERVAL)},
     "reset": {"at": _choice("before_headers", "after_headers")},
     "truncate": {"bytes": _int(0)},

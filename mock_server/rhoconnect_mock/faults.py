@@ -220,4 +220,3 @@ def _drain(result: Iterable[bytes]) -> bytes:
         close = getattr(result, "close", None)
         if close is not None:
             close()
-

@@ -154,8 +154,9 @@ class Entries(Sequence[JournalEntry]):
 
     def assert_acknowledged_before(self, source: str, token: str, operation: str, **then: Any) -> None:
         """Assert a query for ``source`` acknowledged ``token`` before a request of ``operation``."""
-        self.assert_order({"operation": "query", "source": source, "token_sent": token},
-                          {"operation": operation, **then})
+        self.assert_order(
+            {"operation": "query", "source": source, "token_sent": token}, {"operation": operation, **then}
+        )
 
     def to_json(self) -> list[dict[str, Any]]:
         return [e.to_dict() for e in self._items]
@@ -238,8 +239,13 @@ class Journal:
 
     def summary(self) -> dict[str, Any]:
         with self._lock:
-            return {"size": self.size, "count": len(self._entries), "dropped": self.dropped,
-                    "last_seq": self._seq, "errors": len(self._errors)}
+            return {
+                "size": self.size,
+                "count": len(self._entries),
+                "dropped": self.dropped,
+                "last_seq": self._seq,
+                "errors": len(self._errors),
+            }
 
 
 def journal_of(app: Flask) -> Journal:
@@ -303,15 +309,17 @@ def install(app: Flask) -> None:
 
     def on_exception(sender: Flask, exception: BaseException, **extra: Any) -> None:
         rc = getattr(flask.g, "rc", None)
-        journal.record_error({
-            "time": time.time(),
-            "method": flask.request.method,
-            "path": flask.request.path,
-            "operation": getattr(rc, "operation", None),
-            "type": type(exception).__name__,
-            "message": str(exception),
-            "traceback": "".join(traceback.format_exception(exception)),
-        })
+        journal.record_error(
+            {
+                "time": time.time(),
+                "method": flask.request.method,
+                "path": flask.request.path,
+                "operation": getattr(rc, "operation", None),
+                "type": type(exception).__name__,
+                "message": str(exception),
+                "traceback": "".join(traceback.format_exception(exception)),
+            }
+        )
 
     app.before_request_funcs.setdefault(None, []).insert(0, start)
     # After-request hooks run last-registered first: at index 0 this one runs after every other

@@ -81,8 +81,11 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
     if server is not None:
         errors = server.mock_errors()
         if errors:
-            details = "\n\n".join(f"{e['method']} {e['path']} ({e['operation']}):\n{e['traceback']}"
-                                  for e in errors)
-            pytest.fail(f"the mock RhoConnect server raised {len(errors)} unexpected error(s):\n{details}",
-                        pytrace=False)
+            details = "\n\n".join(
+                f"{e['method']} {e['path']} ({e['operation']}):\n{e['traceback']}" for e in errors
+            )
+            pytest.fail(
+                f"the mock RhoConnect server raised {len(errors)} unexpected error(s):\n{details}",
+                pytrace=False,
+            )
     return result

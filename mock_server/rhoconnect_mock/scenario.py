@@ -133,10 +133,7 @@ FLAG_ACTIONS: dict[str, Builder] = {
     "corrupt": _with("corrupt_file", "bytes", _integer),
     "truncate-file": lambda v: {**_with("corrupt_file", "bytes", _integer)(v), "mode": "truncate"},
     "expire-session": lambda v: {"type": "expire_session", "after": _integer(v or "", "expire-session")},
-    **{
-        f"{stage}-error": _with("adapter_error", "message")
-        for stage in ADAPTER_STAGES
-    },
+    **{f"{stage}-error": _with("adapter_error", "message") for stage in ADAPTER_STAGES},
 }
 
 
@@ -146,8 +143,10 @@ def _action(text: str) -> dict[str, Any]:
     name, eq, value = text.partition("=")
     build = FLAG_ACTIONS.get(name)
     if build is None:
-        raise FaultRuleError("--fail", f"unknown action {name!r}; expected a status or one of "
-                             + ", ".join(sorted(FLAG_ACTIONS)))
+        raise FaultRuleError(
+            "--fail",
+            f"unknown action {name!r}; expected a status or one of " + ", ".join(sorted(FLAG_ACTIONS)),
+        )
     action = build(value if eq else None)
     if name.endswith("-error"):
         action["stage"] = name[: -len("-error")]
@@ -181,8 +180,11 @@ def _when(text: str) -> tuple[dict[str, Any], int | None]:
         elif key == "seed" and eq:
             when["seed"] = _integer(value, "seed")
         else:
-            raise FaultRuleError("--fail", f"bad occurrence {part!r}; expected once, always, N, times=N, "
-                                 "nth=N, first=N, every=K, after=N, p=0.25, seed=N")
+            raise FaultRuleError(
+                "--fail",
+                f"bad occurrence {part!r}; expected once, always, N, times=N, "
+                "nth=N, first=N, every=K, after=N, p=0.25, seed=N",
+            )
     return when, times
 
 
@@ -192,8 +194,9 @@ def _match(text: str) -> dict[str, Any]:
     op, slash, source = rest.partition("/")
     if op not in ("*", ""):
         if op not in MATCHABLE_OPERATIONS:
-            raise FaultRuleError("--fail", f"unknown operation {op!r}; expected * or one of "
-                                 + ", ".join(MATCHABLE_OPERATIONS))
+            raise FaultRuleError(
+                "--fail", f"unknown operation {op!r}; expected * or one of " + ", ".join(MATCHABLE_OPERATIONS)
+            )
         match["operation"] = op
     if slash:
         match["source"] = source

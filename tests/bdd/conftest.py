@@ -58,8 +58,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         # Scenarios that turn certificate checking off expect urllib3's warning about it.
         item.add_marker(pytest.mark.filterwarnings("ignore:Unverified HTTPS request"))
         if url and "mock_control" in tags:
-            item.add_marker(pytest.mark.skip(
-                reason=f"@mock_control: needs the embedded mock's admin API, not {url}"))
+            item.add_marker(
+                pytest.mark.skip(reason=f"@mock_control: needs the embedded mock's admin API, not {url}")
+            )
 
 
 @pytest.fixture(scope="session")

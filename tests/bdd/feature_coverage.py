@@ -113,7 +113,12 @@ def parse_seed(text: str) -> Seed:
             if arg == "action":
                 actions.extend((call, a) for a in re.findall(r":(\w+)", description))
     return Seed(
-        tuple(calls), tuple(arguments), tuple(statuses), tuple(parameters), tuple(types), tuple(bulk),
+        tuple(calls),
+        tuple(arguments),
+        tuple(statuses),
+        tuple(parameters),
+        tuple(types),
+        tuple(bulk),
         tuple(actions),
     )
 
@@ -131,8 +136,9 @@ def known_tags(seed: Seed) -> dict[str, str]:
     tags.update({f"arg_{tag_name(a)}": f"exercises the argument {a}" for _, a in seed.arguments})
     tags.update({f"status_{tag_name(s)}": f"asserts the status {s}" for s in seed.statuses})
     tags.update({f"param_{p}": f"asserts the notification parameter {p}" for p in seed.parameters})
-    tags.update({f"server_error_{tag_name(t)}": f"asserts server_errors[{t}]"
-                 for t in seed.server_error_types})
+    tags.update(
+        {f"server_error_{tag_name(t)}": f"asserts server_errors[{t}]" for t in seed.server_error_types}
+    )
     tags.update({f"bulk_status_{tag_name(b)}": f"asserts bulk_status {b}" for b in seed.bulk_statuses})
     tags.update({f"action_{a}": f"uses the recovery action :{a}" for _, a in seed.actions})
     return tags
@@ -248,8 +254,17 @@ def parse_feature(path: Path) -> list[Scenario]:
             for row in ex["tableBody"]:
                 values = dict(zip(header, (c["value"] for c in row["cells"]), strict=True))
                 name = f"{sc['name']} [{', '.join(values.values())}]"
-                result.append(Scenario(rel, feature["name"], name, frozenset(ex_tags), _steps(raw, values),
-                                       example="-".join(values.values()), title=sc["name"]))
+                result.append(
+                    Scenario(
+                        rel,
+                        feature["name"],
+                        name,
+                        frozenset(ex_tags),
+                        _steps(raw, values),
+                        example="-".join(values.values()),
+                        title=sc["name"],
+                    )
+                )
     return result
 
 
@@ -286,28 +301,81 @@ def requirements(seed: Seed, scenarios: list[Scenario]) -> list[Requirement]:
     for call in seed.calls:
         reqs.append(Requirement("call", call, proving(lambda sc, c=call: f"api_{c}" in sc.tags)))
     for call, arg in seed.arguments:
-        reqs.append(Requirement("argument", f"{call}({arg})", proving(
-            lambda sc, c=call, a=arg: f"api_{c}" in sc.tags and f"arg_{tag_name(a)}" in sc.tags)))
+        reqs.append(
+            Requirement(
+                "argument",
+                f"{call}({arg})",
+                proving(lambda sc, c=call, a=arg: f"api_{c}" in sc.tags and f"arg_{tag_name(a)}" in sc.tags),
+            )
+        )
     for status in seed.statuses:
-        reqs.append(Requirement("status", status, proving(
-            lambda sc, s=status: f"status_{tag_name(s)}" in sc.tags and _quoted(sc.step_text("then"), s))))
+        reqs.append(
+            Requirement(
+                "status",
+                status,
+                proving(
+                    lambda sc, s=status: (
+                        f"status_{tag_name(s)}" in sc.tags and _quoted(sc.step_text("then"), s)
+                    )
+                ),
+            )
+        )
     for param in seed.parameters:
-        reqs.append(Requirement("parameter", param, proving(
-            lambda sc, p=param: f"param_{p}" in sc.tags and any(
-                (k == p or k.startswith(p + ".")) and any(v != "" for v in vals)
-                for k, vals in sc.then_keys().items()))))
+        reqs.append(
+            Requirement(
+                "parameter",
+                param,
+                proving(
+                    lambda sc, p=param: (
+                        f"param_{p}" in sc.tags
+                        and any(
+                            (k == p or k.startswith(p + ".")) and any(v != "" for v in vals)
+                            for k, vals in sc.then_keys().items()
+                        )
+                    )
+                ),
+            )
+        )
     for kind in seed.server_error_types:
-        reqs.append(Requirement("server_errors", kind, proving(
-            lambda sc, k=kind: f"server_error_{tag_name(k)}" in sc.tags
-            and any(key.startswith(f"server_errors.{k}.") for key in sc.then_keys()))))
+        reqs.append(
+            Requirement(
+                "server_errors",
+                kind,
+                proving(
+                    lambda sc, k=kind: (
+                        f"server_error_{tag_name(k)}" in sc.tags
+                        and any(key.startswith(f"server_errors.{k}.") for key in sc.then_keys())
+                    )
+                ),
+            )
+        )
     for value in seed.bulk_statuses:
-        reqs.append(Requirement("bulk_status", value, proving(
-            lambda sc, v=value: f"bulk_status_{tag_name(v)}" in sc.tags
-            and v in sc.then_keys().get("bulk_status", set()))))
+        reqs.append(
+            Requirement(
+                "bulk_status",
+                value,
+                proving(
+                    lambda sc, v=value: (
+                        f"bulk_status_{tag_name(v)}" in sc.tags
+                        and v in sc.then_keys().get("bulk_status", set())
+                    )
+                ),
+            )
+        )
     for call, action in seed.actions:
-        reqs.append(Requirement("action", f"{call} :{action}", proving(
-            lambda sc, c=call, a=action: f"api_{c}" in sc.tags and f"action_{a}" in sc.tags
-            and f'"{a}"' in sc.step_text("when"))))
+        reqs.append(
+            Requirement(
+                "action",
+                f"{call} :{action}",
+                proving(
+                    lambda sc, c=call, a=action: (
+                        f"api_{c}" in sc.tags
+                        and f"action_{a}" in sc.tags
+                        and f'"{a}"' in sc.step_text("when")
+                    )
+                ),
+            )
+        )
     for tag, text in BEHAVIOURS.items():
         reqs.append(Requirement("behaviour", text, proving(lambda sc, t=tag: t in sc.tags)))
     return reqs
@@ -341,13 +409,18 @@ def coverage_table(seed: Seed, scenarios: list[Scenario]) -> str:
     must = {sc.label for sc in scenarios if "must" in sc.tags}
     mock = {sc.label for sc in scenarios if "mock_control" in sc.tags}
     for group in dict.fromkeys(r.group for r in reqs):
-        lines += [f"### {group}", "", "| requirement | scenarios | @must | any server | files |",
-                  "| --- | ---: | ---: | ---: | --- |"]
+        lines += [
+            f"### {group}",
+            "",
+            "| requirement | scenarios | @must | any server | files |",
+            "| --- | ---: | ---: | ---: | --- |",
+        ]
         for r in (r for r in reqs if r.group == group):
             files = sorted({label.split(": ", 1)[0] for label in r.evidence})
             lines.append(
                 f"| `{r.name}` | {len(r.evidence)} | {sum(e in must for e in r.evidence)} | "
-                f"{sum(e not in mock for e in r.evidence)} | {', '.join(files) or '**NONE**'} |")
+                f"{sum(e not in mock for e in r.evidence)} | {', '.join(files) or '**NONE**'} |"
+            )
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 
@@ -368,10 +441,15 @@ def load_results(path: Path) -> dict[tuple[str, str, str], str]:
     for feature in json.loads(path.read_text(encoding="utf-8")):
         for element in feature.get("elements", []):
             ident = str(element.get("id", ""))
-            example = ident[ident.index("[") + 1:-1] if ident.endswith("]") and "[" in ident else ""
+            example = ident[ident.index("[") + 1 : -1] if ident.endswith("]") and "[" in ident else ""
             statuses = [st.get("result", {}).get("status") for st in element.get("steps", [])]
-            status = "failed" if "failed" in statuses else "passed" if statuses and all(
-                x == "passed" for x in statuses) else "skipped"
+            status = (
+                "failed"
+                if "failed" in statuses
+                else "passed"
+                if statuses and all(x == "passed" for x in statuses)
+                else "skipped"
+            )
             outcomes[(str(feature.get("uri", "")), str(element.get("name", "")), example)] = status
     return outcomes
 
@@ -387,8 +465,12 @@ def not_passing(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--write", action="store_true", help="rewrite the table in features/README.md")
-    parser.add_argument("--results", type=Path, metavar="CUCUMBER_JSON",
-                        help="also check that every requirement has a passing scenario in this report")
+    parser.add_argument(
+        "--results",
+        type=Path,
+        metavar="CUCUMBER_JSON",
+        help="also check that every requirement has a passing scenario in this report",
+    )
     args = parser.parse_args(argv)
     seed = load_seed()
     scenarios = load_scenarios()
@@ -396,8 +478,10 @@ def main(argv: list[str] | None = None) -> int:
         failing = not_passing(seed, scenarios, load_results(args.results))
         for item in failing:
             print(f"no passing scenario: {item}", file=sys.stderr)
-        print(f"{len(requirements(seed, scenarios)) - len(failing)} requirements with a passing scenario, "
-              f"{len(failing)} without")
+        print(
+            f"{len(requirements(seed, scenarios)) - len(failing)} requirements with a passing scenario, "
+            f"{len(failing)} without"
+        )
         return 1 if failing else 0
     table = coverage_table(seed, scenarios)
     if args.write:

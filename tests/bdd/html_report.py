@@ -65,30 +65,36 @@ def render(features: list[dict[str, Any]]) -> str:
             for step in element.get("steps", []):
                 result = step.get("result", {})
                 st = result.get("status", "skipped")
-                line = (f'<div class="{st}">{html.escape(step.get("keyword", ""))} '
-                        f'{html.escape(step.get("name", ""))} <small>({st})</small></div>')
+                line = (
+                    f'<div class="{st}">{html.escape(step.get("keyword", ""))} '
+                    f"{html.escape(step.get('name', ''))} <small>({st})</small></div>"
+                )
                 if result.get("error_message"):
                     line += f"<pre>{html.escape(result['error_message'][-3000:])}</pre>"
                 steps.append(line)
             rows.append(
                 f'<details{" open" if status == "failed" else ""}><summary><b class="{status}">{status}</b> '
-                f'{html.escape(element.get("name", ""))} {"".join(tag_html(t) for t in tags)}</summary>'
-                f'<div class="steps">{"".join(steps)}</div></details>')
+                f"{html.escape(element.get('name', ''))} {''.join(tag_html(t) for t in tags)}</summary>"
+                f'<div class="steps">{"".join(steps)}</div></details>'
+            )
         body.append(
-            f'<h2>{html.escape(feature.get("name", ""))} '
-            f'<small>{html.escape(feature.get("uri", ""))}</small></h2>'
-            f'<div class="desc">{html.escape(feature.get("description", ""))}</div>{"".join(rows)}')
+            f"<h2>{html.escape(feature.get('name', ''))} "
+            f"<small>{html.escape(feature.get('uri', ''))}</small></h2>"
+            f'<div class="desc">{html.escape(feature.get("description", ""))}</div>{"".join(rows)}'
+        )
     index = "".join(
         f"<tr><td>{tag_html(tag)}</td><td class=passed>{c['passed']}</td><td class=failed>{c['failed']}</td>"
         f"<td class=skipped>{c['skipped']}</td></tr>"
-        for tag, c in sorted(by_requirement.items()))
+        for tag, c in sorted(by_requirement.items())
+    )
     summary = ", ".join(f'<span class="{k}">{totals[k]} {k}</span>' for k in ("passed", "failed", "skipped"))
     return (
         f"<!doctype html><html><head><meta charset=utf-8><title>RhoConnect conformance report</title>"
         f"<style>{STYLE}</style></head><body><h1>RhoConnect conformance: SyncEngine features</h1>"
         f"<p>{len(features)} features, {sum(totals.values())} scenarios: {summary}</p>"
         f"<h2>Requirements</h2><table><tr><th>requirement</th><th>passed</th><th>failed</th>"
-        f"<th>skipped</th></tr>{index}</table>{''.join(body)}</body></html>\n")
+        f"<th>skipped</th></tr>{index}</table>{''.join(body)}</body></html>\n"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

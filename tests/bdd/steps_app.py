@@ -105,8 +105,8 @@ def login_as(world: World, login: str, password: str) -> None:
     do_login(world, login, password)
 
 
-@given("the user logs in as \"\" with password \"anything\"")
-@when("the user logs in as \"\" with password \"anything\"")
+@given('the user logs in as "" with password "anything"')
+@when('the user logs in as "" with password "anything"')
 def login_empty(world: World) -> None:
     do_login(world, "", "anything")
 
@@ -181,8 +181,9 @@ def sync_source(world: World, name: str, reference: str) -> None:
     finish(world, world.app().dosync_source(key, False, ""))
 
 
-@when(parsers.parse(
-    'the app syncs the "{name}" model with query parameters "{query}" without the status popup'))
+@when(
+    parsers.parse('the app syncs the "{name}" model with query parameters "{query}" without the status popup')
+)
 def sync_source_query(world: World, name: str, query: str) -> None:
     finish(world, world.app().dosync_source(name, False, query))
 

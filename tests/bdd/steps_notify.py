@@ -63,7 +63,8 @@ def assert_one_matches(world: World, recorder: Recorder, status: str, expected: 
     assert candidates, f"callback {recorder.name!r} got no {status!r} notification; it got {recorder.calls}"
     reasons = [mismatches(world, c, expected) for c in candidates]
     assert any(not r for r in reasons), (
-        f"no {status!r} notification of {recorder.name!r} matches: {reasons}; got {candidates}")
+        f"no {status!r} notification of {recorder.name!r} matches: {reasons}; got {candidates}"
+    )
 
 
 @then(parsers.re(r'callback "(?P<name>[^"]+)" got an? "(?P<status>[^"]+)" notification with:'))
@@ -97,8 +98,11 @@ def got_these_in_order(world: World, name: str, status: str, datatable: list[lis
         position += 1
 
 
-@then(parsers.re(
-    r'callback "(?P<name>[^"]+)" got (?:exactly )?(?P<count>\d+) "(?P<status>[^"]+)" notifications?'))
+@then(
+    parsers.re(
+        r'callback "(?P<name>[^"]+)" got (?:exactly )?(?P<count>\d+) "(?P<status>[^"]+)" notifications?'
+    )
+)
 def got_count(world: World, name: str, count: str, status: str) -> None:
     got = world.callback(name).with_status(status)
     assert len(got) == int(count), f"expected {count} {status!r} notifications, got {got}"
@@ -124,7 +128,8 @@ def received_statuses(world: World, name: str, statuses: str) -> None:
 def gets_within(world: World, name: str, status: str, seconds: int) -> None:
     recorder = world.callback(name)
     assert recorder.wait_for(lambda calls: any(c.get("status") == status for c in calls), seconds), (
-        f"no {status!r} notification within {seconds} s: {recorder.calls}")
+        f"no {status!r} notification within {seconds} s: {recorder.calls}"
+    )
     world.app().wait_idle(30)
 
 
@@ -134,9 +139,12 @@ def search_at_least(world: World, count: int, status: str) -> None:
     assert len(got) >= count, got
 
 
-@then(parsers.parse(
-    'the "{status}" notifications of callback "{name}" count the server\'s "{model}" records'
-    " in pages of {size:d}"))
+@then(
+    parsers.parse(
+        'the "{status}" notifications of callback "{name}" count the server\'s "{model}" records'
+        " in pages of {size:d}"
+    )
+)
 def counts_follow_server(world: World, status: str, name: str, model: str, size: int) -> None:
     total = len(world.target.records(model))
     expected, done = [], 0
@@ -144,8 +152,10 @@ def counts_follow_server(world: World, status: str, name: str, model: str, size:
         page = min(size, total - done)
         done += page
         expected.append({"processed_count": page, "cumulative_count": done, "total_count": total})
-    got = [{k: c.get(k) for k in ("processed_count", "cumulative_count", "total_count")}
-           for c in world.callback(name).with_status(status)]
+    got = [
+        {k: c.get(k) for k in ("processed_count", "cumulative_count", "total_count")}
+        for c in world.callback(name).with_status(status)
+    ]
     assert got == expected
 
 
@@ -211,7 +221,8 @@ def heard(world: World, name: str, kind: str, model: str, oid: str) -> None:
     source_id = world.source_id(model)
     entries = [e for call in recorder.calls for e in call.get(kind, [])]
     assert any(str(e.get("object")) == oid and int(e.get("source_id")) == source_id for e in entries), (
-        f"{kind} {oid} of source {source_id} not in {recorder.calls}")
+        f"{kind} {oid} of source {source_id} not in {recorder.calls}"
+    )
 
 
 @then(parsers.parse('object callback "{name}" heard that "{model}" "{oid}" was {what}'))

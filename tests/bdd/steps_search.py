@@ -47,8 +47,12 @@ def search_with(world: World, models: str, datatable: list[list[str]]) -> None:
     run_search(world, models, **search_arguments(datatable))
 
 
-@when(parsers.parse('the app searches "{model}" for records with "{attr}" equal to the {what} of the '
-                    'server\'s first "{source}"'))
+@when(
+    parsers.parse(
+        'the app searches "{model}" for records with "{attr}" equal to the {what} of the '
+        'server\'s first "{source}"'
+    )
+)
 def search_like_first(world: World, model: str, attr: str, what: str, source: str) -> None:
     # Data-dependent: pick a value the server really holds, and remember what should match it.
     records = world.target.records(source)

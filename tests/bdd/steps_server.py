@@ -75,29 +75,45 @@ def schema_change(world: World, source: str) -> None:
 # ---------------------------------------------------------------------------------- faults (mock)
 
 #: The protocol request on which each adapter stage runs.
-STAGE_OPERATION = {"login": "query", "query": "query", "logoff": "query",
-                   "create": "cud", "update": "cud", "delete": "cud", "search": "search"}
+STAGE_OPERATION = {
+    "login": "query",
+    "query": "query",
+    "logoff": "query",
+    "create": "cud",
+    "update": "cud",
+    "delete": "cud",
+    "search": "search",
+}
 
 
-@given(parsers.re(r'the server\'s "(?P<source>[^"]+)" adapter fails (?P<once>once )?to (?P<stage>\w+) '
-                  r'with "(?P<message>[^"]*)"'))
+@given(
+    parsers.re(
+        r'the server\'s "(?P<source>[^"]+)" adapter fails (?P<once>once )?to (?P<stage>\w+) '
+        r'with "(?P<message>[^"]*)"'
+    )
+)
 def adapter_fails(world: World, source: str, once: str | None, stage: str, message: str) -> None:
-    world.target.mock().add_fault({
-        "match": {"operation": STAGE_OPERATION[stage], "source": source},
-        "times": 1 if once else None,
-        "action": {"type": "adapter_error", "stage": stage, "message": message},
-    })
+    world.target.mock().add_fault(
+        {
+            "match": {"operation": STAGE_OPERATION[stage], "source": source},
+            "times": 1 if once else None,
+            "action": {"type": "adapter_error", "stage": stage, "message": message},
+        }
+    )
 
 
-@given(parsers.parse(
-    'the server answers the next "{source}" {request} with status {status:d} and body "{body}"'))
+@given(
+    parsers.parse('the server answers the next "{source}" {request} with status {status:d} and body "{body}"')
+)
 def answer_with_status(world: World, source: str, request: str, status: int, body: str) -> None:
     operation = {"query": "query", "push": "cud"}[request]
-    world.target.mock().add_fault({
-        "match": {"operation": operation, "source": source},
-        "times": 1,
-        "action": {"type": "status", "status": status, "body": body},
-    })
+    world.target.mock().add_fault(
+        {
+            "match": {"operation": operation, "source": source},
+            "times": 1,
+            "action": {"type": "status", "status": status, "body": body},
+        }
+    )
     world.journal_mark = len(world.target.mock().journal())
 
 
@@ -144,13 +160,14 @@ def queries_page_size(world: World, source: str, size: int) -> None:
 @then(parsers.parse('the server received a search on "{path}" carrying "{text}"'))
 def search_carried(world: World, path: str, text: str) -> None:
     searches = world.target.mock().journal(operation="search")
-    assert any(s["path"].endswith(path) and text in _unquoted(s).split("&") for s in searches), (
-        [(s["path"], _unquoted(s)) for s in searches])
+    assert any(s["path"].endswith(path) and text in _unquoted(s).split("&") for s in searches), [
+        (s["path"], _unquoted(s)) for s in searches
+    ]
 
 
 @then("the server received no login after the failure")
 def no_relogin(world: World) -> None:
-    later = world.target.mock().journal()[world.journal_mark:]
+    later = world.target.mock().journal()[world.journal_mark :]
     assert later, "the failing request was not recorded"
     assert [e for e in later if e["operation"] == "login"] == []
 
@@ -208,48 +225,73 @@ def tls_server(world: World, self_signed_cert: tuple[Path, Path]) -> None:
 @given(parsers.parse('the network drops the connection of the next "{source}" {request}'))
 def connection_reset(world: World, source: str, request: str) -> None:
     operation = {"query": "query", "push": "cud"}[request]
-    world.target.mock().add_fault({
-        "match": {"operation": operation, "source": source},
-        "times": 1,
-        "action": {"type": "reset", "at": "before_headers"},
-    })
+    world.target.mock().add_fault(
+        {
+            "match": {"operation": operation, "source": source},
+            "times": 1,
+            "action": {"type": "reset", "at": "before_headers"},
+        }
+    )
 
 
 @given(parsers.parse('the server answers the next "{source}" query in protocol version {version:d}'))
 def wrong_version(world: World, source: str, version: int) -> None:
-    world.target.mock().add_fault({
-        "match": {"operation": "query", "source": source},
-        "times": 1,
-        "action": {"type": "wrong_version", "version": version},
-    })
+    world.target.mock().add_fault(
+        {
+            "match": {"operation": "query", "source": source},
+            "times": 1,
+            "action": {"type": "wrong_version", "version": version},
+        }
+    )
 
 
-@given(parsers.re(
-    r'the server answers the next "(?P<source>[^"]+)" query with (?P<answer>an empty array|broken JSON)'))
+@given(
+    parsers.re(
+        r'the server answers the next "(?P<source>[^"]+)" query with (?P<answer>an empty array|broken JSON)'
+    )
+)
 def unreadable_answer(world: World, source: str, answer: str) -> None:
-    action = {"an empty array": {"type": "empty_array"},
-              "broken JSON": {"type": "malformed_json"}}[answer]
-    world.target.mock().add_fault({"match": {"operation": "query", "source": source}, "times": 1,
-                                   "action": action})
+    action = {"an empty array": {"type": "empty_array"}, "broken JSON": {"type": "malformed_json"}}[answer]
+    world.target.mock().add_fault(
+        {"match": {"operation": "query", "source": source}, "times": 1, "action": action}
+    )
 
 
 @given("the server answers the next bulk data request with an empty file address")
 def bulk_empty_url(world: World) -> None:
-    world.target.mock().add_fault({"match": {"operation": "bulk_data"}, "times": 1,
-                                   "action": {"type": "bulk", "result": "empty_url"}})
+    world.target.mock().add_fault(
+        {"match": {"operation": "bulk_data"}, "times": 1, "action": {"type": "bulk", "result": "empty_url"}}
+    )
 
 
-@given(parsers.parse(
-    'the server\'s backend renames "{source}" "{oid}" to "{name}" after the first "{page}" page'))
+@given(
+    parsers.parse(
+        'the server\'s backend renames "{source}" "{oid}" to "{name}" after the first "{page}" page'
+    )
+)
 def rename_while_paging(world: World, source: str, oid: str, name: str, page: str) -> None:
-    world.target.mock().add_fault({
-        "match": {"operation": "query", "source": page}, "when": {"nth": 1}, "times": 1,
-        "action": {"type": "backend_change", "source": source, "user": world.target.login,
-                   "update": {oid: {"name": name}}},
-    })
+    world.target.mock().add_fault(
+        {
+            "match": {"operation": "query", "source": page},
+            "when": {"nth": 1},
+            "times": 1,
+            "action": {
+                "type": "backend_change",
+                "source": source,
+                "user": world.target.login,
+                "update": {oid: {"name": name}},
+            },
+        }
+    )
 
 
 @given(parsers.parse('the server forgets the session after the first "{source}" page'))
 def session_expires(world: World, source: str) -> None:
-    world.target.mock().add_fault({"match": {"operation": "query", "source": source}, "when": {"after": 1},
-                                   "times": 1, "action": {"type": "expire_session", "after": 0}})
+    world.target.mock().add_fault(
+        {
+            "match": {"operation": "query", "source": source},
+            "when": {"after": 1},
+            "times": 1,
+            "action": {"type": "expire_session", "after": 0},
+        }
+    )

@@ -25,10 +25,16 @@ MOCK_CONFIG: dict[str, Any] = {
     "bulk_wait_polls": 1,
     "sources": {
         "Product": {"partition": "user", "priority": 1, "records": 25},
-        "Customer": {"partition": "user", "priority": 2, "records": 4,
-                     "attributes": ["name", "brand", "city"]},
+        "Customer": {
+            "partition": "user",
+            "priority": 2,
+            "records": 4,
+            "attributes": ["name", "brand", "city"],
+        },
         "Inventory": {
-            "partition": "user", "priority": 3, "records": 3,
+            "partition": "user",
+            "priority": 3,
+            "records": 3,
             "attributes": ["name", "quantity"],
             "schema": {"version": "1.0", "property": {"name": "string", "quantity": "string"}},
         },
@@ -129,8 +135,7 @@ class MockTarget(Target):
 
     def admin(self, method: str, path: str, body: Any = None) -> Any:
         """Call the mock's admin API (``/_mock/...``) and return its JSON answer."""
-        answer = requests.request(method, f"{self.base_url}/_mock/{path.lstrip('/')}",
-                                  json=body, timeout=30)
+        answer = requests.request(method, f"{self.base_url}/_mock/{path.lstrip('/')}", json=body, timeout=30)
         assert answer.status_code < 300, f"admin {method} {path}: {answer.status_code} {answer.text}"
         return answer.json() if answer.content else None
 

@@ -43,15 +43,32 @@ def test_the_seed_is_read_completely(seed) -> None:  # type: ignore[no-untyped-d
     assert len(seed.calls) == 22
     assert seed.statuses == ("in_progress", "error", "ok", "complete", "schema-changed")
     assert set(seed.parameters) == {
-        "source_id", "source_name", "sync_type", "status", "total_count", "processed_count",
-        "cumulative_count", "bulk_status", "error_code", "error_message", "server_errors",
+        "source_id",
+        "source_name",
+        "sync_type",
+        "status",
+        "total_count",
+        "processed_count",
+        "cumulative_count",
+        "bulk_status",
+        "error_code",
+        "error_message",
+        "server_errors",
     }
     assert seed.server_error_types == (
-        "login-error", "query-error", "create-error", "update-error", "delete-error", "logoff-error")
+        "login-error",
+        "query-error",
+        "create-error",
+        "update-error",
+        "delete-error",
+        "logoff-error",
+    )
     assert seed.bulk_statuses == ("start", "download", "change_db")
     assert set(seed.actions) == {
-        ("on_sync_create_error", "delete"), ("on_sync_create_error", "recreate"),
-        ("on_sync_update_error", "retry"), ("on_sync_update_error", "rollback"),
+        ("on_sync_create_error", "delete"),
+        ("on_sync_create_error", "recreate"),
+        ("on_sync_update_error", "retry"),
+        ("on_sync_update_error", "rollback"),
         ("on_sync_delete_error", "retry"),
     }
     assert ("search", "progress_step") in seed.arguments
@@ -76,8 +93,9 @@ def test_the_coverage_table_in_the_readme_is_current(seed, scenarios) -> None:  
 def test_a_tag_without_evidence_does_not_count(seed, scenarios) -> None:  # type: ignore[no-untyped-def]
     # Strip the Then tables of every scenario: the tags stay, the evidence goes.
     stripped = [
-        dataclasses.replace(sc, steps=[dataclasses.replace(st, table=[]) if st.kind == "then" else st
-                                       for st in sc.steps])
+        dataclasses.replace(
+            sc, steps=[dataclasses.replace(st, table=[]) if st.kind == "then" else st for st in sc.steps]
+        )
         for sc in scenarios
     ]
     uncovered = {r.name for r in requirements(seed, stripped) if not r.covered}
@@ -96,9 +114,13 @@ def test_results_count_only_passing_scenarios(seed, scenarios, tmp_path) -> None
         for sc in scenarios:
             feature = features.setdefault(sc.feature_file, {"uri": sc.feature_file, "elements": []})
             ident = "test_x" + (f"[{sc.example}]" if sc.example else "")
-            feature["elements"].append({  # type: ignore[attr-defined]
-                "name": sc.title or sc.name, "id": ident,
-                "steps": [{"result": {"status": status_of(sc)}}]})
+            feature["elements"].append(
+                {  # type: ignore[attr-defined]
+                    "name": sc.title or sc.name,
+                    "id": ident,
+                    "steps": [{"result": {"status": status_of(sc)}}],
+                }
+            )
         return list(features.values())
 
     path = tmp_path / "cucumber.json"

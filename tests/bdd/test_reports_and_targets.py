@@ -25,17 +25,33 @@ def _element(name: str, statuses: list[str], tags: list[str]) -> dict[str, objec
     return {
         "name": name,
         "tags": [{"name": t} for t in tags],
-        "steps": [{"keyword": "Given", "name": f"step {i}", "result": {
-            "status": s, **({"error_message": "AssertionError: boom"} if s == "failed" else {})}}
-                  for i, s in enumerate(statuses)],
+        "steps": [
+            {
+                "keyword": "Given",
+                "name": f"step {i}",
+                "result": {
+                    "status": s,
+                    **({"error_message": "AssertionError: boom"} if s == "failed" else {}),
+                },
+            }
+            for i, s in enumerate(statuses)
+        ],
     }
 
 
 def test_the_html_report_shows_features_scenarios_tags_and_failures() -> None:
-    features = [{"uri": "sync/x.feature", "name": "Syncing", "description": "why it matters",
-                 "elements": [_element("works", ["passed", "passed"], ["api_dosync", "must"]),
-                              _element("breaks", ["passed", "failed", "skipped"], ["api_dosync", "should"]),
-                              _element("not here", ["skipped"], ["api_search", "mock_control"])]}]
+    features = [
+        {
+            "uri": "sync/x.feature",
+            "name": "Syncing",
+            "description": "why it matters",
+            "elements": [
+                _element("works", ["passed", "passed"], ["api_dosync", "must"]),
+                _element("breaks", ["passed", "failed", "skipped"], ["api_dosync", "should"]),
+                _element("not here", ["skipped"], ["api_search", "mock_control"]),
+            ],
+        }
+    ]
     page = render(features)
     assert "Syncing" in page and "sync/x.feature" in page and "why it matters" in page
     assert "@api_dosync" in page and "@mock_control" in page
@@ -73,11 +89,28 @@ def test_a_real_target_reads_what_the_server_holds(served_mock) -> None:  # type
 def test_runs_against_a_server_given_by_url(served_mock, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     report, junit = tmp_path / "run.json", tmp_path / "run.xml"
     run = subprocess.run(
-        [sys.executable, "-m", "pytest", "tests/bdd/test_features.py", "-q", "-p", "no:cacheprovider",
-         "--rhoconnect-url", served_mock.base_url,
-         "--rhoconnect-login", "erin", "--rhoconnect-password", "pw",
-         f"--cucumberjson={report}", f"--junitxml={junit}", "-rs"],
-        cwd=REPO, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "tests/bdd/test_features.py",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--rhoconnect-url",
+            served_mock.base_url,
+            "--rhoconnect-login",
+            "erin",
+            "--rhoconnect-password",
+            "pw",
+            f"--cucumberjson={report}",
+            f"--junitxml={junit}",
+            "-rs",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
     assert "@mock_control: needs the embedded mock's admin API" in run.stdout
@@ -89,6 +122,9 @@ def test_runs_against_a_server_given_by_url(served_mock, tmp_path: Path) -> None
     assert got == {sc.label: "passed" for sc in portable}
     steered = [sc for sc in scenarios if "mock_control" in sc.tags]
     assert all(outcomes.get(sc.result_key, "skipped") == "skipped" for sc in steered)
-    skipped = {case.get("name") for case in ElementTree.parse(junit).iter("testcase")
-               if case.find("skipped") is not None}
+    skipped = {
+        case.get("name")
+        for case in ElementTree.parse(junit).iter("testcase")
+        if case.find("skipped") is not None
+    }
     assert "test_records_in_pages_of_10_are_reported_page_by_page" in skipped

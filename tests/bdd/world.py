@@ -107,9 +107,9 @@ class World:
 def resolve(world: World, text: str) -> str:
     """Expand the placeholders the features use in expected values and key paths."""
     if text.startswith("<id of ") and text.endswith(">"):
-        return str(world.source_id(text[len("<id of "):-1]))
+        return str(world.source_id(text[len("<id of ") : -1]))
     if text.startswith("<new ") and text.endswith(">"):
-        model = text[len("<new "):-1]
+        model = text[len("<new ") : -1]
         assert model in world.created, f"the scenario created no {model}"
         return world.created[model]
     return text

@@ -28,8 +28,18 @@ bp = Blueprint("rhoconnect_mock_admin", __name__, url_prefix="/_mock")
 
 MAX_SEED = 1_000_000  # larger datasets belong in the start-up config (--records)
 JOURNAL_NUMBERS = ("status", "since", "limit")
-JOURNAL_FILTERS = ("operation", "family", "source", "user", "client_id", "token_sent", "token_issued",
-                   "method", "path", "faults")
+JOURNAL_FILTERS = (
+    "operation",
+    "family",
+    "source",
+    "user",
+    "client_id",
+    "token_sent",
+    "token_issued",
+    "method",
+    "path",
+    "faults",
+)
 
 
 class AdminError(HTTPException):
@@ -62,7 +72,7 @@ def _check_token() -> Response | None:
     given = request.headers.get("X-Admin-Token")
     auth = request.headers.get("Authorization", "")
     if given is None and auth.startswith("Bearer "):
-        given = auth[len("Bearer "):]
+        given = auth[len("Bearer ") :]
     if given is not None and hmac.compare_digest(given.encode(), token.encode()):
         return None
     response = jsonify({"error": "admin token required: send Authorization: Bearer <token>"})
@@ -99,12 +109,16 @@ def _source(name: str) -> str:
 @bp.get("/")
 def index() -> Response:
     """What the admin API offers (also a cheap liveness check)."""
-    return jsonify({
-        "service": "rhoconnect-mock admin",
-        "endpoints": sorted(r.rule for r in current_app.url_map.iter_rules() if r.rule.startswith("/_mock")),
-        "operations": list(MATCHABLE_OPERATIONS),
-        "action_types": list(ACTION_TYPES),
-    })
+    return jsonify(
+        {
+            "service": "rhoconnect-mock admin",
+            "endpoints": sorted(
+                r.rule for r in current_app.url_map.iter_rules() if r.rule.startswith("/_mock")
+            ),
+            "operations": list(MATCHABLE_OPERATIONS),
+            "action_types": list(ACTION_TYPES),
+        }
+    )
 
 
 @bp.post("/reset")
@@ -195,18 +209,33 @@ def clear_adapter_failures() -> Response:
 
 @bp.get("/sources")
 def list_sources() -> Response:
-    return jsonify({"sources": [
-        {"name": s.name, "partition": s.partition, "priority": s.priority, "attributes": list(s.attributes),
-         "schema": s.schema}
-        for s in _state().sources.values()
-    ]})
+    return jsonify(
+        {
+            "sources": [
+                {
+                    "name": s.name,
+                    "partition": s.partition,
+                    "priority": s.priority,
+                    "attributes": list(s.attributes),
+                    "schema": s.schema,
+                }
+                for s in _state().sources.values()
+            ]
+        }
+    )
 
 
 @bp.get("/sources/<source>/users/<user>/records")
 def get_records(source: str, user: str) -> Response:
     records = _state().records(_source(source), user)
-    return jsonify({"source": source, "user": user, "count": len(records),
-                    "records": {k: dict(v) for k, v in records.items()}})
+    return jsonify(
+        {
+            "source": source,
+            "user": user,
+            "count": len(records),
+            "records": {k: dict(v) for k, v in records.items()},
+        }
+    )
 
 
 @bp.put("/sources/<source>/users/<user>/records")
@@ -355,10 +384,14 @@ def client_source(client_id: str, source: str) -> Response:
     if not any(c["id"] == client_id for c in state.clients()):
         _fail(404, f"unknown client {client_id!r}", "client_id")
     _source(source)
-    return jsonify({"client_id": client_id, "source": source,
-                    "pending_page": state.pending_page(client_id, source),
-                    "document": state.client_document(client_id, source)})
+    return jsonify(
+        {
+            "client_id": client_id,
+            "source": source,
+            "pending_page": state.pending_page(client_id, source),
+            "document": state.client_document(client_id, source),
+        }
+    )
 
 
 __all__ = ["bp"]
-

@@ -632,9 +632,11 @@ def test_a_broken_off_push_that_cannot_be_recorded_sends_its_creates_again(
     monkeypatch.setattr(settings, "save", disk_full)
     engine.dosync().wait(WAIT)
     assert settings.uncertain_creates.get("Product", []) == []
-    sent = engine.stores["user"].conn.execute(
-        "SELECT DISTINCT sent FROM changed_values WHERE object=?", (temp,)
-    ).fetchall()
+    sent = (
+        engine.stores["user"]
+        .conn.execute("SELECT DISTINCT sent FROM changed_values WHERE object=?", (temp,))
+        .fetchall()
+    )
     assert [tuple(row) for row in sent] == [(0,)]
     monkeypatch.undo()
     engine.dosync().wait(WAIT)

@@ -80,9 +80,11 @@ def test_a_pages_refresh_time_is_stored_in_backend_refresh_time(
     assert engine.dosync().wait(WAIT)["status"] == "complete"  # type: ignore[index]
     assert engine.model("Product").source.backend_refresh_time == 3600
     assert engine.model("Customer").source.backend_refresh_time == 0
-    row = engine.stores["user"].conn.execute(
-        "SELECT backend_refresh_time FROM sources WHERE name='Product'"
-    ).fetchone()
+    row = (
+        engine.stores["user"]
+        .conn.execute("SELECT backend_refresh_time FROM sources WHERE name='Product'")
+        .fetchone()
+    )
     assert tuple(row) == (3600,)
     del server.refresh_time["Product"]  # a page without one keeps what was stored
     server.data["Product"]["3"] = {"name": "Cap"}

@@ -37,9 +37,14 @@ def server() -> Iterator[MockServer]:
 
 
 @schema.parametrize()
-@hypothesis.settings(max_examples=10, deadline=None, derandomize=True, database=None,
-                     suppress_health_check=list(hypothesis.HealthCheck),
-                     phases=[hypothesis.Phase.explicit, hypothesis.Phase.generate])
+@hypothesis.settings(
+    max_examples=10,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=list(hypothesis.HealthCheck),
+    phases=[hypothesis.Phase.explicit, hypothesis.Phase.generate],
+)
 def test_admin_api_conforms_to_its_spec(case: Any, server: MockServer) -> None:
     if isinstance(case.body, dict) and isinstance(case.body.get("count"), int):
         case.body["count"] = min(case.body["count"], 1000)  # keep generated seeds small and fast

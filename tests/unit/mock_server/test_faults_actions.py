@@ -59,8 +59,9 @@ def test_json_body_is_sent_as_application_json(rhoconnect_mock: MockServer, rc: 
     assert response.content == b'{"error":"maintenance"}'
 
 
-def test_status_after_the_handler_ran_loses_the_answer_not_the_change(rhoconnect_mock: MockServer,
-                                                                       rc: Rc) -> None:
+def test_status_after_the_handler_ran_loses_the_answer_not_the_change(
+    rhoconnect_mock: MockServer, rc: Rc
+) -> None:
     rhoconnect_mock.fail("cud", status=502, run_handler=True, times=1)
     response = rc.push(update={"1": {"name": "changed"}})
     assert response.status_code == 502
@@ -68,8 +69,12 @@ def test_status_after_the_handler_ran_loses_the_answer_not_the_change(rhoconnect
 
 
 def test_header_overrides_set_and_remove(rhoconnect_mock: MockServer, rc: Rc) -> None:
-    rhoconnect_mock.fail("query", "headers", set={"X-Extra": "1", "Content-Type": "text/plain"},
-                         remove=["Cache-Control", "X-Rhoconnect-PAGE-TOKEN"])
+    rhoconnect_mock.fail(
+        "query",
+        "headers",
+        set={"X-Extra": "1", "Content-Type": "text/plain"},
+        remove=["Cache-Control", "X-Rhoconnect-PAGE-TOKEN"],
+    )
     response = rc.query(p_size=2)
     assert response.status_code == 200
     assert response.headers["X-Extra"] == "1"
@@ -112,8 +117,12 @@ def test_update_errors_for_the_next_n_pushed_objects(rhoconnect_mock: MockServer
     rhoconnect_mock.fail("cud", "update-error", count=2, message="busy", times=1)
     rc.push(update={"5": {"name": "a"}, "6": {"name": "b"}, "7": {"name": "c"}})
     errors = rc.query().json()[5]["update-error"]
-    assert errors == {"5": {"name": "a"}, "5-error": {"message": "busy"},
-                      "6": {"name": "b"}, "6-error": {"message": "busy"}}
+    assert errors == {
+        "5": {"name": "a"},
+        "5-error": {"message": "busy"},
+        "6": {"name": "b"},
+        "6-error": {"message": "busy"},
+    }
     assert rhoconnect_mock.state.records("Product", "alice")["7"]["name"] == "c"
     assert rhoconnect_mock.state.records("Product", "alice")["5"]["name"] != "a"
 
@@ -130,8 +139,13 @@ def test_delete_error_for_the_next_pushed_object(rhoconnect_mock: MockServer, rc
 def test_search_error_in_the_real_layout(rhoconnect_mock: MockServer, rc: Rc) -> None:
     rhoconnect_mock.fail("search", "search-error", message="no search today")
     response = rc.search(name="x")
-    assert response.json() == [[{"version": 3}, {"source": "Product"},
-                                {"search-error": {"search-error": {"message": "no search today"}}}]]
+    assert response.json() == [
+        [
+            {"version": 3},
+            {"source": "Product"},
+            {"search-error": {"search-error": {"message": "no search today"}}},
+        ]
+    ]
 
 
 # -- page mutations --------------------------------------------------------------------------------
@@ -171,8 +185,9 @@ def test_malformed_json(rhoconnect_mock: MockServer, rc: Rc) -> None:
 
 
 def test_schema_changed() -> None:
-    config = {"sources": {"Fixed": {"records": 3, "schema": {"version": "1.0",
-                                                             "property": {"name": "string"}}}}}
+    config = {
+        "sources": {"Fixed": {"records": 3, "schema": {"version": "1.0", "property": {"name": "string"}}}}
+    }
     with MockServer(config) as server:
         rc = Rc(server.base_url)
         rc.sync_all("Fixed")
@@ -199,8 +214,9 @@ def test_bulk_wait_n_times_then_the_real_answer(rhoconnect_mock: MockServer, rc:
     assert faulted[:3] == [[rule_id], [rule_id], []]
 
 
-@pytest.mark.parametrize(("flag", "expected"), [("nop", b'{"result":"nop"}'),
-                                                ("empty-url", b'{"result":"url","url":""}')])
+@pytest.mark.parametrize(
+    ("flag", "expected"), [("nop", b'{"result":"nop"}'), ("empty-url", b'{"result":"url","url":""}')]
+)
 def test_bulk_nop_and_empty_url(rhoconnect_mock: MockServer, rc: Rc, flag: str, expected: bytes) -> None:
     rhoconnect_mock.fail_flag(f"bulk_data:{flag}")
     response = rc.bulk_data()
@@ -266,12 +282,18 @@ def test_session_expiry_counts_per_user(rhoconnect_mock: MockServer) -> None:
 
 
 def test_backend_changes_between_pages_reach_the_client(rhoconnect_mock: MockServer, rc: Rc) -> None:
-    rhoconnect_mock.add_fault({
-        "match": {"operation": "query", "source": "Product"},
-        "when": {"nth": 1},
-        "action": {"type": "backend_change", "insert": {"new-1": {"name": "Inserted"}},
-                   "update": {"20": {"name": "Updated"}}, "delete": ["24"]},
-    })
+    rhoconnect_mock.add_fault(
+        {
+            "match": {"operation": "query", "source": "Product"},
+            "when": {"nth": 1},
+            "action": {
+                "type": "backend_change",
+                "insert": {"new-1": {"name": "Inserted"}},
+                "update": {"20": {"name": "Updated"}},
+                "delete": ["24"],
+            },
+        }
+    )
     held = rc.sync_all(p_size=10)
     records = rhoconnect_mock.state.records("Product", "alice")
     assert held == {k: dict(v) for k, v in records.items()}
@@ -308,8 +330,12 @@ def test_admin_requests_are_never_faulted(rhoconnect_mock: MockServer, rc: Rc) -
 def test_delay_before_the_handler(rhoconnect_mock: MockServer, rc: Rc) -> None:
     rhoconnect_mock.fail("cud", "delay", seconds=0.3, before_handler=True, times=1)
     with pytest.raises(requests.exceptions.ReadTimeout):
-        rc.http.post(f"{rc.base}/app/v1/Product", json={"update": {"1": {"name": "late"}}},
-                     headers={"X-RhoConnect-CLIENT-ID": rc.client_id}, timeout=0.1)
+        rc.http.post(
+            f"{rc.base}/app/v1/Product",
+            json={"update": {"1": {"name": "late"}}},
+            headers={"X-RhoConnect-CLIENT-ID": rc.client_id},
+            timeout=0.1,
+        )
     # the server still handles the request once the delay is over, as a real slow server would
     for _ in range(50):
         if rhoconnect_mock.state.records("Product", "alice")["1"]["name"] == "late":
@@ -336,8 +362,15 @@ def test_a_search_adapter_error_matched_on_one_source_fails_that_source_only() -
         rc = Rc(server.base_url)
         server.fail("search", "adapter_error", source="Product", stage="search", message="p down")
         body = {"sources": [{"name": "Product"}, {"name": "Customer"}], "search": {"name": "x"}, "p_size": 10}
-        answer = rc.http.post(f"{server.base_url}/rc/v1/app/search", json=body,
-                              headers={"X-RhoConnect-CLIENT-ID": rc.client_id}, timeout=10).json()
-        assert answer[0] == [{"version": 3}, {"source": "Product"},
-                             {"search-error": {"search-error": {"message": "p down"}}}]
+        answer = rc.http.post(
+            f"{server.base_url}/rc/v1/app/search",
+            json=body,
+            headers={"X-RhoConnect-CLIENT-ID": rc.client_id},
+            timeout=10,
+        ).json()
+        assert answer[0] == [
+            {"version": 3},
+            {"source": "Product"},
+            {"search-error": {"search-error": {"message": "p down"}}},
+        ]
         assert all("search-error" not in element for sub in answer[1:] for element in sub)

@@ -27,8 +27,10 @@ def rc(rhoconnect_mock: MockServer) -> Rc:
 def raw_get(server: MockServer, rc: Rc, path: str) -> tuple[bytes, BaseException | None]:
     """Send one GET over a plain socket; every byte received, and the error that ended it."""
     cookie = "; ".join(f"{c.name}={c.value}" for c in rc.http.cookies)
-    request = (f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: {cookie}\r\n{CID}: {rc.client_id}\r\n"
-               "Connection: close\r\n\r\n").encode()
+    request = (
+        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: {cookie}\r\n{CID}: {rc.client_id}\r\n"
+        "Connection: close\r\n\r\n"
+    ).encode()
     received = b""
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
         sock.sendall(request)

@@ -24,41 +24,50 @@ class Rc:
         self.client_id: str = response.json()["client"]["client_id"]
 
     def login_as(self, login: str, password: str = "secret") -> requests.Response:
-        response = self.http.post(f"{self.base}/rc/v1/app/login", json={"login": login, "password": password},
-                                  timeout=10)
+        response = self.http.post(
+            f"{self.base}/rc/v1/app/login", json={"login": login, "password": password}, timeout=10
+        )
         assert response.status_code == 200, response.text
         return response
 
-    def query(self, source: str = "Product", token: str | None = None, p_size: int | None = None,
-              **kwargs: Any) -> requests.Response:
+    def query(
+        self, source: str = "Product", token: str | None = None, p_size: int | None = None, **kwargs: Any
+    ) -> requests.Response:
         params: dict[str, Any] = {}
         if token is not None:
             params["token"] = token
         if p_size is not None:
             params["p_size"] = p_size
         kwargs.setdefault("timeout", 10)
-        return self.http.get(f"{self.base}/app/v1/{source}", params=params, headers={CID: self.client_id},
-                             **kwargs)
+        return self.http.get(
+            f"{self.base}/app/v1/{source}", params=params, headers={CID: self.client_id}, **kwargs
+        )
 
     def classic_query(self, source: str = "Product", **params: Any) -> requests.Response:
         query = {"client_id": self.client_id, "source_name": source, "version": 3, **params}
         return self.http.get(f"{self.base}/application", params=query, timeout=10)
 
     def push(self, source: str = "Product", **sections: Any) -> requests.Response:
-        return self.http.post(f"{self.base}/app/v1/{source}", json=sections, headers={CID: self.client_id},
-                              timeout=10)
+        return self.http.post(
+            f"{self.base}/app/v1/{source}", json=sections, headers={CID: self.client_id}, timeout=10
+        )
 
     def search(self, source: str = "Product", token: str | None = None, **search: str) -> requests.Response:
         src: dict[str, str] = {"name": source}
         if token is not None:
             src["token"] = token
         body = {"sources": [src], "search": search, "p_size": 100}
-        return self.http.post(f"{self.base}/rc/v1/app/search", json=body, headers={CID: self.client_id},
-                              timeout=10)
+        return self.http.post(
+            f"{self.base}/rc/v1/app/search", json=body, headers={CID: self.client_id}, timeout=10
+        )
 
     def bulk_data(self, partition: str = "user") -> requests.Response:
-        return self.http.post(f"{self.base}/rc/v1/app/bulk_data", json={"partition": partition},
-                              headers={CID: self.client_id}, timeout=10)
+        return self.http.post(
+            f"{self.base}/rc/v1/app/bulk_data",
+            json={"partition": partition},
+            headers={CID: self.client_id},
+            timeout=10,
+        )
 
     def sync_all(self, source: str = "Product", p_size: int = 10) -> dict[str, dict[str, str]]:
         """Page through ``source`` acknowledging every page; the records the client now holds."""

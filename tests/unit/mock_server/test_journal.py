@@ -66,8 +66,9 @@ def test_filters_since_and_limit(rhoconnect_mock: MockServer) -> None:
 
 def test_journal_over_the_admin_api(rhoconnect_mock: MockServer) -> None:
     sync_all_pages(rhoconnect_mock)
-    body = requests.get(rhoconnect_mock.admin_url + "journal", params={"operation": "query", "limit": 2},
-                        timeout=10).json()
+    body = requests.get(
+        rhoconnect_mock.admin_url + "journal", params={"operation": "query", "limit": 2}, timeout=10
+    ).json()
     assert body["count"] == 6 and body["dropped"] == 0 and body["size"] == 10_000
     assert [e["operation"] for e in body["entries"]] == ["query", "query"]
     assert body["entries"][1]["token_issued"] is None
@@ -111,9 +112,25 @@ def test_fired_rules_are_named_in_the_entries(rhoconnect_mock: MockServer) -> No
 
 
 def entry(seq: int) -> JournalEntry:
-    return JournalEntry(seq=seq, time=0.0, method="GET", path="/", query_string="", operation="query",
-                        family="rest", source="P", sources=[], user="u", client_id="c", token_sent=None,
-                        token_issued=None, status=200, content_type=None, response_bytes=0, duration_ms=0.0)
+    return JournalEntry(
+        seq=seq,
+        time=0.0,
+        method="GET",
+        path="/",
+        query_string="",
+        operation="query",
+        family="rest",
+        source="P",
+        sources=[],
+        user="u",
+        client_id="c",
+        token_sent=None,
+        token_issued=None,
+        status=200,
+        content_type=None,
+        response_bytes=0,
+        duration_ms=0.0,
+    )
 
 
 def test_the_journal_is_bounded_and_counts_what_it_dropped() -> None:
@@ -139,8 +156,9 @@ def test_journal_size_from_the_config() -> None:
         assert [e["operation"] for e in body["entries"]] == ["query"] * 3
 
 
-def test_unexpected_mock_errors_are_kept(rhoconnect_mock: MockServer,
-                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unexpected_mock_errors_are_kept(
+    rhoconnect_mock: MockServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     rc = Rc(rhoconnect_mock.base_url)
 
     def broken(*args: object, **kwargs: object) -> None:
@@ -149,10 +167,14 @@ def test_unexpected_mock_errors_are_kept(rhoconnect_mock: MockServer,
     monkeypatch.setattr(rhoconnect_mock.state, "query_page", broken)
     assert rc.query(p_size=0).status_code == 500
     [error] = rhoconnect_mock.mock_errors()
-    assert (error["type"], error["message"], error["operation"]) == ("RuntimeError", "paging engine exploded",
-                                                                     "query")
+    assert (error["type"], error["message"], error["operation"]) == (
+        "RuntimeError",
+        "paging engine exploded",
+        "query",
+    )
     assert "Traceback" in error["traceback"]
     assert requests.get(rhoconnect_mock.admin_url + "errors", timeout=10).json()["errors"][0]["type"] == (
-        "RuntimeError")
+        "RuntimeError"
+    )
     assert requests.delete(rhoconnect_mock.admin_url + "errors", timeout=10).status_code == 200
     assert rhoconnect_mock.mock_errors() == []

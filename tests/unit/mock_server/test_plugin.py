@@ -23,7 +23,7 @@ def query(server, http, cid):
 """
 
 # The README example, kept verbatim so the documentation cannot rot.
-README_EXAMPLE = '''
+README_EXAMPLE = """
 import pytest
 import requests
 
@@ -37,11 +37,13 @@ def test_client_survives_a_server_error(rhoconnect_mock):
     assert http.get(url, headers={"X-RhoConnect-CLIENT-ID": cid}).json()[0] == {"version": 3}
     rhoconnect_mock.journal().assert_order({"operation": "query", "status": 500},
                                            {"operation": "query", "status": 200})
-'''
+"""
 
 
 def test_fixture_gives_a_running_server_with_fresh_state_per_test(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(HELPERS + """
+    pytester.makepyfile(
+        HELPERS
+        + """
 ports = []
 
 def test_first(rhoconnect_mock):
@@ -58,13 +60,16 @@ def test_second(rhoconnect_mock):
     assert "1" in rhoconnect_mock.state.records("Product", "alice")
     ports.append(rhoconnect_mock.port)
     assert ports[0] == ports[1]  # one server per session, reset between tests
-""")
+"""
+    )
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=2)
 
 
 def test_marker_declares_faults(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(HELPERS + """
+    pytester.makepyfile(
+        HELPERS
+        + """
 @pytest.mark.rhoconnect_faults("query:503:once",
                                {"match": {"operation": "clientcreate"}, "times": 1,
                                 "action": {"type": "status", "status": 502}})
@@ -87,13 +92,16 @@ class TestClassMarker:
         http, response = client(rhoconnect_mock)
         assert response.status_code == 501
         assert [r["action"]["status"] for r in rhoconnect_mock.faults()] == [404, 501]
-""")
+"""
+    )
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=3)
 
 
 def test_an_unexpected_mock_error_fails_the_test(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(HELPERS + """
+    pytester.makepyfile(
+        HELPERS
+        + """
 def test_passes_its_own_assertions(rhoconnect_mock, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("paging engine exploded")
@@ -103,14 +111,17 @@ def test_passes_its_own_assertions(rhoconnect_mock, monkeypatch):
 
 def test_next_test_is_clean(rhoconnect_mock):
     assert rhoconnect_mock.mock_errors() == []
-""")
+"""
+    )
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1, failed=1)
-    result.stdout.fnmatch_lines([
-        "*the mock RhoConnect server raised 1 unexpected error(s):*",
-        "*GET /app/v1/Product (query):*",
-        "*RuntimeError: paging engine exploded*",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*the mock RhoConnect server raised 1 unexpected error(s):*",
+            "*GET /app/v1/Product (query):*",
+            "*RuntimeError: paging engine exploded*",
+        ]
+    )
 
 
 def test_a_bad_marker_rule_is_an_error_naming_the_field(pytester: pytest.Pytester) -> None:
