@@ -1,8 +1,8 @@
 """The app factory: ``create_app(config)`` builds one independent mock RhoConnect server.
 
-All state lives on the app (``app.extensions["rhoconnect_mock"]``, a ``MockState``), so several
-apps can run in one process. Order matters: the request classifier goes in before the fault engine
-and the journal, which read ``flask.g.rc``.
+All state lives on the app (``app.extensions["rhoconnect_mock"]``, a ``MockState``; its fault
+engine, journal and control service beside it), so several apps can run in one process. Every
+request goes through the app's ``Pipeline`` (``pipeline.py``), one explicit sequence of steps.
 """
 
 from __future__ import annotations
@@ -15,9 +15,15 @@ from typing import Any
 
 from flask import Blueprint, Flask
 
-from . import faults, journal
 from .api import admin, auth, bulk, changes, clients, common, query, search
 from .config import MockConfig, coerce_config
+from .control import EXTENSION as CONTROL_EXTENSION
+from .control import ControlService
+from .faults import EXTENSION as FAULTS_EXTENSION
+from .faults import FaultEngine
+from .journal import EXTENSION as JOURNAL_EXTENSION
+from .journal import Journal
+from .pipeline import MockFlask, Pipeline
 from .state import MockState
 
 log = logging.getLogger(__name__)
@@ -42,7 +48,7 @@ def register_protocol_module(app: Flask, module: ModuleType, cfg: MockConfig) ->
 def create_app(config: MockConfig | Mapping[str, Any] | None = None) -> Flask:
     """A Flask app serving the RhoConnect protocol from in-memory state built from ``config``."""
     cfg = coerce_config(config)
-    app = Flask("rhoconnect_mock")
+    app = MockFlask("rhoconnect_mock")
     app.config.update(
         SECRET_KEY=cfg.effective_secret(),
         SESSION_COOKIE_NAME="rhoconnect_session",
@@ -56,13 +62,16 @@ def create_app(config: MockConfig | Mapping[str, Any] | None = None) -> Flask:
         # Sinatra has no automatic OPTIONS answer: an OPTIONS request is a 404 like any unrouted one.
         PROVIDE_AUTOMATIC_OPTIONS=False,
     )
-    app.extensions[EXTENSION_KEY] = MockState(cfg)
+    state = MockState(cfg)
+    app.extensions[EXTENSION_KEY] = state
+    engine = app.extensions[FAULTS_EXTENSION] = FaultEngine(cfg.faults)
+    journal = app.extensions[JOURNAL_EXTENSION] = Journal(cfg.journal_size)
+    app.extensions[CONTROL_EXTENSION] = ControlService(state, engine, journal)
     common.install(app)
     for module in (auth, clients, query, changes, search, bulk):
         register_protocol_module(app, module, cfg)
-    faults.install(app)
-    journal.install(app)
     app.register_blueprint(admin.bp)
+    Pipeline(app, state, engine, journal)
     return app
 
 

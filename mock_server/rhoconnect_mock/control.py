@@ -1,8 +1,14 @@
-"""Test control from Python: the fault, journal and reset helpers mixed into ``MockServer``.
+"""The control service: every test-control operation on a mock app, implemented once.
 
-These call the same engine, journal and state the admin API uses, in process, so a rule given
-as ``server.fail("query", status=500, times=1)`` is the same rule as the flag
-``query:500:once`` or a scenario-file entry, and behaves identically.
+Reset; data (records, generated seed, backend changes, schema version); users; fault rules
+(add, list, get, remove, clear, adapter failures); the journal (read with filters, clear,
+unexpected errors); poll-cache expiry; clients and their pending pages. The admin API translates
+HTTP to these calls, ``MockServer`` is a ``ControlService`` over its own app, and the pytest plugin
+uses that, so a rule given as ``server.fail("query", status=500, times=1)`` is the same rule as
+the flag ``query:500:once``, a scenario-file entry or a ``POST /_mock/faults``.
+
+A refused request raises ``ControlError`` naming the field at fault, with the HTTP status the
+admin API answers (400 for bad input, 404 for something that does not exist).
 """
 
 from __future__ import annotations
@@ -10,56 +16,80 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from flask import Flask
+from .errors import RhoconnectMockError
+from .faults import FaultEngine, FaultRuleError, action_types, parse_fail_flag
+from .faults.registry import flag_words
+from .journal import Entries, Journal
+from .state import MockState
 
-from .fault_rules import ACTION_PARAMS, FaultRuleError
-from .faults import FaultEngine, engine_of
-from .journal import Entries, Journal, journal_of
-from .scenario import FLAG_ACTIONS, parse_fail_flag
+EXTENSION = "rhoconnect_mock.control"
+#: Largest generated dataset through the control API (larger ones belong in the start-up config).
+MAX_SEED = 1_000_000
+
+
+class ControlError(RhoconnectMockError, ValueError):
+    """A control request refused: ``field`` names the culprit, ``status`` is 400 or 404."""
+
+    def __init__(self, field: str, message: str, status: int = 400) -> None:
+        self.field = field
+        self.message = message
+        self.status = status
+        super().__init__(f"{field}: {message}")
 
 
 def action_from(name: str | None, params: Mapping[str, Any]) -> dict[str, Any]:
-    """An action dict from a canonical type (``"reset"``) or a flag name (``"query-error"``).
+    """An action dict from a canonical type (``"reset"``) or a ``--fail`` word (``"query-error"``).
 
-    With no name, ``status=...`` means a ``status`` action.
+    With no name, ``status=...`` means a ``status`` action. A word that needs a value (``delay``)
+    gets it from ``params`` instead.
     """
     if name is None:
         if "status" not in params:
             raise FaultRuleError("action", "give an action name or status=...")
         name = "status"
-    if name in ACTION_PARAMS:
+    if name in action_types():
         return {"type": name, **params}
-    if name in FLAG_ACTIONS:
-        if name.endswith("-error"):
-            base: dict[str, Any] = {"type": "adapter_error", "stage": name[: -len("-error")]}
-        elif name in ("delay", "expire-session"):
-            base = {"type": name.replace("-", "_")}
-        else:
-            base = FLAG_ACTIONS[name](None)
-        return {**base, **params}
-    raise FaultRuleError("action", f"unknown action {name!r}")
+    flag = flag_words().get(name)
+    if flag is None:
+        raise FaultRuleError("action", f"unknown action {name!r}")
+    return {**flag.base, **params}
 
 
-class ControlMixin:
-    """Fault rules, journal, errors and reset for a server object that has an ``app``."""
+def records_from(value: Any, field: str) -> dict[str, dict[str, str]]:
+    """Records given as ``{id: {attribute: value}}`` (strings or numbers), as strings."""
+    if not isinstance(value, Mapping):
+        raise ControlError(field, "must be an object of object id -> attributes")
+    out: dict[str, dict[str, str]] = {}
+    for oid, attrs in value.items():
+        if not isinstance(attrs, Mapping):
+            raise ControlError(f"{field}.{oid}", "must be an object of attribute -> value")
+        for name, item in attrs.items():
+            if not isinstance(item, str | int | float) or isinstance(item, bool):
+                raise ControlError(f"{field}.{oid}.{name}", "must be a string or number")
+        out[str(oid)] = {str(k): str(v) for k, v in attrs.items()}
+    return out
 
-    app: Flask
 
-    @property
-    def faults_engine(self) -> FaultEngine:
-        return engine_of(self.app)
+class ControlService:
+    """Test control over one app's state, fault engine and journal."""
 
-    @property
-    def request_journal(self) -> Journal:
-        return journal_of(self.app)
+    def __init__(self, state: MockState, engine: FaultEngine, journal: Journal) -> None:
+        self.state = state
+        self.faults_engine = engine
+        self.request_journal = journal
 
-    @property
-    def admin_url(self) -> str:
-        """The admin API root, ``<base_url>/_mock/``."""
-        base: str = getattr(self, "base_url")  # noqa: B009 - provided by the server class
-        return base + "/_mock/"
+    # -- reset -------------------------------------------------------------------------------------
 
-    # -- fault rules ---------------------------------------------------------------------------
+    def reset(self, *, data: bool = True, faults: bool = True, journal: bool = True) -> None:
+        """Fresh state: data as configured and no clients; start-up rules back; empty journal."""
+        if data:
+            self.state.reset()
+        if faults:
+            self.faults_engine.reset()
+        if journal:
+            self.request_journal.clear()
+
+    # -- fault rules -------------------------------------------------------------------------------
 
     def fail(
         self,
@@ -130,23 +160,45 @@ class ControlMixin:
         """Add a rule in the canonical dict shape; returns its id."""
         return self.faults_engine.add(rule).id
 
+    def add_faults(self, rules: Any) -> list[dict[str, Any]]:
+        """Add a list of rules, all or none; returns them as ``faults()`` lists them."""
+        return [rule.describe() for rule in self.faults_engine.add_many(rules, "faults")]
+
     def faults(self) -> list[dict[str, Any]]:
         """Every rule with its counters (``hits``, ``fired``, ``exhausted``)."""
         return self.faults_engine.describe()
 
+    def fault(self, rule_id: str) -> dict[str, Any]:
+        """One rule with its counters (``ControlError`` 404 if there is none with that id)."""
+        rule = self.faults_engine.get(rule_id)
+        if rule is None:
+            raise ControlError("id", f"no fault rule {rule_id!r}", 404)
+        return rule.describe()
+
     def remove_fault(self, rule_id: str) -> bool:
+        """Remove one rule; ``False`` if there was none with that id."""
         return self.faults_engine.remove(rule_id)
 
-    def clear_faults(self) -> None:
-        """Remove every rule and disarm any adapter failure they armed."""
+    def clear_faults(self) -> int:
+        """Remove every rule and disarm any adapter failure they armed; returns how many went."""
+        count = len(self.faults_engine.rules)
         self.faults_engine.clear()
-        self.app.extensions["rhoconnect_mock"].clear_adapter_failures()
+        self.state.clear_adapter_failures()
+        return count
+
+    def clear_adapter_failures(self) -> None:
+        """Every simulated adapter works again."""
+        self.state.clear_adapter_failures()
 
     # -- journal and errors ------------------------------------------------------------------------
 
     def journal(self, since: int | None = None, limit: int | None = None, **filters: Any) -> Entries:
         """Recorded protocol requests, oldest first, filtered by field values."""
         return self.request_journal.entries(since=since, limit=limit, **filters)
+
+    def journal_summary(self) -> dict[str, Any]:
+        """Size, count, dropped entries, last sequence number and error count of the journal."""
+        return self.request_journal.summary()
 
     def clear_journal(self) -> None:
         self.request_journal.clear(errors=False)
@@ -155,16 +207,53 @@ class ControlMixin:
         """Unexpected exceptions the mock raised while handling requests (should be empty)."""
         return self.request_journal.errors()
 
-    # -- state -----------------------------------------------------------------------------------
+    def clear_errors(self) -> None:
+        self.request_journal.clear_errors()
 
-    def reset(self, *, data: bool = True, faults: bool = True, journal: bool = True) -> None:
-        """Fresh state: data as configured and no clients; start-up rules back; empty journal."""
-        if data:
-            self.app.extensions["rhoconnect_mock"].reset()
-        if faults:
-            self.faults_engine.reset()
-        if journal:
-            self.request_journal.clear()
+    # -- data --------------------------------------------------------------------------------------
+
+    def source(self, name: str) -> str:
+        """``name`` if it is a configured source (``ControlError`` 404 otherwise)."""
+        if name not in self.state.sources:
+            raise ControlError("source", f"unknown source {name!r}", 404)
+        return name
+
+    def sources(self) -> list[dict[str, Any]]:
+        """Every source with its partition, priority, attributes and schema."""
+        return [
+            {
+                "name": s.name,
+                "partition": s.partition,
+                "priority": s.priority,
+                "attributes": list(s.attributes),
+                "schema": s.schema,
+            }
+            for s in self.state.sources.values()
+        ]
+
+    def users(self) -> list[str] | None:
+        """The configured users (``None``: any non-empty login and password is accepted)."""
+        users = self.state.config.users
+        return None if users is None else sorted(users)
+
+    def records(self, source: str, user: str | None) -> dict[str, dict[str, str]]:
+        """A copy of a source's records for a user (as the backend holds them now)."""
+        return {oid: dict(attrs) for oid, attrs in self.state.records(self.source(source), user).items()}
+
+    def set_records(self, source: str, user: str | None, records: Any) -> int:
+        """Make a source's records for a user exactly ``records``; returns their count."""
+        checked = records_from(records, "records")
+        self.state.set_records(self.source(source), user, checked)
+        return len(checked)
+
+    def seed_records(self, source: str, user: str | None, count: Any, seed: Any = None) -> int:
+        """Replace the records by ``count`` generated ones (repeatable with ``seed``)."""
+        if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= MAX_SEED:
+            raise ControlError("count", f"must be an integer between 0 and {MAX_SEED}")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise ControlError("seed", "must be an integer")
+        self.state.seed_records(self.source(source), user, count, seed)
+        return len(self.state.records(source, user))
 
     def push_changes(
         self,
@@ -174,12 +263,48 @@ class ControlMixin:
         insert: Mapping[str, Mapping[str, Any]] | None = None,
         update: Mapping[str, Mapping[str, Any]] | None = None,
         delete: Sequence[str] = (),
-    ) -> None:
+    ) -> dict[str, int]:
         """Backend changes (as another system would make them) that every client gets next."""
-        state = self.app.extensions["rhoconnect_mock"]
-        for oid, attrs in (insert or {}).items():
-            state.backend_insert(source, user, oid, attrs)
-        for oid, attrs in (update or {}).items():
-            state.backend_update(source, user, oid, attrs)
-        for oid in delete:
-            state.backend_delete(source, user, oid)
+        inserts = records_from(insert or {}, "insert")
+        updates = records_from(update or {}, "update")
+        if isinstance(delete, str) or not all(isinstance(d, str) for d in delete):
+            raise ControlError("delete", "must be a list of object ids")
+        self.source(source)
+        for oid, attrs in inserts.items():
+            self.state.backend_insert(source, user, oid, attrs)
+        for oid, attrs in updates.items():
+            self.state.backend_update(source, user, oid, attrs)
+        deleted = sum(1 for oid in delete if self.state.backend_delete(source, user, oid))
+        return {"inserted": len(inserts), "updated": len(updates), "deleted": deleted}
+
+    def bump_schema_version(self, source: str, version: str | None = None) -> str:
+        """Change a fixed-schema source's version (to ``version``, or bumped by one)."""
+        if version is not None and not isinstance(version, str):
+            raise ControlError("version", "must be a string")
+        self.source(source)
+        try:
+            return self.state.bump_schema_version(source, version)
+        except ValueError as exc:
+            raise ControlError("source", str(exc)) from None
+
+    def expire_poll_interval(self, source: str | None = None) -> None:
+        """Let the poll interval run out now (for ``source``, or every source)."""
+        self.state.expire_poll_interval(None if source is None else self.source(source))
+
+    # -- clients -----------------------------------------------------------------------------------
+
+    def clients(self) -> list[dict[str, Any]]:
+        """Every client with its user and per-source paging position."""
+        return self.state.clients()
+
+    def client_source(self, client_id: str, source: str) -> dict[str, Any]:
+        """A client's view of a source: its pending page and its materialised document."""
+        if not any(c["id"] == client_id for c in self.state.clients()):
+            raise ControlError("client_id", f"unknown client {client_id!r}", 404)
+        self.source(source)
+        return {
+            "client_id": client_id,
+            "source": source,
+            "pending_page": self.state.pending_page(client_id, source),
+            "document": self.state.client_document(client_id, source),
+        }

@@ -2,7 +2,10 @@
 
 Each request the protocol classifier saw (admin requests excepted) becomes one ``JournalEntry``:
 operation, family, source, user, client id, the token the client sent and the one the server
-issued, status, content type, timing, the fault rules that fired, and the start of both bodies.
+issued, status, content type, timing, the fault rules that fired, the start of both bodies, and
+what the client actually received (``outcome``: a reset, a truncated body with ``bytes_sent``,
+a ``delay_ms``; an unexpected exception's ``error``). The request pipeline opens an entry
+(``exchange.Exchange``) when a request arrives and records it once the answer is decided.
 Entries live in a bounded deque: when it is full the oldest entry is dropped and counted in
 ``dropped``, so a long run never grows without limit and never loses entries silently.
 
@@ -19,22 +22,19 @@ with ``filter``, ``first``, ``index`` and ``assert_order``::
 from __future__ import annotations
 
 import threading
-import time
-import traceback
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, overload
 
-import flask
-from flask import Flask, Response
+from flask import Flask
 
 EXTENSION = "rhoconnect_mock.journal"
 DEFAULT_SIZE = 10_000
 DEFAULT_BODY_LIMIT = 2048
 MAX_ERRORS = 100
 
-__all__ = ["DEFAULT_SIZE", "EXTENSION", "Entries", "Journal", "JournalEntry", "install", "journal_of"]
+__all__ = ["DEFAULT_SIZE", "EXTENSION", "Entries", "Journal", "JournalEntry", "journal_of"]
 
 
 @dataclass(frozen=True)
@@ -54,15 +54,27 @@ class JournalEntry:
     client_id: str | None
     token_sent: str | None
     token_issued: str | None
-    status: int
+    #: The status the client received (``None``: the connection was reset before the status line).
+    status: int | None
     content_type: str | None
+    #: The body length the answer declared (``Content-Length``).
     response_bytes: int | None
     duration_ms: float
     faults: list[str] = field(default_factory=list)
-    #: The action types of those rules (e.g. ``["reset"]``: the 200 recorded never arrived).
+    #: The action types of those rules.
     actions: list[str] = field(default_factory=list)
     request_body: str | None = None
+    #: The start of the body the client received (of the part sent, when truncated).
     response_body: str | None = None
+    #: How the answer ended on the wire: ``complete``, ``reset_before_headers``,
+    #: ``reset_after_headers``, ``truncated`` or ``trickled``.
+    outcome: str = "complete"
+    #: Body bytes the client received (``None`` when not known, e.g. a file the server streamed).
+    bytes_sent: int | None = None
+    #: Time a fault rule held the answer back, in milliseconds (``None``: no delay).
+    delay_ms: float | None = None
+    #: The message of an unexpected exception the mock raised (answered 500 with it).
+    error: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -170,7 +182,7 @@ def _brief(e: JournalEntry) -> str:
         parts.append(f"token_sent={e.token_sent!r}")
     if e.token_issued is not None:
         parts.append(f"token_issued={e.token_issued!r}")
-    parts.append(f"-> {e.status}")
+    parts.append(f"-> {e.status}" if e.outcome == "complete" else f"-> {e.status} {e.outcome}")
     if e.faults:
         parts.append(f"faults={e.faults} {e.actions}")
     return " ".join(parts)
@@ -249,81 +261,6 @@ class Journal:
 
 
 def journal_of(app: Flask) -> Journal:
-    """The journal installed on ``app``."""
+    """The journal of ``app``."""
     journal: Journal = app.extensions[EXTENSION]
     return journal
-
-
-def _text(data: bytes, limit: int) -> str:
-    return data[:limit].decode("utf-8", errors="replace")
-
-
-def install(app: Flask) -> None:
-    """Attach the journal to ``app`` (after the protocol request classifier)."""
-    state = app.extensions.get("rhoconnect_mock")
-    size = getattr(getattr(state, "config", None), "journal_size", None) or DEFAULT_SIZE
-    journal = Journal(size)
-    app.extensions[EXTENSION] = journal
-
-    def start() -> None:
-        flask.g.rc_started = time.perf_counter()
-
-    def finish(response: Response) -> Response:
-        rc = getattr(flask.g, "rc", None)
-        if rc is None or rc.operation == "admin":
-            return response
-        req = flask.request
-        started = getattr(flask.g, "rc_started", None)
-        elapsed = (time.perf_counter() - started) * 1000 if started is not None else 0.0
-        limit = journal.body_limit
-        request_body = None
-        if rc.operation != "login":  # login bodies carry passwords
-            request_body = _text(req.get_data(cache=True), limit) or None
-        response_body = None
-        if not response.direct_passthrough and response.is_sequence:
-            response_body = _text(response.get_data(), limit)
-        fired = getattr(flask.g, "rc_faults", None) or []
-        journal.record(
-            time=time.time(),
-            method=req.method,
-            path=req.path,
-            query_string=req.query_string.decode("latin-1"),
-            operation=rc.operation,
-            family=rc.family,
-            source=rc.source,
-            sources=list(rc.sources),
-            user=rc.user,
-            client_id=rc.client_id,
-            token_sent=rc.token_sent,
-            token_issued=rc.token_issued,
-            status=response.status_code,
-            content_type=response.content_type,
-            response_bytes=response.content_length,
-            duration_ms=round(elapsed, 3),
-            faults=[r.id for r in fired],
-            actions=[r.action.type for r in fired],
-            request_body=request_body,
-            response_body=response_body,
-        )
-        return response
-
-    def on_exception(sender: Flask, exception: BaseException, **extra: Any) -> None:
-        rc = getattr(flask.g, "rc", None)
-        journal.record_error(
-            {
-                "time": time.time(),
-                "method": flask.request.method,
-                "path": flask.request.path,
-                "operation": getattr(rc, "operation", None),
-                "type": type(exception).__name__,
-                "message": str(exception),
-                "traceback": "".join(traceback.format_exception(exception)),
-            }
-        )
-
-    app.before_request_funcs.setdefault(None, []).insert(0, start)
-    # After-request hooks run last-registered first: at index 0 this one runs after every other
-    # hook (protocol headers, fault rewrites) and records what really goes out.
-    finish._rhoconnect_journal = True  # type: ignore[attr-defined]
-    app.after_request_funcs.setdefault(None, []).insert(0, finish)
-    flask.got_request_exception.connect(on_exception, app, weak=False)

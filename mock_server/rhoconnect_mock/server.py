@@ -1,12 +1,10 @@
 """Serving the app: a production-grade threaded WSGI server (cheroot) and ``MockServer``.
 
 ``MockServer`` runs a ``create_app`` app on 127.0.0.1 and a free port in a background thread,
-for tests and embedding (``with MockServer() as server: ... server.url``). The WSGI environ of
-every request carries the raw client socket as ``environ["rhoconnect_mock.socket"]`` so the
-fault engine can reset connections.
-
-Extension point: control helpers (fault rules, journal) are added by mixing a class into
-``MockServer`` here (see ``_CONTROL_MIXINS``); keep that edit to the one marked line.
+for tests and embedding (``with MockServer() as server: ... server.url``). It is the app's
+``ControlService`` (faults, journal, data, reset) plus the server's lifecycle. The WSGI environ
+of every request carries the raw client socket as ``environ["rhoconnect_mock.socket"]`` so
+network faults can reset connections.
 """
 
 from __future__ import annotations
@@ -22,8 +20,9 @@ from flask import Flask
 
 from .app import create_app, get_state
 from .config import MockConfig
-from .control import ControlMixin
-from .state import MockState
+from .control import ControlService
+from .faults import engine_of
+from .journal import journal_of
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +61,13 @@ def make_server(app: Flask, host: str, port: int, threads: int = 16) -> WSGIServ
     return WSGIServer((host, port), app, threads=threads)
 
 
-class _ServerBase:
-    """Lifecycle of an embedded server: start, stop, URLs, app and state."""
+class MockServer(ControlService):
+    """A mock RhoConnect server on a free loopback port, in a thread.
+
+    ``MockServer(config=None)``; ``start()``/``stop()`` or ``with``; ``.url`` (classic application
+    URL), ``.base_url``, ``.admin_url``, ``.app``, ``.state``; and every ``ControlService``
+    operation (``fail``, ``journal``, ``reset``...) on its app.
+    """
 
     def __init__(
         self,
@@ -74,15 +78,12 @@ class _ServerBase:
         port: int = 0,
     ) -> None:
         self.app: Flask = app if app is not None else create_app(config)
+        super().__init__(get_state(self.app), engine_of(self.app), journal_of(self.app))
         self._host = host
         self._port = port
         self._server: WSGIServer | None = None
         self._thread: threading.Thread | None = None
         self._bound_port: int | None = None
-
-    @property
-    def state(self) -> MockState:
-        return get_state(self.app)
 
     @property
     def port(self) -> int:
@@ -97,11 +98,16 @@ class _ServerBase:
         return f"http://{self._host}:{self.port}"
 
     @property
+    def admin_url(self) -> str:
+        """The admin API root, ``<base_url>/_mock/``."""
+        return self.base_url + "/_mock/"
+
+    @property
     def url(self) -> str:
         """The classic application URL clients use as ``syncserver``."""
         return self.base_url + self.state.config.classic_prefix
 
-    def start(self) -> _ServerBase:
+    def start(self) -> MockServer:
         """Bind and serve in a daemon thread; returns once the port accepts connections."""
         if self._server is not None:
             return self
@@ -125,25 +131,10 @@ class _ServerBase:
         if thread is not None:
             thread.join(timeout=10)
 
-    def __enter__(self) -> _ServerBase:
+    def __enter__(self) -> MockServer:
         return self.start()
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
-
-
-_CONTROL_MIXINS: tuple[type, ...] = (ControlMixin,)  # fault/journal/reset helpers (control.py)
-
-
-class MockServer(*_CONTROL_MIXINS, _ServerBase):  # type: ignore[misc]
-    """A mock RhoConnect server on a free loopback port, in a thread.
-
-    ``MockServer(config=None)``; ``start()``/``stop()`` or ``with``; ``.url`` (classic application
-    URL), ``.base_url``, ``.app``, ``.state``.
-    """
-
-    def __enter__(self) -> MockServer:
-        self.start()
-        return self

@@ -7,8 +7,10 @@ the field (``{"error": "...", "field": "action.status"}``). When the server has 
 (``--admin-token``) every admin request must carry ``Authorization: Bearer <token>`` or
 ``X-Admin-Token: <token>``, else 401. Described in ``specs/mock-admin.openapi.yaml``.
 
-Admin requests are classified as operation ``admin``: the fault engine never faults them and the
-journal does not record them, so reading the journal does not change it.
+Every operation is the control service's (``control.ControlService``); this module only reads
+requests and writes answers. Admin requests are classified as operation ``admin``: the fault
+engine never faults them and the journal does not record them, so reading the journal does not
+change it.
 """
 
 from __future__ import annotations
@@ -20,13 +22,11 @@ from typing import Any, NoReturn
 from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from ..fault_rules import ACTION_TYPES, MATCHABLE_OPERATIONS, FaultRuleError
-from ..faults import engine_of
-from ..journal import journal_of
+from ..control import EXTENSION, ControlError, ControlService
+from ..faults import MATCHABLE_OPERATIONS, FaultRuleError, action_types
 
 bp = Blueprint("rhoconnect_mock_admin", __name__, url_prefix="/_mock")
 
-MAX_SEED = 1_000_000  # larger datasets belong in the start-up config (--records)
 JOURNAL_NUMBERS = ("status", "since", "limit")
 JOURNAL_FILTERS = (
     "operation",
@@ -39,6 +39,7 @@ JOURNAL_FILTERS = (
     "method",
     "path",
     "faults",
+    "outcome",
 )
 
 
@@ -62,6 +63,21 @@ def _admin_error(exc: AdminError) -> tuple[Response, int]:
     if exc.field is not None:
         body["field"] = exc.field
     return jsonify(body), exc.code or 400
+
+
+@bp.errorhandler(ControlError)
+def _control_error(exc: ControlError) -> tuple[Response, int]:
+    return jsonify({"error": exc.message, "field": exc.field}), exc.status
+
+
+@bp.errorhandler(FaultRuleError)
+def _rule_error(exc: FaultRuleError) -> tuple[Response, int]:
+    return jsonify({"error": str(exc), "field": exc.field}), 400
+
+
+def _control() -> ControlService:
+    control: ControlService = current_app.extensions[EXTENSION]
+    return control
 
 
 @bp.before_request
@@ -97,10 +113,14 @@ def _body(default: Any = None) -> Any:
         _fail(400, "the body is not valid JSON", "body")
 
 
-def _source(name: str) -> str:
-    if name not in _state().sources:
-        _fail(404, f"unknown source {name!r}", "source")
-    return name
+def _object(body: Any, allowed: tuple[str, ...], what: str) -> Mapping[str, Any]:
+    """``body`` as an object with only the ``allowed`` keys."""
+    if not isinstance(body, Mapping):
+        _fail(400, f"must be an object with {what}", "body")
+    unknown = sorted(set(body) - set(allowed))
+    if unknown:
+        _fail(400, "unknown key; expected " + ", ".join(allowed), unknown[0])
+    return body
 
 
 # -- index and reset -----------------------------------------------------------------------------
@@ -116,7 +136,7 @@ def index() -> Response:
                 r.rule for r in current_app.url_map.iter_rules() if r.rule.startswith("/_mock")
             ),
             "operations": list(MATCHABLE_OPERATIONS),
-            "action_types": list(ACTION_TYPES),
+            "action_types": list(action_types()),
         }
     )
 
@@ -136,15 +156,8 @@ def reset() -> Response:
         if not isinstance(value, bool):
             _fail(400, "must be true or false", key)
         parts[key] = value
-    unknown = sorted(set(body) - set(parts))
-    if unknown:
-        _fail(400, "unknown key; expected data, faults, journal", unknown[0])
-    if parts["data"]:
-        _state().reset()
-    if parts["faults"]:
-        engine_of(current_app).reset()
-    if parts["journal"]:
-        journal_of(current_app).clear()
+    _object(body, ("data", "faults", "journal"), "data, faults, journal")
+    _control().reset(**parts)
     return jsonify({"reset": [k for k, v in parts.items() if v]})
 
 
@@ -153,46 +166,36 @@ def reset() -> Response:
 
 @bp.get("/faults")
 def list_faults() -> Response:
-    return jsonify({"faults": engine_of(current_app).describe()})
+    return jsonify({"faults": _control().faults()})
 
 
 @bp.post("/faults")
 def add_faults() -> tuple[Response, int]:
     """Add one rule (an object) or several (``{"faults": [...]}`` or a list); all or nothing."""
     body = _body()
-    engine = engine_of(current_app)
-    try:
-        if isinstance(body, list):
-            rules = engine.add_many(body, "faults")
-        elif isinstance(body, Mapping) and set(body) == {"faults"}:
-            rules = engine.add_many(body["faults"], "faults")
-        else:
-            rules = [engine.add(body)]
-    except FaultRuleError as exc:
-        _fail(400, str(exc), exc.field)
-    return jsonify({"faults": [r.describe() for r in rules]}), 201
+    control = _control()
+    if isinstance(body, list):
+        rules = control.add_faults(body)
+    elif isinstance(body, Mapping) and set(body) == {"faults"}:
+        rules = control.add_faults(body["faults"])
+    else:
+        rules = [control.fault(control.add_fault(body))]
+    return jsonify({"faults": rules}), 201
 
 
 @bp.delete("/faults")
 def clear_faults() -> Response:
-    engine = engine_of(current_app)
-    count = len(engine.rules)
-    engine.clear()
-    _state().clear_adapter_failures()  # failures the rules armed go with them
-    return jsonify({"cleared": count})
+    return jsonify({"cleared": _control().clear_faults()})
 
 
 @bp.get("/faults/<rule_id>")
 def get_fault(rule_id: str) -> Response:
-    rule = engine_of(current_app).get(rule_id)
-    if rule is None:
-        _fail(404, f"no fault rule {rule_id!r}", "id")
-    return jsonify(rule.describe())
+    return jsonify(_control().fault(rule_id))
 
 
 @bp.delete("/faults/<rule_id>")
 def delete_fault(rule_id: str) -> Response:
-    if not engine_of(current_app).remove(rule_id):
+    if not _control().remove_fault(rule_id):
         _fail(404, f"no fault rule {rule_id!r}", "id")
     return jsonify({"cleared": 1})
 
@@ -200,7 +203,7 @@ def delete_fault(rule_id: str) -> Response:
 @bp.delete("/adapter_failures")
 def clear_adapter_failures() -> Response:
     """Every simulated adapter works again (armed by ``adapter_error`` rules or Python)."""
-    _state().clear_adapter_failures()
+    _control().clear_adapter_failures()
     return jsonify({"cleared": True})
 
 
@@ -209,33 +212,13 @@ def clear_adapter_failures() -> Response:
 
 @bp.get("/sources")
 def list_sources() -> Response:
-    return jsonify(
-        {
-            "sources": [
-                {
-                    "name": s.name,
-                    "partition": s.partition,
-                    "priority": s.priority,
-                    "attributes": list(s.attributes),
-                    "schema": s.schema,
-                }
-                for s in _state().sources.values()
-            ]
-        }
-    )
+    return jsonify({"sources": _control().sources()})
 
 
 @bp.get("/sources/<source>/users/<user>/records")
 def get_records(source: str, user: str) -> Response:
-    records = _state().records(_source(source), user)
-    return jsonify(
-        {
-            "source": source,
-            "user": user,
-            "count": len(records),
-            "records": {k: dict(v) for k, v in records.items()},
-        }
-    )
+    records = _control().records(source, user)
+    return jsonify({"source": source, "user": user, "count": len(records), "records": records})
 
 
 @bp.put("/sources/<source>/users/<user>/records")
@@ -244,28 +227,16 @@ def set_records(source: str, user: str) -> Response:
     body = _body()
     if isinstance(body, Mapping) and set(body) == {"records"}:
         body = body["records"]
-    records = _records(body, "records")
-    _state().set_records(_source(source), user, records)
-    return jsonify({"source": source, "user": user, "count": len(records)})
+    count = _control().set_records(source, user, body)
+    return jsonify({"source": source, "user": user, "count": count})
 
 
 @bp.post("/sources/<source>/users/<user>/seed")
 def seed_records(source: str, user: str) -> Response:
     """Replace the records by ``count`` generated ones (``{"count": 100, "seed": 7}``)."""
-    body = _body()
-    if not isinstance(body, Mapping):
-        _fail(400, "must be an object with count (and seed)", "body")
-    unknown = sorted(set(body) - {"count", "seed"})
-    if unknown:
-        _fail(400, "unknown key; expected count, seed", unknown[0])
-    count = body.get("count")
-    if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= MAX_SEED:
-        _fail(400, f"must be an integer between 0 and {MAX_SEED}", "count")
-    seed = body.get("seed")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-        _fail(400, "must be an integer", "seed")
-    _state().seed_records(_source(source), user, count, seed)
-    return jsonify({"source": source, "user": user, "count": len(_state().records(source, user))})
+    body = _object(_body(), ("count", "seed"), "count (and seed)")
+    count = _control().seed_records(source, user, body.get("count"), body.get("seed"))
+    return jsonify({"source": source, "user": user, "count": count})
 
 
 @bp.post("/sources/<source>/users/<user>/changes")
@@ -277,22 +248,14 @@ def push_changes(source: str, user: str) -> Response:
     body = _body()
     if not isinstance(body, Mapping) or not body:
         _fail(400, "must be an object with insert, update and/or delete", "body")
-    unknown = sorted(set(body) - {"insert", "update", "delete"})
-    if unknown:
-        _fail(400, "unknown key; expected insert, update, delete", unknown[0])
-    inserts = _records(body.get("insert", {}), "insert")
-    updates = _records(body.get("update", {}), "update")
+    _object(body, ("insert", "update", "delete"), "insert, update and/or delete")
     deletes = body.get("delete", [])
-    if not isinstance(deletes, list) or not all(isinstance(d, str) for d in deletes):
+    if not isinstance(deletes, list):
         _fail(400, "must be a list of object ids", "delete")
-    state = _state()
-    _source(source)
-    for oid, attrs in inserts.items():
-        state.backend_insert(source, user, oid, attrs)
-    for oid, attrs in updates.items():
-        state.backend_update(source, user, oid, attrs)
-    deleted = sum(1 for oid in deletes if state.backend_delete(source, user, oid))
-    return jsonify({"inserted": len(inserts), "updated": len(updates), "deleted": deleted})
+    counts = _control().push_changes(
+        source, user, insert=body.get("insert", {}), update=body.get("update", {}), delete=deletes
+    )
+    return jsonify(counts)
 
 
 @bp.post("/sources/<source>/schema_version")
@@ -300,27 +263,8 @@ def bump_schema(source: str) -> Response:
     """Change a fixed-schema source's version (``{"version": "2.0"}``, or bumped by one)."""
     body = _body(default={})
     version = body.get("version") if isinstance(body, Mapping) else None
-    if version is not None and not isinstance(version, str):
-        _fail(400, "must be a string", "version")
-    try:
-        new = _state().bump_schema_version(_source(source), version)
-    except ValueError as exc:
-        _fail(400, str(exc), "source")
+    new = _control().bump_schema_version(source, version)
     return jsonify({"source": source, "version": new})
-
-
-def _records(value: Any, field: str) -> dict[str, dict[str, str]]:
-    if not isinstance(value, Mapping):
-        _fail(400, "must be an object of object id -> attributes", field)
-    out: dict[str, dict[str, str]] = {}
-    for oid, attrs in value.items():
-        if not isinstance(attrs, Mapping):
-            _fail(400, "must be an object of attribute -> value", f"{field}.{oid}")
-        for name, item in attrs.items():
-            if not isinstance(item, str | int | float) or isinstance(item, bool):
-                _fail(400, "must be a string or number", f"{field}.{oid}.{name}")
-        out[str(oid)] = {str(k): str(v) for k, v in attrs.items()}
-    return out
 
 
 # -- journal and errors ------------------------------------------------------------------------------
@@ -345,27 +289,26 @@ def read_journal() -> Response:
                 limit = int(value)
         else:
             _fail(400, "unknown filter; expected " + ", ".join((*JOURNAL_FILTERS, *JOURNAL_NUMBERS)), key)
-    journal = journal_of(current_app)
-    entries = journal.entries(since=since, limit=limit, **filters)
-    return jsonify({**journal.summary(), "entries": entries.to_json()})
+    control = _control()
+    entries = control.journal(since=since, limit=limit, **filters)
+    return jsonify({**control.journal_summary(), "entries": entries.to_json()})
 
 
 @bp.delete("/journal")
 def clear_journal() -> Response:
-    journal_of(current_app).clear(errors=False)
+    _control().clear_journal()
     return jsonify({"cleared": True})
 
 
 @bp.get("/errors")
 def read_errors() -> Response:
     """Unexpected exceptions the mock raised while handling protocol requests."""
-    return jsonify({"errors": journal_of(current_app).errors()})
+    return jsonify({"errors": _control().mock_errors()})
 
 
 @bp.delete("/errors")
 def clear_errors() -> Response:
-    journal = journal_of(current_app)
-    journal.clear_errors()
+    _control().clear_errors()
     return jsonify({"cleared": True})
 
 
@@ -374,24 +317,13 @@ def clear_errors() -> Response:
 
 @bp.get("/clients")
 def list_clients() -> Response:
-    return jsonify({"clients": _state().clients()})
+    return jsonify({"clients": _control().clients()})
 
 
 @bp.get("/clients/<client_id>/sources/<source>")
 def client_source(client_id: str, source: str) -> Response:
     """A client's view of a source: its pending page and its materialised document."""
-    state = _state()
-    if not any(c["id"] == client_id for c in state.clients()):
-        _fail(404, f"unknown client {client_id!r}", "client_id")
-    _source(source)
-    return jsonify(
-        {
-            "client_id": client_id,
-            "source": source,
-            "pending_page": state.pending_page(client_id, source),
-            "document": state.client_document(client_id, source),
-        }
-    )
+    return jsonify(_control().client_source(client_id, source))
 
 
 __all__ = ["bp"]

@@ -1,12 +1,13 @@
 """Shared plumbing of the protocol blueprints: request classification, parameters, answers.
 
-* ``install(app)`` adds the request classifier (``flask.g.rc = RequestInfo(...)`` before any
-  handler, so the fault engine and journal see every request in protocol terms), the headers every
-  RhoConnect answer carries (``Cache-Control``/``pragma``, Rack::Protection's ``X-Content-Type-Options``
-  and, on HTML, ``X-Frame-Options``/``X-XSS-Protection``, the deprecation ``Warning`` on classic
-  routes), the session cookie without ``Vary`` (and none on bulk files), and the error handlers:
-  ``ProtocolError`` as the real server's status and body, Sinatra's 404 for unrouted requests, and
-  RhoConnect's ``catch_all`` 500 for an unexpected exception (still journaled).
+* The request pipeline calls ``classify()`` before any handler (``flask.g.rc = RequestInfo(...)``,
+  so the fault engine and journal see every request in protocol terms) and ``decorate()`` on
+  every answer: the headers RhoConnect always sends (``Cache-Control``/``pragma``,
+  Rack::Protection's ``X-Content-Type-Options`` and, on HTML, ``X-Frame-Options``/
+  ``X-XSS-Protection``, the deprecation ``Warning`` on classic routes).
+* ``install(app)`` sets the session cookie without ``Vary`` (and none on bulk files) and the error
+  handlers: ``ProtocolError`` as the real server's status and body, Sinatra's 404 for unrouted
+  requests, and RhoConnect's ``catch_all`` 500 for an unexpected exception (still journaled).
 * A view declares its protocol operation with ``@operation("query")``. Blueprints whose registered
   name starts with ``classic`` are the classic family (``/application/...``), others are REST.
 * ``params()`` merges query string, form, JSON body and the multipart ``cud`` part, as RhoConnect's
@@ -267,7 +268,8 @@ def json_response(body: bytes, token: str | None = None, count: int | None = Non
 # --------------------------------------------------------------------------- app hooks
 
 
-def _classify() -> None:
+def classify() -> RequestInfo:
+    """This request in protocol terms (also kept on ``flask.g.rc`` for the handlers to fill in)."""
     view = current_app.view_functions.get(request.endpoint or "")
     op: Operation = getattr(view, "_rc_operation", "other")
     if request.path.startswith("/_mock/") or request.path == "/_mock":
@@ -278,7 +280,7 @@ def _classify() -> None:
         rc.family = "classic" if blueprint.startswith("classic") else "rest"
     g.rc = rc
     if op in ("admin", "other"):
-        return
+        return rc
     try:
         p = params()
     except MalformedBody:
@@ -299,10 +301,11 @@ def _classify() -> None:
     elif isinstance(sources, str):
         rc.sources = [s for s in sources.split(",") if s]
     rc.user = session.get(SESSION_USER_KEY)
+    return rc
 
 
-def _decorate(resp: Response) -> Response:
-    rc: RequestInfo | None = g.get("rc")
+def decorate(resp: Response, rc: RequestInfo | None) -> Response:
+    """The headers every RhoConnect answer carries (see the module docstring)."""
     bulk_file = rc is not None and rc.operation == "bulk_file"
     if not bulk_file:  # the files are served as static files, without the server's before filter
         resp.headers["Cache-Control"] = "no-cache"
@@ -329,8 +332,8 @@ def _protocol_error(exc: ProtocolError) -> Response:
 def _unexpected(exc: InternalServerError) -> Response:
     """An exception nobody expected: RhoConnect's ``catch_all`` answers 500 with its message.
 
-    Flask has already sent ``got_request_exception`` (the journal records it, and the pytest
-    plugin fails the test); this only replaces Flask's HTML error page with the real server's shape.
+    The request pipeline has already recorded it (the journal's error list, which makes the pytest
+    plugin fail the test); this only replaces Flask's HTML error page with the real server's shape.
     """
     original = exc.original_exception
     message = str(original) if original is not None and str(original) else "Internal server error"
@@ -363,10 +366,9 @@ class RhoconnectSessionInterface(SecureCookieSessionInterface):
 
 
 def install(app: Flask) -> None:
-    """Attach the classifier, the common response headers and the protocol error handler."""
+    """Attach the session interface and the protocol's error handlers (the request pipeline
+    calls ``classify`` and ``decorate`` itself)."""
     app.session_interface = RhoconnectSessionInterface()
-    app.before_request(_classify)
-    app.after_request(_decorate)
     app.register_error_handler(ProtocolError, _protocol_error)
     app.register_error_handler(InternalServerError, _unexpected)
     app.register_error_handler(404, _no_route)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from rhoconnect_mock.fault_rules import ACTION_TYPES, FaultRuleError, parse_rule, parse_rules
+from rhoconnect_mock.faults import FaultRuleError, action_types, parse_rule, parse_rules
 from rhoconnect_mock.request_info import RequestInfo
 
 QUERY = RequestInfo(operation="query", family="rest", source="Product", user="alice", client_id="c1")
@@ -25,11 +25,11 @@ QUERY = RequestInfo(operation="query", family="rest", source="Product", user="al
         ([{"action": {"type": "status"}}], "faults[0].action.status: is required for status"),
         (
             [{"action": {"type": "explode"}}],
-            "faults[0].action.type: must be one of " + ", ".join(ACTION_TYPES),
+            "faults[0].action.type: must be one of " + ", ".join(action_types()),
         ),
         (
             [{"action": {"status": 500}}],
-            "faults[0].action.type: is required; one of " + ", ".join(ACTION_TYPES),
+            "faults[0].action.type: is required; one of " + ", ".join(action_types()),
         ),
         (
             [{"action": {"type": "status", "status": 500, "colour": "red"}}],

@@ -14,7 +14,7 @@ import requests
 from rhoconnect_mock.cli import main
 from rhoconnect_mock.config import MockConfig
 from rhoconnect_mock.errors import ConfigError
-from rhoconnect_mock.fault_rules import FaultRuleError
+from rhoconnect_mock.faults import FaultRuleError
 from rhoconnect_mock.scenario import config_faults, load_scenario, parse_fail_flag
 
 TOML = """

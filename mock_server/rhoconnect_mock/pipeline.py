@@ -1,0 +1,200 @@
+"""The request pipeline: every request goes through the same explicit sequence of steps.
+
+1. open the request's journal entry (an ``Exchange``), at the WSGI level;
+2. classify the request in protocol terms (``api.common.classify``);
+3. let the fault rules decide which of them fire;
+4. run the handler, or the answer a fault gives instead (with the fault actions that act
+   before the handler);
+5. shape the answer: the protocol's common headers, then the fault rewrites, then the session;
+6. apply network faults (delay, trickle, reset, truncation) while writing it to the socket;
+7. close the journal entry with what the client actually received.
+
+Steps 2-5 need Flask's request context, so ``MockFlask`` routes its two documented override
+points (``full_dispatch_request`` and ``process_response``) to the pipeline; steps 1, 6 and 7
+wrap the Flask app as a WSGI callable. An exception at any step still closes the entry: Flask's
+own error handling turns it into RhoConnect's 500 with the message (recorded as ``error``), and
+an exception outside Flask is answered the same way here.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from flask import Flask, Response, request
+from flask.typing import ResponseReturnValue
+
+from .api import common
+from .errors import MalformedBody
+from .exchange import ENVIRON_KEY, Exchange, error_record
+from .faults import FaultContext, FaultEngine, FaultRule, network
+from .journal import Journal
+from .request_info import RequestInfo
+from .state import MockState
+
+log = logging.getLogger(__name__)
+
+StartResponse = Callable[..., Any]
+WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+
+class MockFlask(Flask):
+    """Flask with its dispatch and response processing handed to the app's ``Pipeline``."""
+
+    pipeline: Pipeline
+
+    def full_dispatch_request(self) -> Response:
+        self._got_first_request = True
+        return self.pipeline.dispatch()
+
+    def process_response(self, response: Response) -> Response:
+        response = self.pipeline.shape(response)
+        response = super().process_response(response)
+        self.pipeline.answered(response)
+        return response
+
+    def handle_exception(self, e: Exception) -> Response:
+        self.pipeline.failed(e)
+        return super().handle_exception(e)
+
+
+class Pipeline:
+    """The steps one request goes through, for one app (installed as ``app.wsgi_app``)."""
+
+    def __init__(self, app: MockFlask, state: MockState, faults: FaultEngine, journal: Journal) -> None:
+        self.app = app
+        self.state = state
+        self.faults = faults
+        self.journal = journal
+        self._flask_wsgi: WSGIApp = app.wsgi_app
+        app.pipeline = self
+        app.wsgi_app = self  # type: ignore[method-assign]
+
+    # -- steps 1, 6 and 7: the WSGI level ------------------------------------------------------------
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        exchange = Exchange.open(environ)
+        environ[ENVIRON_KEY] = exchange
+        try:
+            try:
+                status, headers, result = self._run_app(environ)
+            except Exception as exc:  # a failure outside Flask's own handling (a bug in a step here)
+                log.exception("request pipeline failed on %s %s", exchange.method, exchange.path)
+                return self._internal_error(exchange, exc, start_response)
+            plan = self.faults.plan(exchange.fired)
+            if plan is None:  # the common case: the answer goes out as it is
+                exchange.close(self.journal)
+                start_response(status, headers)
+                return result
+            body = _drain(result)
+            sent = network.body_sent(plan, body)
+            reached = None if plan.ending == "reset_before_headers" else int(status.split(" ", 1)[0])
+            exchange.delivered(plan.ending or "complete", reached, sent, plan.delay)
+            exchange.close(self.journal)  # before the wire actions: a reset ends the request
+            return network.deliver(plan, environ, start_response, status, headers, body)
+        finally:
+            exchange.close(self.journal)  # every path leaves the entry recorded (once)
+
+    def _run_app(self, environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], Iterable[bytes]]:
+        captured: dict[str, Any] = {}
+
+        def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            captured["status"], captured["headers"] = status, headers
+            return _no_write
+
+        result = self._flask_wsgi(environ, capture)
+        return captured["status"], captured["headers"], result
+
+    def _internal_error(
+        self, exchange: Exchange, exc: Exception, start_response: StartResponse
+    ) -> list[bytes]:
+        """RhoConnect's ``catch_all`` 500 with the message, for a failure outside Flask."""
+        self.failed(exc, exchange)
+        message = (exchange.error or "").encode("utf-8")
+        exchange.status, exchange.content_type = 500, common.HTML
+        exchange.response_body, exchange.bytes_sent = message, len(message)
+        exchange.close(self.journal)
+        start_response("500 Internal Server Error", [("Content-Type", common.HTML)])
+        return [message]
+
+    # -- steps 2-4: inside Flask's request context ----------------------------------------------------
+
+    def dispatch(self) -> Response:
+        """Classify, let the rules decide, then the handler or the fault's answer; then finalise."""
+        app = self.app
+        exchange = _exchange()
+        rc = exchange.rc = common.classify()
+        try:
+            fired = self._decide(exchange, rc)
+            answer = None
+            if fired:
+                exchange.fault_context = FaultContext(self.state, rc)
+                answer = self.faults.before(exchange.fault_context, fired)
+            rv: ResponseReturnValue | None = answer
+            if rv is None:
+                rv = app.preprocess_request()  # blueprint checks (the admin token)
+            if rv is None:
+                rv = app.dispatch_request()
+        except Exception as exc:
+            rv = app.handle_user_exception(exc)
+        return app.finalize_request(rv)
+
+    def _decide(self, exchange: Exchange, rc: RequestInfo) -> list[FaultRule]:
+        if not self.faults.rules or rc.operation == "admin":
+            return []
+        fired = self.faults.fire(rc, _login_name() if rc.operation == "login" else None)
+        exchange.fired = fired
+        return fired
+
+    # -- step 5: the answer's shape --------------------------------------------------------------------
+
+    def shape(self, response: Response) -> Response:
+        """The protocol's common headers, then the fault rewrites (once, even on an error path)."""
+        exchange = _exchange()
+        response = common.decorate(response, exchange.rc)
+        ctx, exchange.fault_context = exchange.fault_context, None  # rewrite once, even on an error path
+        if ctx is not None:
+            response = self.faults.after(ctx, exchange.fired, response)
+            exchange.delay_seconds += ctx.delay_before
+        return response
+
+    def answered(self, response: Response) -> None:
+        """The final answer of the app, seen inside the request context."""
+        _exchange().answered(request, response, self.journal.body_limit)
+
+    def failed(self, exc: BaseException, exchange: Exchange | None = None) -> None:
+        """An unexpected exception: on the entry as ``error``, and in the journal's error list."""
+        exchange = exchange or _exchange()
+        exchange.failed(exc)
+        operation = exchange.rc.operation if exchange.rc is not None else None
+        self.journal.record_error(error_record(exchange, exc, operation))
+
+
+def _exchange() -> Exchange:
+    exchange: Exchange | None = request.environ.get(ENVIRON_KEY)
+    if exchange is None:  # the Flask app called without its pipeline (e.g. a test client on wsgi_app)
+        exchange = request.environ[ENVIRON_KEY] = Exchange.open(request.environ)
+    return exchange
+
+
+def _login_name() -> str | None:
+    """The login a login request carries (JSON or form), or ``None`` if it cannot be read."""
+    try:
+        login = common.params().get("login")
+    except MalformedBody:
+        return None
+    return str(login) if login is not None else None
+
+
+def _no_write(data: bytes) -> None:  # pragma: no cover - Flask never uses the legacy write callable
+    raise RuntimeError("write() is not supported through the request pipeline")
+
+
+def _drain(result: Iterable[bytes]) -> bytes:
+    try:
+        return b"".join(result)
+    finally:
+        close = getattr(result, "close", None)
+        if close is not None:
+            close()
