@@ -12,8 +12,8 @@ import time
 import pytest
 import requests
 from rhoconnect_mock import MockServer
-from rhoconnect_mock.faults.network import delay_seconds
 from rhoconnect_mock.faults import parse_rule
+from rhoconnect_mock.faults.network import delay_seconds
 from test_faults_support import CID, Rc
 
 EMPTY_PAGE = b'[{"version":3},{"token":""},{"count":0},{"progress_count":0},{"total_count":25},{}]'
