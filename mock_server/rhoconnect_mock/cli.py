@@ -17,7 +17,6 @@ import sys
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import click
@@ -25,7 +24,7 @@ import click
 from .app import create_app, get_state
 from .config import MockConfig, parse_record_specs, parse_user_specs, resolve_config
 from .errors import ConfigError
-from .server import make_server
+from .server import make_server, serve_until_stopped
 
 log = logging.getLogger(__name__)
 
@@ -187,27 +186,11 @@ def serve(**options: Any) -> None:
     host, port = server.bind_addr[0], server.bind_addr[1]
     shown = f"[{host}]" if ":" in str(host) else host
     click.echo(banner(cfg, f"http://{shown}:{port}"))
-    _stop_on_sigterm()
-    try:
-        server.serve()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.stop()
-
-
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
-
-
-def _stop_on_sigterm() -> None:
-    """Make SIGTERM (kill, CI teardown, ``docker stop``) shut down like Ctrl-C.
-
-    Python's default SIGTERM ends the process at once, without ``finally`` blocks or exit
-    hooks, which left the temporary bulk folder behind on every stop.
-    """
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _interrupt)
+    # SIGTERM (kill, CI teardown, ``docker stop``) stops like Ctrl-C: Python's default would end the
+    # process at once, without ``finally`` blocks or exit hooks, leaving the temporary bulk folder.
+    serve_until_stopped(
+        server, (signal.SIGTERM,) if threading.current_thread() is threading.main_thread() else ()
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> None:

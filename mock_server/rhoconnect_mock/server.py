@@ -10,9 +10,10 @@ network faults can reset connections.
 from __future__ import annotations
 
 import logging
+import signal
 import threading
 from collections.abc import Mapping
-from types import TracebackType
+from types import FrameType, TracebackType
 from typing import Any
 
 from cheroot import wsgi
@@ -59,6 +60,41 @@ class WSGIServer(wsgi.Server):
 def make_server(app: Flask, host: str, port: int, threads: int = 16) -> WSGIServer:
     """A ready-to-start server for ``app`` (``prepare()`` binds; ``serve()`` blocks)."""
     return WSGIServer((host, port), app, threads=threads)
+
+
+def serve_until_stopped(server: WSGIServer, stop_signals: tuple[int, ...] = (signal.SIGTERM,)) -> None:
+    """Serve a prepared server until Ctrl-C or one of ``stop_signals``, then stop it cleanly.
+
+    The serve loop runs in its own thread and the main thread only waits. A stop request (the
+    signal handler, or Ctrl-C's ``KeyboardInterrupt``) therefore lands in that wait, never inside
+    cheroot's own code: an exception raised there at an arbitrary point (e.g. while a worker queue's
+    lock is held) could leave the shutdown path waiting forever. ``stop()`` then runs in a normal
+    context and joins the worker threads.
+    """
+    stopping = threading.Event()
+
+    def serve() -> None:
+        try:
+            server.serve()
+        finally:
+            stopping.set()  # the loop ended on its own (an error): stop too
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        stopping.set()
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in stop_signals}
+    thread = threading.Thread(target=serve, name="rhoconnect-mock-serve", daemon=True)
+    thread.start()
+    try:
+        while not stopping.wait(0.5):  # a timed wait keeps Ctrl-C responsive on every platform
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+        thread.join(timeout=10)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 class MockServer(ControlService):
