@@ -27,12 +27,14 @@ SPEC = Path(__file__).resolve().parents[3] / "specs" / "mock-admin.openapi.yaml"
 
 def test_the_admin_spec_publishes_each_registered_action_schema() -> None:
     schemas = yaml.safe_load(SPEC.read_text())["components"]["schemas"]
-    mapping = schemas["Action"]["discriminator"]["mapping"]
-    assert sorted(mapping) == sorted(ACTIONS)
+    assert schemas["Action"]["properties"]["type"]["enum"] == sorted(ACTIONS)
+    published = {
+        name: schema for name, schema in schemas.items() if name.endswith("Action") and name != "Action"
+    }
+    assert len(published) == len(ACTIONS)
     for name, kind in ACTIONS.items():
-        published = schemas[mapping[name].rsplit("/", 1)[1]]
-        assert published == kind.schema(), f"specs/mock-admin.openapi.yaml disagrees with action {name!r}"
-    assert {ref["$ref"] for ref in schemas["Action"]["oneOf"]} == set(mapping.values())
+        schema_name = "".join(part.capitalize() for part in name.split("_")) + "Action"
+        assert published[schema_name] == kind.schema(), f"the admin spec disagrees with action {name!r}"
 
 
 def test_every_flag_word_stands_for_a_valid_rule_of_its_own_action() -> None:
