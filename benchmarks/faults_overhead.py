@@ -4,18 +4,16 @@ The loop is the mock server benchmark's (``mock_protocol_loop.py``): login, clie
 of 2000 acknowledged until the empty token, over N records of 5 attributes. Each variant runs in
 its own server process; runs are interleaved so machine noise spreads over all variants:
 
-* ``stripped``: the fault engine and the journal removed from the app (the baseline),
-* ``journal``: the journal only (fault engine removed),
 * ``shipped``: as shipped, with no rules,
 * ``rules``: as shipped, with 10 rules that never match this traffic (search/bulk operations,
   another user).
 
     .venv/bin/python benchmarks/faults_overhead.py --records 100000 --repeat 7
 
-End-to-end times on a shared machine are noisy (a few per cent between identical runs), so the
-script also measures what the hooks cost per request by calling them directly (``timeit``, best
-of 5) with a 2000-record page as the response; that cost times the loop's requests, over the loop
-time, is the engine's share of the benchmark.
+The fault engine and the journal are steps of the request pipeline, which is the app's dispatch,
+so there is no app without them to compare with end to end; the script measures what those steps
+cost per request by calling them directly (``timeit``, best of 5) with a 2000-record page as the
+response. That cost times the loop's requests, over the loop time, is their share of the loop.
 """
 
 from __future__ import annotations
@@ -31,7 +29,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from mock_common import Client
 
-VARIANTS = ("stripped", "journal", "shipped", "rules")
+VARIANTS = ("shipped", "rules")
 NON_MATCHING = [
     {"match": {"operation": "search"}, "action": {"type": "status", "status": 500}},
     {"match": {"operation": "bulk_data"}, "action": {"type": "bulk", "result": "wait"}},
@@ -46,25 +44,12 @@ NON_MATCHING = [
 ]
 
 
-def strip(app: Any, keep_journal: bool) -> None:
-    """Remove the fault engine (and the journal unless kept) from a ``create_app`` app."""
-    from rhoconnect_mock.faults import NetworkFaultMiddleware
-
-    gone = {"rhoconnect_mock.faults"} | (set() if keep_journal else {"rhoconnect_mock.journal"})
-    for table in (app.before_request_funcs, app.after_request_funcs):
-        table[None] = [f for f in table.get(None, []) if f.__module__ not in gone]
-    if isinstance(app.wsgi_app, NetworkFaultMiddleware):
-        app.wsgi_app = app.wsgi_app.wsgi_app
-
-
 def serve(variant: str, records: int) -> None:
     """Child process: build the app for ``variant``, print the base URL, serve until killed."""
     from rhoconnect_mock import create_app
     from rhoconnect_mock.server import make_server
 
     app = create_app({"records": {"Product": records}})
-    if variant in ("stripped", "journal"):
-        strip(app, keep_journal=variant == "journal")
     if variant == "rules":
         from rhoconnect_mock.faults import engine_of
 
@@ -76,25 +61,26 @@ def serve(variant: str, records: int) -> None:
     server.serve()
 
 
-def hook_costs_us(iterations: int) -> dict[str, float]:
-    """Best-of-5 cost (microseconds) per request of each hook, called directly in a request context.
+def step_costs_us(iterations: int) -> dict[str, float]:
+    """Best-of-5 cost (microseconds) per request of the pipeline's fault and journal steps.
 
-    A page of 2000 records is the response, so the journal's body excerpt is measured at its real
-    size. Requests through a server are too noisy on a shared machine to resolve microseconds.
+    Called directly in a request context, with a page of 2000 records as the answer, so the
+    journal's body excerpt is measured at its real size. Requests through a server are too noisy
+    on a shared machine to resolve microseconds.
     """
     import timeit
 
     import flask
     from rhoconnect_mock import create_app
-    from rhoconnect_mock.faults import NetworkFaultMiddleware, engine_of
+    from rhoconnect_mock.exchange import Exchange
+    from rhoconnect_mock.faults import engine_of
+    from rhoconnect_mock.journal import journal_of
+    from rhoconnect_mock.pipeline import MockFlask
     from rhoconnect_mock.request_info import RequestInfo
 
     app = create_app({"records": {"Product": 10}})
-    hooks = app.before_request_funcs[None] + app.after_request_funcs[None]
-    modules = ("rhoconnect_mock.faults", "rhoconnect_mock.journal")
-    mine = {m: [f for f in hooks if f.__module__ == m] for m in modules}
-    fault_before, fault_after = mine["rhoconnect_mock.faults"]
-    journal_start, journal_finish = mine["rhoconnect_mock.journal"]
+    assert isinstance(app, MockFlask)
+    pipeline, engine, journal = app.pipeline, engine_of(app), journal_of(app)
     page = (
         b"["
         + b",".join(
@@ -102,30 +88,28 @@ def hook_costs_us(iterations: int) -> dict[str, float]:
         )
         + b"]"
     )
-
-    def inner(environ: Any, start_response: Any) -> list[bytes]:
-        start_response("200 OK", [("Content-Type", "application/json")])
-        return [page]
-
-    middleware = NetworkFaultMiddleware(inner, engine_of(app))
     costs: dict[str, float] = {}
 
     def best(stmt: Any) -> float:
         return min(timeit.repeat(stmt, number=iterations, repeat=5)) / iterations * 1e6
 
     with app.test_request_context("/app/v1/Product?p_size=2000"):
-        flask.g.rc = RequestInfo(
-            operation="query", family="rest", source="Product", user="bench", client_id="c"
-        )
+        rc = RequestInfo(operation="query", family="rest", source="Product", user="bench", client_id="c")
+        exchange = Exchange(method="GET", path="/app/v1/Product", query_string="p_size=2000", rc=rc)
         response = flask.Response(page, content_type="application/json")
-        costs["faults, no rules"] = best(
-            lambda: (fault_before(), fault_after(response), middleware({}, lambda s, h: None))
-        )
-        engine_of(app).add_many(NON_MATCHING)
-        costs["faults, 10 rules none matching"] = best(
-            lambda: (fault_before(), fault_after(response), middleware({}, lambda s, h: None))
-        )
-        costs["journal"] = best(lambda: (journal_start(), journal_finish(response)))
+
+        def faults() -> None:
+            engine.plan(pipeline._decide(exchange, rc))
+
+        def journal_step() -> None:
+            entry = Exchange(method="GET", path="/app/v1/Product", query_string="p_size=2000", rc=rc)
+            entry.answered(flask.request, response, journal.body_limit)
+            entry.close(journal)
+
+        costs["faults, no rules"] = best(faults)
+        engine.add_many(NON_MATCHING)
+        costs["faults, 10 rules none matching"] = best(faults)
+        costs["journal"] = best(journal_step)
     return costs
 
 
@@ -171,7 +155,7 @@ def main() -> None:
     for _ in range(args.repeat):
         for variant in VARIANTS:
             times[variant].append(run(variant, args.records, args.p_size))
-    base = min(times["stripped"])
+    base = min(times["shipped"])
     requests_in_loop = 2 + -(-args.records // args.p_size) + 1
     print(
         f"end to end: {args.records} records, pages of {args.p_size} ({requests_in_loop} requests), "
@@ -181,10 +165,10 @@ def main() -> None:
         best = min(times[variant])
         print(
             f"  {variant:9s} min {best:.3f} s  median {statistics.median(times[variant]):.3f} s  "
-            f"min vs stripped {100 * (best - base) / base:+.1f}%"
+            f"min vs shipped {100 * (best - base) / base:+.1f}%"
         )
-    costs = hook_costs_us(iterations=20_000)
-    print(f"per-request cost of the hooks, called directly; share of the best stripped loop ({base:.3f} s):")
+    costs = step_costs_us(iterations=20_000)
+    print(f"per-request cost of the pipeline steps, called directly; share of the best loop ({base:.3f} s):")
     for name, cost in costs.items():
         share = 100 * cost * 1e-6 * requests_in_loop / base
         print(f"  {name:32s} {cost:6.2f} us/request  = {share:.4f}% of the loop")
