@@ -24,6 +24,8 @@ import click
 from .app import create_app, get_state
 from .config import MockConfig, parse_record_specs, parse_user_specs, resolve_config
 from .errors import ConfigError
+from .pipeline import pipeline_of
+from .request_log import LOG_FORMATS, LogFormat, RequestLog
 from .server import make_server, serve_until_stopped
 
 log = logging.getLogger(__name__)
@@ -171,10 +173,20 @@ def cli() -> None:
 )
 @click.option("--admin-token", default=None, help="require this bearer token on the admin API (/_mock/)")
 @click.option("--journal-size", type=int, default=None, help="requests kept in the journal (default 10000)")
-def serve(**options: Any) -> None:
+@click.option("--quiet", is_flag=True, default=False, help="no request log line per request")
+@click.option(
+    "--log-format",
+    type=click.Choice(LOG_FORMATS),
+    default="text",
+    show_default=True,
+    help="request log lines as text or as JSON objects",
+)
+def serve(quiet: bool, log_format: LogFormat, **options: Any) -> None:
     """Serve the RhoConnect protocol until interrupted."""
     cfg = build_config(options, os.environ)
     app = create_app(cfg)
+    if not quiet:
+        pipeline_of(app).observe(RequestLog(sys.stdout, log_format))
     server = make_server(app, cfg.host, cfg.port, cfg.threads)
     try:
         server.prepare()

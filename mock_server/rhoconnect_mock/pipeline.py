@@ -29,7 +29,7 @@ from .api import common
 from .errors import MalformedBody
 from .exchange import ENVIRON_KEY, Exchange, error_record
 from .faults import FaultContext, FaultEngine, FaultRule, network
-from .journal import Journal
+from .journal import Journal, JournalEntry
 from .request_info import RequestInfo
 from .state import MockState
 
@@ -68,8 +68,23 @@ class Pipeline:
         self.faults = faults
         self.journal = journal
         self._flask_wsgi: WSGIApp = app.wsgi_app
+        self._observers: list[Callable[[JournalEntry], None]] = []
         app.pipeline = self
         app.wsgi_app = self  # type: ignore[method-assign]
+
+    def observe(self, observer: Callable[[JournalEntry], None]) -> None:
+        """Call ``observer`` with every journal entry as it is recorded (e.g. a console log)."""
+        self._observers.append(observer)
+
+    def _close(self, exchange: Exchange) -> None:
+        entry = exchange.close(self.journal)
+        if entry is None:
+            return
+        for observer in self._observers:
+            try:
+                observer(entry)
+            except Exception:  # an observer's failure must not change the answer
+                log.exception("request observer %r failed", observer)
 
     # -- steps 1, 6 and 7: the WSGI level ------------------------------------------------------------
 
@@ -84,17 +99,17 @@ class Pipeline:
                 return self._internal_error(exchange, exc, start_response)
             plan = self.faults.plan(exchange.fired)
             if plan is None:  # the common case: the answer goes out as it is
-                exchange.close(self.journal)
+                self._close(exchange)
                 start_response(status, headers)
                 return result
             body = _drain(result)
             sent = network.body_sent(plan, body)
             reached = None if plan.ending == "reset_before_headers" else int(status.split(" ", 1)[0])
             exchange.delivered(plan.ending or "complete", reached, sent, plan.delay)
-            exchange.close(self.journal)  # before the wire actions: a reset ends the request
+            self._close(exchange)  # before the wire actions: a reset ends the request
             return network.deliver(plan, environ, start_response, status, headers, body)
         finally:
-            exchange.close(self.journal)  # every path leaves the entry recorded (once)
+            self._close(exchange)  # every path leaves the entry recorded (once)
 
     def _run_app(self, environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], Iterable[bytes]]:
         captured: dict[str, Any] = {}
@@ -114,7 +129,7 @@ class Pipeline:
         message = (exchange.error or "").encode("utf-8")
         exchange.status, exchange.content_type = 500, common.HTML
         exchange.response_body, exchange.bytes_sent = message, len(message)
-        exchange.close(self.journal)
+        self._close(exchange)
         start_response("500 Internal Server Error", [("Content-Type", common.HTML)])
         return [message]
 
@@ -169,6 +184,13 @@ class Pipeline:
         exchange.failed(exc)
         operation = exchange.rc.operation if exchange.rc is not None else None
         self.journal.record_error(error_record(exchange, exc, operation))
+
+
+def pipeline_of(app: Flask) -> Pipeline:
+    """The request pipeline of an app made by ``create_app``."""
+    if not isinstance(app, MockFlask):
+        raise TypeError("not an app made by create_app (no request pipeline)")
+    return app.pipeline
 
 
 def _exchange() -> Exchange:
