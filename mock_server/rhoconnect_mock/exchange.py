@@ -28,6 +28,16 @@ def _text(data: bytes, limit: int) -> str:
     return data[:limit].decode("utf-8", errors="replace")
 
 
+def _head(response: Response, limit: int) -> bytes:
+    """The first ``limit`` bytes of a buffered body, without joining a large page into a copy."""
+    head = b""
+    for chunk in response.iter_encoded():
+        head += chunk
+        if len(head) >= limit:
+            break
+    return head[:limit]
+
+
 @dataclass
 class Exchange:
     """What is known so far about one request and its answer."""
@@ -78,7 +88,7 @@ class Exchange:
         if self.rc is not None and self.rc.operation != "login":  # login bodies carry passwords
             self.request_body = _text(request.get_data(cache=True), body_limit) or None
         if not response.direct_passthrough and response.is_sequence:
-            self.response_body = response.get_data()
+            self.response_body = _head(response, body_limit)
 
     def failed(self, exc: BaseException) -> str:
         """An unexpected exception: its message (what the client gets in the 500)."""
