@@ -22,7 +22,7 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from flask import Flask, Response, request
+from flask import Flask, Response, request, request_started
 from flask.typing import ResponseReturnValue
 
 from .api import common
@@ -94,18 +94,17 @@ class Pipeline:
         try:
             try:
                 status, headers, result = self._run_app(environ)
+                plan = self.faults.plan(exchange.fired)
+                body = b"" if plan is None else _drain(result)
             except Exception as exc:  # a failure outside Flask's own handling (a bug in a step here)
                 log.exception("request pipeline failed on %s %s", exchange.method, exchange.path)
                 return self._internal_error(exchange, exc, start_response)
-            plan = self.faults.plan(exchange.fired)
             if plan is None:  # the common case: the answer goes out as it is
                 self._close(exchange)
                 start_response(status, headers)
                 return result
-            body = _drain(result)
-            sent = network.body_sent(plan, body)
             reached = None if plan.ending == "reset_before_headers" else int(status.split(" ", 1)[0])
-            exchange.delivered(plan.ending or "complete", reached, sent, plan.delay)
+            exchange.delivered(plan.ending or "complete", reached, network.body_sent(plan, body), plan.delay)
             self._close(exchange)  # before the wire actions: a reset ends the request
             return network.deliver(plan, environ, start_response, status, headers, body)
         finally:
@@ -147,6 +146,7 @@ class Pipeline:
                 exchange.fault_context = FaultContext(self.state, rc)
                 answer = self.faults.before(exchange.fault_context, fired)
             rv: ResponseReturnValue | None = answer
+            request_started.send(app, _async_wrapper=app.ensure_sync)
             if rv is None:
                 rv = app.preprocess_request()  # blueprint checks (the admin token)
             if rv is None:
@@ -170,8 +170,8 @@ class Pipeline:
         response = common.decorate(response, exchange.rc)
         ctx, exchange.fault_context = exchange.fault_context, None  # rewrite once, even on an error path
         if ctx is not None:
-            response = self.faults.after(ctx, exchange.fired, response)
             exchange.delay_seconds += ctx.delay_before
+            response = self.faults.after(ctx, exchange.fired, response)
         return response
 
     def answered(self, response: Response) -> None:

@@ -141,6 +141,25 @@ def test_an_exception_in_a_handler_is_a_500_with_its_message_and_an_entry(
     server.clear_errors()
 
 
+def test_a_failure_outside_flask_is_a_500_with_its_message_and_an_entry(
+    server: MockServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rc = Rc(server.base_url)
+    server.fail("query", "delay", seconds=0, times=1)
+
+    def broken_plan(fired: Any) -> Any:
+        raise RuntimeError("planning broke")
+
+    monkeypatch.setattr(server.faults_engine, "plan", broken_plan)
+    answer = rc.query(p_size=PAGE_OF_TWO)
+    assert (answer.status_code, answer.text) == (500, "planning broke")
+    monkeypatch.undo()  # the admin API goes through the pipeline too
+    [entry] = journal(server, operation="query")
+    assert (entry["status"], entry["error"], entry["bytes_sent"]) == (500, "planning broke", 14)
+    assert [e["message"] for e in server.mock_errors()] == ["planning broke"]
+    server.clear_errors()
+
+
 def test_admin_requests_stay_out_of_the_journal_and_are_never_faulted(server: MockServer) -> None:
     server.fail(None, status=503)
     assert requests.get(server.admin_url, timeout=10).status_code == 200
