@@ -1,6 +1,6 @@
 """The app factory: ``create_app(config)`` builds one independent mock RhoConnect server.
 
-All state lives on the app (``app.extensions["rhoconnect_mock"]``, a ``MockState``), so several
+All state lives on the app (a ``MockState``, see ``state.state_of``), so several
 apps can run in one process. Order matters: the request classifier goes in before the fault engine
 and the journal, which read ``flask.g.rc``.
 """
@@ -18,11 +18,9 @@ from flask import Blueprint, Flask
 from . import faults, journal
 from .api import admin, auth, bulk, changes, clients, common, query, search
 from .config import MockConfig, coerce_config
-from .state import MockState
+from .state import MockState, attach_state, state_of
 
 log = logging.getLogger(__name__)
-
-EXTENSION_KEY = "rhoconnect_mock"
 
 
 def register_protocol_module(app: Flask, module: ModuleType, cfg: MockConfig) -> None:
@@ -56,7 +54,7 @@ def create_app(config: MockConfig | Mapping[str, Any] | None = None) -> Flask:
         # Sinatra has no automatic OPTIONS answer: an OPTIONS request is a 404 like any unrouted one.
         PROVIDE_AUTOMATIC_OPTIONS=False,
     )
-    app.extensions[EXTENSION_KEY] = MockState(cfg)
+    attach_state(app, MockState(cfg))
     common.install(app)
     for module in (auth, clients, query, changes, search, bulk):
         register_protocol_module(app, module, cfg)
@@ -68,5 +66,4 @@ def create_app(config: MockConfig | Mapping[str, Any] | None = None) -> Flask:
 
 def get_state(app: Flask) -> MockState:
     """The ``MockState`` of an app made by ``create_app``."""
-    st: MockState = app.extensions[EXTENSION_KEY]
-    return st
+    return state_of(app)

@@ -182,6 +182,18 @@ class MasterDocument:
 
 
 @dataclass
+class PolledView:
+    """The cached master document of one (source, owner) of a source with a poll interval
+    (see ``poll_cache``), and when it is next refreshed."""
+
+    doc: MasterDocument
+    #: ``time.monotonic()`` at or after which the next query runs the adapter again.
+    refresh_at: float = 0.0
+    #: Position of the adapter's change log the cache has been refreshed up to.
+    synced: int = 0
+
+
+@dataclass
 class AdapterFailure:
     """One simulated adapter exception."""
 

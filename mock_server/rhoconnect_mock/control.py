@@ -16,6 +16,7 @@ from .fault_rules import ACTION_PARAMS, FaultRuleError
 from .faults import FaultEngine, engine_of
 from .journal import Entries, Journal, journal_of
 from .scenario import FLAG_ACTIONS, parse_fail_flag
+from .state import state_of
 
 
 def action_from(name: str | None, params: Mapping[str, Any]) -> dict[str, Any]:
@@ -140,7 +141,7 @@ class ControlMixin:
     def clear_faults(self) -> None:
         """Remove every rule and disarm any adapter failure they armed."""
         self.faults_engine.clear()
-        self.app.extensions["rhoconnect_mock"].clear_adapter_failures()
+        state_of(self.app).clear_adapter_failures()
 
     # -- journal and errors ------------------------------------------------------------------------
 
@@ -160,7 +161,7 @@ class ControlMixin:
     def reset(self, *, data: bool = True, faults: bool = True, journal: bool = True) -> None:
         """Fresh state: data as configured and no clients; start-up rules back; empty journal."""
         if data:
-            self.app.extensions["rhoconnect_mock"].reset()
+            state_of(self.app).reset()
         if faults:
             self.faults_engine.reset()
         if journal:
@@ -176,7 +177,7 @@ class ControlMixin:
         delete: Sequence[str] = (),
     ) -> None:
         """Backend changes (as another system would make them) that every client gets next."""
-        state = self.app.extensions["rhoconnect_mock"]
+        state = state_of(self.app)
         for oid, attrs in (insert or {}).items():
             state.backend_insert(source, user, oid, attrs)
         for oid, attrs in (update or {}).items():

@@ -32,6 +32,7 @@ from flask import Flask, Response
 
 from .fault_rules import FaultRule
 from .request_info import RequestInfo
+from .state import MockState, state_of
 
 logger = logging.getLogger(__name__)
 
@@ -46,8 +47,8 @@ DEFAULT_BODIES: dict[int, tuple[str, str]] = {
 }
 
 
-def _state(app: Flask) -> Any:
-    return app.extensions["rhoconnect_mock"]
+def _state(app: Flask) -> MockState:
+    return state_of(app)
 
 
 # -- before the handler ----------------------------------------------------------------------------

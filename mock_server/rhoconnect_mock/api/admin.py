@@ -23,6 +23,7 @@ from werkzeug.exceptions import HTTPException
 from ..fault_rules import ACTION_TYPES, MATCHABLE_OPERATIONS, FaultRuleError
 from ..faults import engine_of
 from ..journal import journal_of
+from ..state import MockState, state_of
 
 bp = Blueprint("rhoconnect_mock_admin", __name__, url_prefix="/_mock")
 
@@ -81,8 +82,8 @@ def _check_token() -> Response | None:
     return response
 
 
-def _state() -> Any:
-    return current_app.extensions["rhoconnect_mock"]
+def _state() -> MockState:
+    return state_of(current_app)
 
 
 def _body(default: Any = None) -> Any:
