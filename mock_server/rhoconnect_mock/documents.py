@@ -170,6 +170,13 @@ def scan(master: MasterDocument, doc: ClientSourceDoc, p_size: int) -> Diff:
     """Diffs from the client's cursor forward, for at most ``p_size`` changed objects."""
     start = doc.cursor
     end = master.visible
+    if not master.moved and not doc.overlay:
+        # Nothing changed since the load and the client holds nothing of its own: every log entry
+        # is an object the client does not have yet, so the page is the next slice of the log.
+        ids = master.log[start : min(end, start + max(p_size, 0))]
+        records = master.records
+        fresh: dict[str, Record] = {oid: records[oid] for oid in ids}
+        return Diff(fresh, {}, start + len(ids), {}, dict(fresh))
     log, moved, records, history, overlay, extras = (
         master.log,
         master.moved,

@@ -10,23 +10,18 @@ with token ``""`` and is forgotten.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from .config import MockConfig
 from .documents import PendingPage, scan
+from .encoding import encode
 from .masters import run_adapter, view
 from .store import Client, Store
 
 UNKNOWN_SOURCE_MESSAGE = "Please set uri in your settings or through console"
 _ERROR_KEYS = ("create-error", "update-error", "delete-error", "update-rollback")
-
-
-def encode(value: Any) -> bytes:
-    """Compact JSON, UTF-8, as RhoConnect writes it."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
 @dataclass

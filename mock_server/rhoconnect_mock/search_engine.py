@@ -10,7 +10,6 @@ objects), and what is sent is also written into the cached master document (``po
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +18,7 @@ from . import masters
 from .backend import Record
 from .config import MockConfig
 from .documents import SearchState
+from .encoding import encode
 from .poll_cache import store_search_result
 from .store import Client, Store
 
@@ -33,7 +33,7 @@ class SearchAnswer:
 
     @property
     def body(self) -> bytes:
-        return json.dumps(self.results, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        return encode(self.results)
 
 
 def _search_error(source: str, key: str, message: str) -> list[dict[str, Any]]:
