@@ -1,12 +1,15 @@
 """Concurrent clients against ``rhoconnect-mock serve``: C clients (over U users) each sync N records
-at the same time; every client must end with exactly the server's data.
+at the same time; every client must end with exactly the server's data. Reports the latency of
+each page request (median, p99, max) as the clients see it.
 
     .venv/bin/python benchmarks/mock_concurrent.py --clients 50 --records 10000
+    .venv/bin/python benchmarks/mock_concurrent.py --clients 200 --records 10000
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import threading
 import time
 
@@ -21,11 +24,13 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=5)
     parser.add_argument("--records", type=int, default=10_000)
     parser.add_argument("--p-size", type=int, default=2000)
+    parser.add_argument("--threads", type=int, default=32, help="server worker threads")
     args = parser.parse_args()
     expected = generate_records(SourceConfig(name="Product"), 0, args.records)
-    proc, base, _ = start_server("--records", f"Product={args.records}", "--threads", "32")
+    proc, base, _ = start_server("--records", f"Product={args.records}", "--threads", str(args.threads))
     results: dict[int, bool] = {}
     errors: list[BaseException] = []
+    latencies: list[float] = []  # seconds per page request, every client
     start = threading.Barrier(args.clients)
 
     def run(i: int) -> None:
@@ -37,7 +42,9 @@ def main() -> None:
             local: dict[str, dict[str, str]] = {}
             token = None
             while True:
+                sent = time.perf_counter()
                 page = client.page("Product", token, args.p_size)
+                latencies.append(time.perf_counter() - sent)
                 apply(local, page)
                 token = page[1]["token"]
                 if not token:
@@ -59,10 +66,14 @@ def main() -> None:
         proc.terminate()
         proc.wait()
     ok = sum(results.values())
+    ms = sorted(t * 1000 for t in latencies) or [0.0]
+    p99 = ms[min(len(ms) - 1, int(len(ms) * 0.99))]
     print(
         f"{args.clients} concurrent clients x {args.records} records: {ok} exact, "
         f"{len(results) - ok} wrong, {len(errors)} failed, {elapsed:.2f} s "
-        f"({args.clients * args.records / elapsed:,.0f} objects/s)"
+        f"({args.clients * args.records / elapsed:,.0f} objects/s); "
+        f"page latency over {len(latencies)} pages: median {statistics.median(ms):.0f} ms, "
+        f"p99 {p99:.0f} ms, max {ms[-1]:.0f} ms"
     )
     if errors:
         raise errors[0]
