@@ -31,6 +31,7 @@ BENCHMARKS: dict[str, tuple[str, dict[str, str]]] = {
         "mock_protocol_loop.py",
         {
             "loop_s": r"'loop_s': ([\d.]+)",
+            "server_cpu_s": r"'server_cpu_s': ([\d.]+)",
             "first10pct_ms": r"'first10pct_median_ms': ([\d.]+)",
             "last10pct_ms": r"'last10pct_median_ms': ([\d.]+)",
         },
@@ -40,6 +41,7 @@ BENCHMARKS: dict[str, tuple[str, dict[str, str]]] = {
         {
             "exact": r"(\d+) exact",
             "elapsed_s": r"failed, ([\d.]+) s",
+            "server_cpu_s": r"server CPU ([\d.]+) s",
             "median_ms": r"median (\d+) ms",
             "p99_ms": r"p99 (\d+) ms",
             "max_ms": r"max (\d+) ms",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import subprocess
 import sys
 import time
@@ -24,6 +25,20 @@ def start_server(*args: str) -> tuple[subprocess.Popen[str], str, float]:
     proc.stdout.readline()
     base = proc.stdout.readline().split()[-1]
     return proc, base, time.perf_counter() - t0
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process has used so far; ``nan`` where ``/proc`` is missing.
+
+    On a shared machine wall-clock figures move with the other users' load; the server's CPU
+    time for the same work moves much less, so the benchmarks report both.
+    """
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class Client:
@@ -60,13 +75,17 @@ class Client:
         assert status == 200
         self.client_id = json.loads(payload)["client"]["client_id"]
 
-    def page(self, source: str, token: str | None, p_size: int) -> list[Any]:
+    def fetch_page(self, source: str, token: str | None, p_size: int) -> bytes:
+        """One query answer's body (request sent, whole response read; not decoded)."""
         query = {"client_id": self.client_id, "p_size": p_size, "version": 3}
         if token:
             query["token"] = token
         status, payload, _ = self._request("GET", f"/app/v1/{source}?{urlencode(query)}")
         assert status == 200
-        page: list[Any] = json.loads(payload)
+        return payload
+
+    def page(self, source: str, token: str | None, p_size: int) -> list[Any]:
+        page: list[Any] = json.loads(self.fetch_page(source, token, p_size))
         return page
 
 

@@ -1,6 +1,7 @@
 """Concurrent clients against ``rhoconnect-mock serve``: C clients (over U users) each sync N records
 at the same time; every client must end with exactly the server's data. Reports the latency of
-each page request (median, p99, max) as the clients see it.
+each page request (median, p99, max): from sending it to having read the whole answer, the
+client's JSON decoding excluded.
 
     .venv/bin/python benchmarks/mock_concurrent.py --clients 50 --records 10000
     .venv/bin/python benchmarks/mock_concurrent.py --clients 200 --records 10000
@@ -9,11 +10,12 @@ each page request (median, p99, max) as the clients see it.
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import threading
 import time
 
-from mock_common import Client, apply, start_server
+from mock_common import Client, apply, cpu_seconds, start_server
 from rhoconnect_mock.config import SourceConfig
 from rhoconnect_mock.seed import generate_records
 
@@ -43,8 +45,9 @@ def main() -> None:
             token = None
             while True:
                 sent = time.perf_counter()
-                page = client.page("Product", token, args.p_size)
+                body = client.fetch_page("Product", token, args.p_size)
                 latencies.append(time.perf_counter() - sent)
+                page = json.loads(body)
                 apply(local, page)
                 token = page[1]["token"]
                 if not token:
@@ -56,12 +59,14 @@ def main() -> None:
 
     try:
         threads = [threading.Thread(target=run, args=(i,)) for i in range(args.clients)]
+        cpu0 = cpu_seconds(proc.pid)
         t0 = time.perf_counter()
         for t in threads:
             t.start()
         for t in threads:
             t.join()
         elapsed = time.perf_counter() - t0
+        server_cpu = cpu_seconds(proc.pid) - cpu0
     finally:
         proc.terminate()
         proc.wait()
@@ -71,7 +76,7 @@ def main() -> None:
     print(
         f"{args.clients} concurrent clients x {args.records} records: {ok} exact, "
         f"{len(results) - ok} wrong, {len(errors)} failed, {elapsed:.2f} s "
-        f"({args.clients * args.records / elapsed:,.0f} objects/s); "
+        f"({args.clients * args.records / elapsed:,.0f} objects/s, server CPU {server_cpu:.2f} s); "
         f"page latency over {len(latencies)} pages: median {statistics.median(ms):.0f} ms, "
         f"p99 {p99:.0f} ms, max {ms[-1]:.0f} ms"
     )

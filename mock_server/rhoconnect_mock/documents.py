@@ -160,6 +160,9 @@ class Diff:
     overlay: dict[str, Record | None]
     #: The current value of every object the diff changes (what the client holds after it).
     sent: dict[str, Record | None]
+    #: Set when the inserts are exactly the initial records at log indexes ``start:stop`` (a
+    #: client that holds nothing of an unchanged document), whose JSON can be reused.
+    initial: tuple[int, int] | None = None
 
     @property
     def count(self) -> int:
@@ -176,7 +179,8 @@ def scan(master: MasterDocument, doc: ClientSourceDoc, p_size: int) -> Diff:
         ids = master.log[start : min(end, start + max(p_size, 0))]
         records = master.records
         fresh: dict[str, Record] = {oid: records[oid] for oid in ids}
-        return Diff(fresh, {}, start + len(ids), {}, dict(fresh))
+        stop = start + len(ids)
+        return Diff(fresh, {}, stop, {}, dict(fresh), (start, stop))
     log, moved, records, history, overlay, extras = (
         master.log,
         master.moved,

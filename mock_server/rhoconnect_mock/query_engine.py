@@ -14,12 +14,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
+from .backend import MasterDocument
 from .config import MockConfig
-from .documents import PendingPage, scan
+from .documents import Diff, PendingPage, scan
 from .encoding import encode
 from .masters import run_adapter, view
 from .store import Client, Store
 
+#: Bytes of remembered page JSON kept per dataset (about the JSON of a million 5-attribute records).
+MEMO_BUDGET = 128 * 1024 * 1024
 UNKNOWN_SOURCE_MESSAGE = "Please set uri in your settings or through console"
 _ERROR_KEYS = ("create-error", "update-error", "delete-error", "update-rollback")
 
@@ -92,7 +97,7 @@ def query_page(
     doc.errors = {}
     if diff.inserts or diff.deletes or "links" in content:
         tok = store.next_token()
-        page = _page(tok, diff.count, md.visible_count, content)
+        page = _page(tok, diff.count, md.visible_count, content, _initial_json(md, diff))
         doc.pending = PendingPage(
             tok,
             page.body,
@@ -111,15 +116,31 @@ def query_page(
     return _page("", 0, md.visible_count, content)
 
 
-def _page(token: str, count: int, total: int, content: Mapping[str, Any]) -> Page:
-    body = encode(
-        [
-            {"version": 3},
-            {"token": token},
-            {"count": count},
-            {"progress_count": 0},
-            {"total_count": total},
-            content,
-        ]
-    )
-    return Page(body, token, count)
+def _initial_json(md: MasterDocument, diff: Diff) -> bytes | None:
+    """The JSON of the diff's inserts when they are a run of initial records: remembered on the
+    dataset, so clients of every owner that start from nothing share one encoding per page."""
+    if diff.initial is None:
+        return None
+    start, stop = diff.initial
+    data = md.dataset
+    encoded = data.remembered(start, stop)
+    if encoded is None:
+        try:
+            encoded = orjson.dumps(diff.inserts)
+        except TypeError:  # a value orjson refuses: this page goes through ``encode`` as a whole
+            return None
+        data.remember(start, stop, encoded, MEMO_BUDGET)
+    return encoded
+
+
+def _page(
+    token: str, count: int, total: int, content: Mapping[str, Any], inserts: bytes | None = None
+) -> Page:
+    head = [{"version": 3}, {"token": token}, {"count": count}, {"progress_count": 0}, {"total_count": total}]
+    if inserts is not None:
+        try:
+            # Same bytes as encoding the insert dict itself (``encoding`` writes orjson's output).
+            return Page(orjson.dumps([*head, {**content, "insert": orjson.Fragment(inserts)}]), token, count)
+        except TypeError:
+            pass  # something else on the page needs the reference encoder
+    return Page(encode([*head, content]), token, count)

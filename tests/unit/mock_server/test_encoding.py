@@ -38,3 +38,27 @@ def test_what_orjson_refuses_or_escapes_differently_still_matches(value: Any) ->
 def test_a_lone_surrogate_fails_as_it_did() -> None:
     with pytest.raises(UnicodeEncodeError):
         encode({"a": "\ud800"})
+
+
+def test_fresh_pages_reuse_one_encoding_and_keep_the_reference_bytes() -> None:
+    import json
+
+    from rhoconnect_mock import create_app
+
+    app = create_app({"records": {"Product": 7}})
+    bodies: list[list[bytes]] = []
+    for user in ("ann", "bob"):  # two owners: two master documents over one dataset
+        web = app.test_client()
+        assert web.post("/rc/v1/app/login", json={"login": user, "password": "p"}).status_code == 200
+        cid = web.post("/rc/v1/clients").get_json()["client"]["client_id"]
+        token, pages = "", []
+        while True:
+            query = {"client_id": cid, "p_size": 3, **({"token": token} if token else {})}
+            body = web.get("/app/v1/Product", query_string=query).data
+            assert reference_encode(json.loads(body)) == body
+            pages.append(body)
+            token = json.loads(body)[1]["token"]
+            if not token:
+                break
+        bodies.append([json.dumps(json.loads(b)[5]).encode() for b in pages])
+    assert bodies[0] == bodies[1] and len(bodies[0]) == 4  # 3 + 3 + 1 objects, then the empty page
