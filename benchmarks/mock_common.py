@@ -49,6 +49,8 @@ class Client:
         self.conn = http.client.HTTPConnection(host, int(port), timeout=120)
         self.cookie = ""
         self.client_id = ""
+        #: GETs sent again because the server closed the keep-alive connection without answering.
+        self.retries = 0
 
     def _request(
         self, method: str, path: str, body: Any = None
@@ -58,8 +60,18 @@ class Client:
         if body is not None:
             data = json.dumps(body).encode()
             headers["Content-Type"] = "application/json"
-        self.conn.request(method, path, body=data, headers=headers)
-        resp = self.conn.getresponse()
+        try:
+            self.conn.request(method, path, body=data, headers=headers)
+            resp = self.conn.getresponse()
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+            if method != "GET":
+                raise
+            # The server dropped an idle keep-alive connection (its socket timeout, under heavy
+            # load): a query is safe to send again on a new one, as HTTP clients do.
+            self.retries += 1
+            self.conn.close()
+            self.conn.request(method, path, body=data, headers=headers)
+            resp = self.conn.getresponse()
         payload = resp.read()
         cookie = resp.getheader("Set-Cookie")
         if cookie:

@@ -16,7 +16,7 @@ applies its overlay updates.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from .backend import MasterDocument, Record
 
@@ -178,9 +178,10 @@ def scan(master: MasterDocument, doc: ClientSourceDoc, p_size: int) -> Diff:
         # is an object the client does not have yet, so the page is the next slice of the log.
         ids = master.log[start : min(end, start + max(p_size, 0))]
         records = master.records
-        fresh: dict[str, Record] = {oid: records[oid] for oid in ids}
+        fresh: dict[str, Record | None] = {oid: records[oid] for oid in ids}
         stop = start + len(ids)
-        return Diff(fresh, {}, stop, {}, dict(fresh), (start, stop))
+        # One dict serves as both: neither the page nor the pending page changes it afterwards.
+        return Diff(cast(dict[str, Record], fresh), {}, stop, {}, fresh, (start, stop))
     log, moved, records, history, overlay, extras = (
         master.log,
         master.moved,
