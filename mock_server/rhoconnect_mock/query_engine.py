@@ -119,7 +119,7 @@ def query_page(
 def _initial_json(md: MasterDocument, diff: Diff) -> bytes | None:
     """The JSON of the diff's inserts when they are a run of initial records: remembered on the
     dataset, so clients of every owner that start from nothing share one encoding per page."""
-    if diff.initial is None:
+    if diff.initial is None or not diff.inserts:
         return None
     start, stop = diff.initial
     data = md.dataset
