@@ -48,13 +48,14 @@ def serve(variant: str, records: int) -> None:
     """Child process: build the app for ``variant``, print the base URL, serve until killed."""
     from rhoconnect_mock import create_app
     from rhoconnect_mock.server import make_server
+    from rhoconnect_mock.state import state_of
 
     app = create_app({"records": {"Product": records}})
     if variant == "rules":
         from rhoconnect_mock.faults import engine_of
 
         engine_of(app).add_many(NON_MATCHING)
-    app.extensions["rhoconnect_mock"].records("Product", "bench")  # generate before timing
+    state_of(app).records("Product", "bench")  # generate before timing
     server = make_server(app, "127.0.0.1", 0)
     server.prepare()
     print(f"http://127.0.0.1:{server.bind_addr[1]}", flush=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import subprocess
 import sys
 import time
@@ -26,6 +27,20 @@ def start_server(*args: str) -> tuple[subprocess.Popen[str], str, float]:
     return proc, base, time.perf_counter() - t0
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process has used so far; ``nan`` where ``/proc`` is missing.
+
+    On a shared machine wall-clock figures move with the other users' load; the server's CPU
+    time for the same work moves much less, so the benchmarks report both.
+    """
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class Client:
     """A minimal protocol client: login, client create, query pages with acknowledgement."""
 
@@ -34,6 +49,8 @@ class Client:
         self.conn = http.client.HTTPConnection(host, int(port), timeout=120)
         self.cookie = ""
         self.client_id = ""
+        #: GETs sent again because the server closed the keep-alive connection without answering.
+        self.retries = 0
 
     def _request(
         self, method: str, path: str, body: Any = None
@@ -43,8 +60,18 @@ class Client:
         if body is not None:
             data = json.dumps(body).encode()
             headers["Content-Type"] = "application/json"
-        self.conn.request(method, path, body=data, headers=headers)
-        resp = self.conn.getresponse()
+        try:
+            self.conn.request(method, path, body=data, headers=headers)
+            resp = self.conn.getresponse()
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+            if method != "GET":
+                raise
+            # The server dropped an idle keep-alive connection (its socket timeout, under heavy
+            # load): a query is safe to send again on a new one, as HTTP clients do.
+            self.retries += 1
+            self.conn.close()
+            self.conn.request(method, path, body=data, headers=headers)
+            resp = self.conn.getresponse()
         payload = resp.read()
         cookie = resp.getheader("Set-Cookie")
         if cookie:
@@ -60,13 +87,17 @@ class Client:
         assert status == 200
         self.client_id = json.loads(payload)["client"]["client_id"]
 
-    def page(self, source: str, token: str | None, p_size: int) -> list[Any]:
+    def fetch_page(self, source: str, token: str | None, p_size: int) -> bytes:
+        """One query answer's body (request sent, whole response read; not decoded)."""
         query = {"client_id": self.client_id, "p_size": p_size, "version": 3}
         if token:
             query["token"] = token
         status, payload, _ = self._request("GET", f"/app/v1/{source}?{urlencode(query)}")
         assert status == 200
-        page: list[Any] = json.loads(payload)
+        return payload
+
+    def page(self, source: str, token: str | None, p_size: int) -> list[Any]:
+        page: list[Any] = json.loads(self.fetch_page(source, token, p_size))
         return page
 
 

@@ -4,8 +4,9 @@ acknowledged until the empty token, over N records of 5 attributes.
     .venv/bin/python benchmarks/mock_protocol_loop.py --records 100000
     .venv/bin/python benchmarks/mock_protocol_loop.py --records 1000000
 
-Prints the loop time (login to the final ``""`` page), the number of pages, and the time of the
-first and last data pages (the engine must be linear: the last page costs about the first).
+Prints the loop time (login to the final ``""`` page), the server process's CPU time during it,
+the number of pages, and the time of the first and last data pages (the engine must be linear: the
+last page costs about the first).
 """
 
 from __future__ import annotations
@@ -14,13 +15,14 @@ import argparse
 import statistics
 import time
 
-from mock_common import Client, start_server
+from mock_common import Client, cpu_seconds, start_server
 
 
 def run(records: int, p_size: int) -> dict[str, float]:
     proc, base, startup = start_server("--records", f"Product={records}")
     try:
         client = Client(base)
+        cpu0 = cpu_seconds(proc.pid)
         t0 = time.perf_counter()
         client.login()
         client.create()
@@ -36,12 +38,14 @@ def run(records: int, p_size: int) -> dict[str, float]:
             if not token:
                 break
         total = time.perf_counter() - t0
+        server_cpu = cpu_seconds(proc.pid) - cpu0
         assert objects == records, (objects, records)
         data = times[:-1]
         head, tail = data[: max(1, len(data) // 10)], data[-max(1, len(data) // 10) :]
         return {
             "startup_s": startup,
             "loop_s": total,
+            "server_cpu_s": server_cpu,
             "pages": len(times),
             "first_page_ms": data[0] * 1000,
             "first10pct_median_ms": statistics.median(head) * 1000,

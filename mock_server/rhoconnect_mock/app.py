@@ -1,7 +1,7 @@
 """The app factory: ``create_app(config)`` builds one independent mock RhoConnect server.
 
-All state lives on the app (``app.extensions["rhoconnect_mock"]``, a ``MockState``; its fault
-engine, journal and control service beside it), so several apps can run in one process. Every
+All state lives on the app (a ``MockState``, read with ``state.state_of``; its fault engine,
+journal and control service beside it), so several apps can run in one process. Every
 request goes through the app's ``Pipeline`` (``pipeline.py``), one explicit sequence of steps.
 """
 
@@ -24,11 +24,9 @@ from .faults import FaultEngine
 from .journal import EXTENSION as JOURNAL_EXTENSION
 from .journal import Journal
 from .pipeline import MockFlask, Pipeline
-from .state import MockState
+from .state import MockState, attach_state
 
 log = logging.getLogger(__name__)
-
-EXTENSION_KEY = "rhoconnect_mock"
 
 
 def register_protocol_module(app: Flask, module: ModuleType, cfg: MockConfig) -> None:
@@ -63,7 +61,7 @@ def create_app(config: MockConfig | Mapping[str, Any] | None = None) -> Flask:
         PROVIDE_AUTOMATIC_OPTIONS=False,
     )
     state = MockState(cfg)
-    app.extensions[EXTENSION_KEY] = state
+    attach_state(app, state)
     engine = app.extensions[FAULTS_EXTENSION] = FaultEngine(cfg.faults)
     journal = app.extensions[JOURNAL_EXTENSION] = Journal(cfg.journal_size)
     app.extensions[CONTROL_EXTENSION] = ControlService(state, engine, journal)
@@ -73,9 +71,3 @@ def create_app(config: MockConfig | Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(admin.bp)
     Pipeline(app, state, engine, journal)
     return app
-
-
-def get_state(app: Flask) -> MockState:
-    """The ``MockState`` of an app made by ``create_app``."""
-    st: MockState = app.extensions[EXTENSION_KEY]
-    return st

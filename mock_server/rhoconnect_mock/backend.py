@@ -38,6 +38,22 @@ class Dataset:
         self._ids: list[str] | None = None
         self._positions: dict[str, int] | None = None
         self._lock = threading.Lock()
+        #: Derived, never state: the JSON of ``{id: record}`` for a run of initial records, by
+        #: (start, stop) log index, so every fresh client of every owner gets the same page bytes
+        #: without encoding them again (``query_engine``). Bounded by ``memo_budget`` bytes.
+        self._memo: dict[tuple[int, int], bytes] = {}
+        self._memo_size = 0
+
+    def remembered(self, start: int, stop: int) -> bytes | None:
+        """The JSON remembered for the initial records ``start:stop`` (``None``: not yet)."""
+        return self._memo.get((start, stop))
+
+    def remember(self, start: int, stop: int, encoded: bytes, budget: int) -> None:
+        """Keep ``encoded`` for ``start:stop`` unless the memo would exceed ``budget`` bytes."""
+        with self._lock:
+            if (start, stop) not in self._memo and self._memo_size + len(encoded) <= budget:
+                self._memo[(start, stop)] = encoded
+                self._memo_size += len(encoded)
 
     def ids(self) -> list[str]:
         with self._lock:
@@ -82,6 +98,11 @@ class MasterDocument:
         #: A client holding one of them gets the current version whole, with no ``delete``.
         self.extras: dict[str, list[Record]] = {}
         self._next_id = 0
+
+    @property
+    def dataset(self) -> Dataset:
+        """The initial records this document was loaded with."""
+        return self._base
 
     @property
     def end(self) -> int:
@@ -179,6 +200,18 @@ class MasterDocument:
             oid = template.format(n=self._next_id, source=source)
             if oid not in self.records and oid not in self.moved and oid not in self._base.records:
                 return oid
+
+
+@dataclass
+class PolledView:
+    """The cached master document of one (source, owner) of a source with a poll interval
+    (see ``poll_cache``), and when it is next refreshed."""
+
+    doc: MasterDocument
+    #: ``time.monotonic()`` at or after which the next query runs the adapter again.
+    refresh_at: float = 0.0
+    #: Position of the adapter's change log the cache has been refreshed up to.
+    synced: int = 0
 
 
 @dataclass

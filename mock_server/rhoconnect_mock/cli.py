@@ -21,12 +21,13 @@ from typing import Any
 
 import click
 
-from .app import create_app, get_state
+from .app import create_app
 from .config import MockConfig, parse_record_specs, parse_user_specs, resolve_config
 from .errors import ConfigError
 from .pipeline import pipeline_of
 from .request_log import LOG_FORMATS, LogFormat, RequestLog
 from .server import make_server, serve_until_stopped
+from .state import state_of
 
 log = logging.getLogger(__name__)
 
@@ -193,7 +194,7 @@ def serve(quiet: bool, log_format: LogFormat, **options: Any) -> None:
     except OSError as exc:
         click.echo(f"Error: cannot listen on {cfg.host}:{cfg.port}: {exc.strerror or exc}", err=True)
         sys.exit(EXIT_RUNTIME)
-    get_state(app).warm_up()  # data generated up front, so the first client does not wait
+    state_of(app).warm_up()  # data generated up front, so the first client does not wait
     gc.freeze()  # the dataset lives as long as the process: keep it out of every collection
     host, port = server.bind_addr[0], server.bind_addr[1]
     shown = f"[{host}]" if ":" in str(host) else host

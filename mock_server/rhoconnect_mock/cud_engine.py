@@ -12,42 +12,69 @@ do with each result follows RhoConnect's cache (see ``poll_cache``).
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import Any
 
+from . import masters
+from .config import MockConfig
 from .documents import ClientSourceDoc
 from .poll_cache import store_create, store_delete
+from .store import Client, SourceSpec, Store
 
-if TYPE_CHECKING:
-    from .state import Client, MockState, SourceSpec
+log = logging.getLogger(__name__)
+
+
+def push(
+    store: Store,
+    config: MockConfig,
+    client: Client,
+    source: str,
+    sections: Mapping[str, Mapping[str, Mapping[str, Any]] | None],
+    blobs: Mapping[str, tuple[str, bytes]],
+) -> None:
+    """Queue a client's ``create``/``update``/``delete`` sections and process the queue (call
+    inside ``store.transaction()``); a push to an unknown source is ignored, as RhoConnect does."""
+    spec = store.source(source)
+    if spec is None:
+        log.info("push to unknown source %r ignored", source)
+        return
+    doc = client.doc(source)
+    for kind in ("create", "update", "delete"):
+        for oid, attrs in (sections.get(kind) or {}).items():
+            clean = {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in (attrs or {}).items()}
+            doc.queue.append((kind, str(oid), clean))
+    process_queue(store, config, spec, client, doc, blobs)
 
 
 def process_queue(
-    state: MockState,
+    store: Store,
+    config: MockConfig,
     spec: SourceSpec,
     client: Client,
     doc: ClientSourceDoc,
     blobs: Mapping[str, tuple[str, bytes]],
 ) -> None:
-    """Process the client's queued operations (call with ``state.lock`` held)."""
-    md = state.master(spec.name, client.user)
-    view = state.view(spec.name, client.user)
+    """Process the client's queued operations (call inside ``store.transaction()``)."""
+    md = masters.master(store, config, spec.name, client.user)
+    view = masters.view(store, config, spec.name, client.user)
     polled = view is not md
     order = {"create": 0, "update": 1, "delete": 2}
     ops = sorted(doc.queue, key=lambda op: order[op[0]])
     doc.queue = []
     for i, (kind, oid, attrs) in enumerate(ops):
-        message = state.failures.check(kind, spec.name, client.user, oid)
+        message = store.adapter_failures().check(kind, spec.name, client.user, oid)
         if kind == "create":
             if message is not None:
                 _object_error(doc, "create-error", oid, attrs, message)
                 doc.queue = ops[i + 1 :]
                 return
-            new_id = md.new_id(state.config.id_template, spec.name)
+            new_id = md.new_id(config.id_template, spec.name)
             value = md.put(new_id, attrs)
             doc.set_held(new_id, store_create(view, new_id, value) if polled else value)
             doc.links[oid] = new_id
-            _store_blobs(state, spec, client, oid, new_id, blobs)
+            _store_blobs(store, spec, client, oid, new_id, blobs)
         elif kind == "update":
             held = doc.held(view, oid)
             if message is not None:
@@ -57,7 +84,7 @@ def process_queue(
             md.merge(oid, attrs)
             if not polled:  # polled: the adapter only, until the next refresh
                 doc.set_held(oid, {**(held or {}), **attrs})
-            _store_blobs(state, spec, client, oid, oid, blobs)
+            _store_blobs(store, spec, client, oid, oid, blobs)
         else:
             if message is not None:
                 _object_error(doc, "delete-error", oid, attrs, message)
@@ -82,7 +109,7 @@ def _object_error(doc: ClientSourceDoc, key: str, oid: str, attrs: dict[str, str
 
 
 def _store_blobs(
-    state: MockState,
+    store: Store,
     spec: SourceSpec,
     client: Client,
     sent_id: str,
@@ -93,4 +120,4 @@ def _store_blobs(
     suffix = f"-{sent_id}"
     for name, blob in blobs.items():
         if name.endswith(suffix):
-            state.store_blob(spec.name, client.user, oid, name[: -len(suffix)], blob)
+            store.put_blob((*spec.owner(client.user), oid, name[: -len(suffix)]), blob)

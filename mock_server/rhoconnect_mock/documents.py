@@ -16,7 +16,7 @@ applies its overlay updates.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from .backend import MasterDocument, Record
 
@@ -160,6 +160,9 @@ class Diff:
     overlay: dict[str, Record | None]
     #: The current value of every object the diff changes (what the client holds after it).
     sent: dict[str, Record | None]
+    #: Set when the inserts are exactly the initial records at log indexes ``start:stop`` (a
+    #: client that holds nothing of an unchanged document), whose JSON can be reused.
+    initial: tuple[int, int] | None = None
 
     @property
     def count(self) -> int:
@@ -170,6 +173,15 @@ def scan(master: MasterDocument, doc: ClientSourceDoc, p_size: int) -> Diff:
     """Diffs from the client's cursor forward, for at most ``p_size`` changed objects."""
     start = doc.cursor
     end = master.visible
+    if not master.moved and not doc.overlay:
+        # Nothing changed since the load and the client holds nothing of its own: every log entry
+        # is an object the client does not have yet, so the page is the next slice of the log.
+        ids = master.log[start : min(end, start + max(p_size, 0))]
+        records = master.records
+        fresh: dict[str, Record | None] = {oid: records[oid] for oid in ids}
+        stop = start + len(ids)
+        # One dict serves as both: neither the page nor the pending page changes it afterwards.
+        return Diff(cast(dict[str, Record], fresh), {}, stop, {}, fresh, (start, stop))
     log, moved, records, history, overlay, extras = (
         master.log,
         master.moved,

@@ -29,22 +29,10 @@ nothing here runs.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 
-from .backend import MasterDocument, Record
+from .backend import MasterDocument, PolledView, Record
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class PolledView:
-    """The cached master document of one (source, owner) and when it is next refreshed."""
-
-    doc: MasterDocument
-    #: ``time.monotonic()`` at or after which the next query runs the adapter again.
-    refresh_at: float = 0.0
-    #: Position of the adapter's change log the cache has been refreshed up to.
-    synced: int = 0
 
 
 def refresh_if_due(view: PolledView, master: MasterDocument, interval: int, now: float) -> bool:

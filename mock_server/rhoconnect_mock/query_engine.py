@@ -1,4 +1,4 @@
-"""Query pages: acknowledgement and re-send (Decision D2), schema changes, metadata, errors.
+"""Query pages: acknowledgement and re-send, schema changes, metadata, errors.
 
 Builds one answer of ``GET /app/v1/<Source>`` for a client from its document (``documents.scan``)
 and what waits for it: links of created objects, per-object errors (delivered once, or with the
@@ -10,23 +10,23 @@ with token ``""`` and is forgotten.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .documents import PendingPage, scan
+import orjson
 
-if TYPE_CHECKING:
-    from .state import Client, MockState, SourceSpec
+from .backend import MasterDocument
+from .config import MockConfig
+from .documents import Diff, PendingPage, scan
+from .encoding import encode
+from .masters import run_adapter, view
+from .store import Client, Store
 
+#: Bytes of remembered page JSON kept per dataset (about the JSON of a million 5-attribute records).
+MEMO_BUDGET = 128 * 1024 * 1024
 UNKNOWN_SOURCE_MESSAGE = "Please set uri in your settings or through console"
 _ERROR_KEYS = ("create-error", "update-error", "delete-error", "update-rollback")
-
-
-def encode(value: Any) -> bytes:
-    """Compact JSON, UTF-8, as RhoConnect writes it."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
 @dataclass
@@ -38,40 +38,19 @@ class Page:
     count: int
 
 
-def run_adapter(state: MockState, spec: SourceSpec, user: str) -> None:
-    """Simulate the adapter's login/query/logoff and store the resulting ``source-error``.
-
-    A successful query publishes the backend's changes to clients (``MasterDocument.publish``);
-    a failed login or query leaves what clients see as it was, as RhoConnect keeps its master
-    document. A failed logoff comes after the query, so the data are published.
-    """
-    key = state.owner(spec, user)
-    errors: dict[str, Any] = {}
-    for stage in ("login", "query", "logoff"):
-        message = state.failures.check(stage, spec.name, user)
-        if message is not None:
-            errors = {f"{stage}-error": {"message": message}}
-            break
-        if stage == "query":
-            state.master(spec.name, user).publish()
-            state.refresh_view(spec, user)
-    if errors:
-        state.source_error_store[key] = errors
-    else:
-        state.source_error_store.pop(key, None)
-
-
-def query_page(state: MockState, client: Client, source: str, token: str | None, p_size: int) -> Page:
-    """One query answer (call with ``state.lock`` held)."""
-    spec = state.sources.get(source)
+def query_page(
+    store: Store, config: MockConfig, client: Client, source: str, token: str | None, p_size: int
+) -> Page:
+    """One query answer (call inside ``store.transaction()``)."""
+    spec = store.source(source)
     if spec is None:
         return _page("", 0, 0, {"source-error": {"query-error": {"message": UNKNOWN_SOURCE_MESSAGE}}})
-    md = state.view(source, client.user)
+    md = view(store, config, source, client.user)
     doc = client.doc(source)
     if doc.pending is not None:
         if token and token == doc.pending.token:
             doc.acknowledge()
-        elif token or state.config.classic_resend:
+        elif token or config.classic_resend:
             return Page(doc.pending.body, doc.pending.token, doc.pending.count)
         else:
             # RhoConnect 7.8: no token acknowledges the pending page, all but its links (its
@@ -80,8 +59,8 @@ def query_page(state: MockState, client: Client, source: str, token: str | None,
             doc.acknowledge()
     # Only a new page runs the adapter (RhoConnect's resend_page does not): a re-send must not
     # use up a limited failure or publish changes the re-sent page cannot carry.
-    run_adapter(state, spec, client.user)
-    source_error = state.source_error_store.get(state.owner(spec, client.user))
+    run_adapter(store, config, spec, client.user)
+    source_error = store.source_error(spec.owner(client.user))
     meta = spec.metadata_json()
     if spec.schema is not None:
         if doc.schema_reset:
@@ -90,7 +69,7 @@ def query_page(state: MockState, client: Client, source: str, token: str | None,
             doc.metadata_seen = meta
             return _page("", 0, md.visible_count, {"metadata": meta} if meta else {})
         if doc.schema_seen is not None and doc.schema_seen != spec.schema_version:
-            tok = state.tokens.next()
+            tok = store.next_token()
             content: dict[str, Any] = {"schema-changed": "true"}
             page = _page(tok, 0, 0, content)
             doc.pending = PendingPage(tok, page.body, 0, "schema-changed", content=content)
@@ -117,8 +96,8 @@ def query_page(state: MockState, client: Client, source: str, token: str | None,
             content[key] = doc.errors[key]
     doc.errors = {}
     if diff.inserts or diff.deletes or "links" in content:
-        tok = state.tokens.next()
-        page = _page(tok, diff.count, md.visible_count, content)
+        tok = store.next_token()
+        page = _page(tok, diff.count, md.visible_count, content, _initial_json(md, diff))
         doc.pending = PendingPage(
             tok,
             page.body,
@@ -137,15 +116,31 @@ def query_page(state: MockState, client: Client, source: str, token: str | None,
     return _page("", 0, md.visible_count, content)
 
 
-def _page(token: str, count: int, total: int, content: Mapping[str, Any]) -> Page:
-    body = encode(
-        [
-            {"version": 3},
-            {"token": token},
-            {"count": count},
-            {"progress_count": 0},
-            {"total_count": total},
-            content,
-        ]
-    )
-    return Page(body, token, count)
+def _initial_json(md: MasterDocument, diff: Diff) -> bytes | None:
+    """The JSON of the diff's inserts when they are a run of initial records: remembered on the
+    dataset, so clients of every owner that start from nothing share one encoding per page."""
+    if diff.initial is None or not diff.inserts:
+        return None
+    start, stop = diff.initial
+    data = md.dataset
+    encoded = data.remembered(start, stop)
+    if encoded is None:
+        try:
+            encoded = orjson.dumps(diff.inserts)
+        except TypeError:  # a value orjson refuses: this page goes through ``encode`` as a whole
+            return None
+        data.remember(start, stop, encoded, MEMO_BUDGET)
+    return encoded
+
+
+def _page(
+    token: str, count: int, total: int, content: Mapping[str, Any], inserts: bytes | None = None
+) -> Page:
+    head = [{"version": 3}, {"token": token}, {"count": count}, {"progress_count": 0}, {"total_count": total}]
+    if inserts is not None:
+        try:
+            # Same bytes as encoding the insert dict itself (``encoding`` writes orjson's output).
+            return Page(orjson.dumps([*head, {**content, "insert": orjson.Fragment(inserts)}]), token, count)
+        except TypeError:
+            pass  # something else on the page needs the reference encoder
+    return Page(encode([*head, content]), token, count)

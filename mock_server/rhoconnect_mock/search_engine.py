@@ -10,17 +10,17 @@ objects), and what is sent is also written into the cached master document (``po
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from . import masters
 from .backend import Record
+from .config import MockConfig
 from .documents import SearchState
+from .encoding import encode
 from .poll_cache import store_search_result
-
-if TYPE_CHECKING:
-    from .state import Client, MockState
+from .store import Client, Store
 
 
 @dataclass
@@ -33,7 +33,7 @@ class SearchAnswer:
 
     @property
     def body(self) -> bytes:
-        return json.dumps(self.results, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        return encode(self.results)
 
 
 def _search_error(source: str, key: str, message: str) -> list[dict[str, Any]]:
@@ -41,14 +41,15 @@ def _search_error(source: str, key: str, message: str) -> list[dict[str, Any]]:
 
 
 def search(
-    state: MockState,
+    store: Store,
+    config: MockConfig,
     client: Client,
     sources: list[tuple[str, str | None]],
     params: Mapping[str, str],
     p_size: int,
     resend: bool = False,
 ) -> SearchAnswer:
-    """One search answer (call with ``state.lock`` held).
+    """One search answer (call inside ``store.transaction()``).
 
     ``resend``: a client recovering an interrupted search (RCC ``recoverSearch``) sends its last
     token with ``resend=1`` and gets the last page again instead of the next one.
@@ -56,13 +57,13 @@ def search(
     results: list[list[dict[str, Any]]] = []
     header_token, total = "", 0
     for name, token in sources:
-        spec = state.sources.get(name)
+        spec = store.source(name)
         if spec is None:
             results.append([])
             continue
         doc = client.doc(name)
-        md = state.master(name, client.user)
-        view = state.view(name, client.user)
+        md = masters.master(store, config, name, client.user)
+        view = masters.view(store, config, name, client.user)
         polled = view is not md
         if token:
             found = doc.search
@@ -81,7 +82,7 @@ def search(
                 ("search", "search-error"),
                 ("logoff", "logoff-error"),
             ):
-                message = state.failures.check(stage, name, client.user)
+                message = store.adapter_failures().check(stage, name, client.user)
                 if message is not None:
                     failure = _search_error(name, key, message)
                     break
@@ -92,7 +93,7 @@ def search(
             matches = [
                 oid for oid, rec in md.records.items() if all(rec.get(k) == v for k, v in wanted.items())
             ]
-            found = doc.search = SearchState(state.tokens.next(), matches)
+            found = doc.search = SearchState(store.next_token(), matches)
         inserts: dict[str, Record] = {}
         remaining = found.remaining
         i = 0

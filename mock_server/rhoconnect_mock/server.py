@@ -19,11 +19,12 @@ from typing import Any
 from cheroot import wsgi
 from flask import Flask
 
-from .app import create_app, get_state
+from .app import create_app
 from .config import MockConfig
 from .control import ControlService
 from .faults import engine_of
 from .journal import journal_of
+from .state import state_of
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +115,7 @@ class MockServer(ControlService):
         port: int = 0,
     ) -> None:
         self.app: Flask = app if app is not None else create_app(config)
-        super().__init__(get_state(self.app), engine_of(self.app), journal_of(self.app))
+        super().__init__(state_of(self.app), engine_of(self.app), journal_of(self.app))
         self._host = host
         self._port = port
         self._server: WSGIServer | None = None

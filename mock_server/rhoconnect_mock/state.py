@@ -1,220 +1,164 @@
-"""All server state of one mock app: sources, users' master documents, clients and their documents.
+"""The mock's state as one object: a facade over the ``Store`` and the engines.
 
-``MockState`` lives on the Flask app as ``app.extensions["rhoconnect_mock"]``; nothing is global.
-One re-entrant lock guards every read-modify-write, so concurrent clients see consistent pages.
-The protocol blueprints call the operations (``query_page``, ``push``, ``search``, client
-management); the admin API, the fault engine, bulk sync and tests use the public contract below.
+``MockState`` lives on the Flask app (``attach_state``/``state_of``); nothing is global. It holds no
+data of its own: everything is in its store (``memory_store.MemoryStore`` unless given another),
+and every operation is one store transaction that calls an engine (``query_engine``,
+``cud_engine``, ``search_engine``, ``bulk_engine``, ``masters``). The protocol blueprints, the admin
+API, the control service, the fault actions and tests use the public contract below.
 
 Public contract (stable; other modules and users rely on it):
 
-* ``config``, ``sources`` (name -> ``SourceSpec``), ``lock``, ``failures``
+* ``config``, ``store``, ``sources`` (name -> ``SourceSpec``), ``lock`` (the store's transaction),
+  ``failures``, ``bulk`` (the bulk file folder)
 * ``reset()``: fresh state, data regenerated from the config; ``add_reset_listener(fn)``: extensions
-  (bulk files, ...) that keep state of their own get ``fn()`` called after every reset
+  that keep state of their own get ``fn()`` called after every reset
 * ``records(source, user)`` (a snapshot), ``master_version(source, user)``, ``set_records``, ``seed_records``
 * ``backend_insert/backend_update/backend_delete(source, user, ...)``: changes made by "another
   system"; every client sees them on its next query (after the poll interval, if the source has one)
-* ``view(source, user)``: the master document clients see; ``expire_poll_interval(source)``
+* ``master(source, user)``, ``view(source, user)``: the master document clients see;
+  ``expire_poll_interval(source)``
 * ``fail_adapter(stage, source, message, *, user, objects, times)``, ``clear_adapter_failures()``,
   ``source_errors(source, user)``, ``bump_schema_version(source)``
+* ``create_client``, ``register_client``, ``client``, ``reset_client``, ``forget_clients``;
+  ``query_page``, ``push``, ``search``, ``bulk_data``; ``blob``, ``store_blob``
 * ``clients()``, ``pending_page(client_id, source)``, ``client_document(client_id, source)``
 For the app partition the ``user`` argument is ignored. An unknown source name raises ``KeyError``.
 """
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import secrets
-import threading
-import time
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
-from . import cud_engine, query_engine, search_engine
+from flask import Flask
+
+from . import bulk_engine, cud_engine, masters, query_engine, search_engine
 from .backend import AdapterFailures, Dataset, MasterDocument
-from .config import MockConfig, Partition, SourceConfig
-from .documents import ClientSourceDoc
+from .bulk_engine import BulkFiles
+from .config import MockConfig, SourceConfig
 from .errors import UnknownClient
-from .poll_cache import PolledView, refresh_if_due
+from .memory_store import MemoryStore
 from .query_engine import Page
 from .search_engine import SearchAnswer
-from .seed import Records, generate_records, load_data_file, normalise_records
-from .tokens import TokenClock
+from .seed import generate_records, load_data_file, normalise_records
+from .store import Client, SourceSpec, Store
 
 log = logging.getLogger(__name__)
 
-
-@dataclass
-class SourceSpec:
-    """A source as the server sees it: partition, priority, optional fixed schema and metadata."""
-
-    name: str
-    partition: Partition
-    priority: int
-    attributes: tuple[str, ...]
-    schema: dict[str, Any] | None = None
-    metadata: dict[str, Any] | str | None = None
-    config: SourceConfig | None = None
-
-    @property
-    def poll_interval(self) -> int:
-        """Seconds between adapter queries (0: every query sees every change; see ``poll_cache``)."""
-        return self.config.poll_interval if self.config is not None else 0
-
-    @property
-    def schema_version(self) -> str | None:
-        return None if self.schema is None else str(self.schema.get("version"))
-
-    def metadata_json(self) -> str | None:
-        """The metadata as the JSON string sent in pages (``schema_version`` kept current)."""
-        if self.metadata is None:
-            return None
-        if isinstance(self.metadata, str):
-            return self.metadata
-        meta = dict(self.metadata)
-        if "schema_version" in meta and self.schema_version is not None:
-            meta["schema_version"] = self.schema_version
-        return json.dumps(meta, separators=(",", ":"), ensure_ascii=False)
+#: Where ``attach_state`` keeps the state on a Flask app (read it with ``state_of``).
+EXTENSION_KEY = "rhoconnect_mock"
 
 
-@dataclass
-class Client:
-    """A client id bound to a user, its device fields and one document per source."""
+def attach_state(app: Flask, state: MockState) -> None:
+    """Make ``state`` the state of ``app``."""
+    app.extensions[EXTENSION_KEY] = state
 
-    id: str
-    user: str
-    fields: dict[str, str] = field(default_factory=dict)
-    docs: dict[str, ClientSourceDoc] = field(default_factory=dict)
 
-    def doc(self, source: str) -> ClientSourceDoc:
-        d = self.docs.get(source)
-        if d is None:
-            d = self.docs[source] = ClientSourceDoc()
-        return d
+def state_of(app: Flask) -> MockState:
+    """The state of ``app`` (set by ``create_app``)."""
+    state = app.extensions[EXTENSION_KEY]
+    if not isinstance(state, MockState):
+        raise TypeError(f"app {app.name!r} has no mock state")
+    return state
 
 
 class MockState:
     """The whole mutable state of one mock server (see the module docstring for the contract)."""
 
-    def __init__(self, config: MockConfig) -> None:
+    def __init__(self, config: MockConfig, store: Store | None = None) -> None:
         self.config = config
-        self.lock = threading.RLock()
-        self.tokens = TokenClock()
-        self.failures = AdapterFailures()
-        self.sources: dict[str, SourceSpec] = {}
-        self._datasets: dict[str, Dataset] = {}
-        self._file_data: dict[str, Records] = {}
-        self._masters: dict[tuple[str, str | None], MasterDocument] = {}
-        self._views: dict[tuple[str, str | None], PolledView] = {}
-        self.source_error_store: dict[tuple[str, str | None], dict[str, Any]] = {}
-        self._clients: dict[str, Client] = {}
-        self._blobs: dict[tuple[str, str | None, str, str], tuple[str, bytes]] = {}
-        self._reset_listeners: list[Callable[[], None]] = []
+        self.store: Store = store if store is not None else MemoryStore()
+        self.bulk = BulkFiles(config.bulk_dir)
+        self._reset_listeners: list[Callable[[], None]] = [self.bulk.clear]
         self.reset()
+
+    @property
+    def lock(self) -> AbstractContextManager[Any]:
+        """The store's transaction: hold it to read or change several things consistently."""
+        return self.store.transaction()
+
+    @property
+    def sources(self) -> Mapping[str, SourceSpec]:
+        """Every source, in priority order."""
+        return self.store.sources()
+
+    @property
+    def failures(self) -> AdapterFailures:
+        return self.store.adapter_failures()
 
     # ----------------------------------------------------------------- data and sources
 
     def reset(self) -> None:
-        """Forget every client, document, change, failure and blob; data come back as configured."""
+        """Forget every client, document, change, failure, blob and bulk file; data come back as
+        configured."""
+        file_data = load_data_file(self.config.data) if self.config.data else {}
         with self.lock:
-            self._file_data = load_data_file(self.config.data) if self.config.data else {}
-            self.sources = {
-                s.name: SourceSpec(
-                    s.name,
-                    s.partition,
-                    s.priority,
-                    s.attributes,
-                    json.loads(json.dumps(s.schema)) if s.schema else None,
-                    s.metadata if not isinstance(s.metadata, dict) else dict(s.metadata),
-                    s,
+            self.store.clear()
+            self.store.set_users(self.config.users)
+            for s in sorted(self.config.sources, key=lambda s: s.priority):
+                self.store.put_source(
+                    SourceSpec(
+                        s.name,
+                        s.partition,
+                        s.priority,
+                        s.attributes,
+                        json.loads(json.dumps(s.schema)) if s.schema else None,
+                        s.metadata if not isinstance(s.metadata, dict) else dict(s.metadata),
+                        s,
+                    )
                 )
-                for s in sorted(self.config.sources, key=lambda s: s.priority)
-            }
-            for name in self._file_data:
-                if name not in self.sources:
-                    attrs = tuple(dict.fromkeys(a for r in self._file_data[name].values() for a in r))
-                    self.sources[name] = SourceSpec(name, "user", 3, attrs)
-            self._datasets.clear()
-            self._masters.clear()
-            self._views.clear()
-            self.source_error_store.clear()
-            self._clients.clear()
-            self._blobs.clear()
-            self.failures.clear()
+            for name, records in file_data.items():
+                if self.store.source(name) is None:
+                    attrs = tuple(dict.fromkeys(a for r in records.values() for a in r))
+                    self.store.put_source(SourceSpec(name, "user", 3, attrs))
+                self.store.put_dataset(name, Dataset(records))
             listeners = list(self._reset_listeners)
-        # Outside the lock: a listener may take locks of its own (the bulk registry does).
+        # Outside the transaction: a listener may take locks of its own.
         for listener in listeners:
             listener()
 
     def add_reset_listener(self, listener: Callable[[], None]) -> None:
         """Call ``listener()`` after every ``reset()``, for extensions that keep state of their own.
 
-        The state knows nothing about them (bulk files, for one); this keeps every reset path
-        (admin API, plugin fixture, ``MockServer.reset``) in step without wrapping methods.
+        This keeps every reset path (admin API, plugin fixture, ``MockServer.reset``) in step
+        without wrapping methods.
         """
         with self.lock:
             self._reset_listeners.append(listener)
 
-    def _spec(self, source: str) -> SourceSpec:
-        spec = self.sources.get(source)
-        if spec is None:
-            raise KeyError(f"unknown source {source!r}")
-        return spec
+    def accepts(self, login: str, password: str) -> bool:
+        """Whether ``login`` may sign in with ``password`` (no users configured: any password)."""
+        with self.lock:
+            users = self.store.users()
+        if users is None:
+            return bool(password)
+        expected = users.get(login)
+        return expected is not None and hmac.compare_digest(expected.encode(), password.encode())
 
     def owner(self, spec: SourceSpec, user: str | None) -> tuple[str, str | None]:
         """The key of a master document: the source and its user (``None`` for the app partition)."""
-        return (spec.name, user if spec.partition == "user" else None)
-
-    def _dataset(self, spec: SourceSpec) -> Dataset:
-        data = self._datasets.get(spec.name)
-        if data is None:
-            if spec.name in self._file_data:
-                records: Records = self._file_data[spec.name]
-            elif spec.config is not None:
-                records = generate_records(spec.config, self.config.seed)
-            else:
-                records = {}
-            data = self._datasets[spec.name] = Dataset(records)
-        return data
+        return spec.owner(user)
 
     def warm_up(self) -> None:
         """Generate (or load) every source's dataset now rather than on the first query."""
         with self.lock:
-            for spec in self.sources.values():
-                self._dataset(spec)
+            for spec in self.store.sources().values():
+                masters.dataset(self.store, self.config, spec)
 
     def master(self, source: str, user: str | None) -> MasterDocument:
         """The master document of ``source`` for ``user`` (created from the dataset on first use)."""
         with self.lock:
-            spec = self._spec(source)
-            key = self.owner(spec, user)
-            md = self._masters.get(key)
-            if md is None:
-                md = self._masters[key] = MasterDocument(self._dataset(spec))
-            return md
+            return masters.master(self.store, self.config, source, user)
 
     def view(self, source: str, user: str | None) -> MasterDocument:
-        """The master document clients of ``user`` see: the cache for a source with a poll
-        interval (``poll_cache``), else the master document itself."""
+        """The master document clients of ``user`` see (the poll cache, if the source has one)."""
         with self.lock:
-            spec = self._spec(source)
-            if spec.poll_interval <= 0:
-                return self.master(source, user)
-            return self._polled(spec, user).doc
-
-    def _polled(self, spec: SourceSpec, user: str | None) -> PolledView:
-        key = self.owner(spec, user)
-        view = self._views.get(key)
-        if view is None:
-            view = self._views[key] = PolledView(MasterDocument(self._dataset(spec)))
-        return view
-
-    def refresh_view(self, spec: SourceSpec, user: str | None) -> None:
-        """The adapter's query succeeded: refresh the cache if the poll interval ran out."""
-        if spec.poll_interval > 0:
-            view = self._polled(spec, user)
-            refresh_if_due(view, self.master(spec.name, user), spec.poll_interval, time.monotonic())
+            return masters.view(self.store, self.config, source, user)
 
     def expire_poll_interval(self, source: str | None = None) -> None:
         """Let the next query of ``source`` (every source if ``None``) run the adapter again.
@@ -222,12 +166,10 @@ class MockState:
         The test hook for "300 s later": no test has to wait for a poll interval.
         """
         with self.lock:
-            for (name, _owner), view in self._views.items():
-                if source is None or name == source:
-                    view.refresh_at = 0.0
+            masters.expire_poll_interval(self.store, source)
 
     def records(self, source: str, user: str | None) -> Mapping[str, Mapping[str, str]]:
-        """Current master records of ``source`` for ``user``: a snapshot taken under the lock.
+        """Current master records of ``source`` for ``user``: a snapshot taken in a transaction.
 
         Not the live dict: a reader iterating it (the admin API, a test) while a request
         changes the data would fail with "dictionary changed size during iteration". Record
@@ -249,7 +191,7 @@ class MockState:
     def seed_records(self, source: str, user: str | None, count: int, seed: int | None = None) -> None:
         """Replace the records by ``count`` generated ones (``seed`` defaults to the config's)."""
         with self.lock:
-            spec = self._spec(source)
+            spec = masters.spec_of(self.store, source)
             base = spec.config or SourceConfig(name=source, attributes=spec.attributes)
             data = generate_records(base, self.config.seed if seed is None else seed, count)
             self.master(source, user).replace_all(data)
@@ -272,7 +214,7 @@ class MockState:
     def bump_schema_version(self, source: str, version: str | None = None) -> str:
         """Change a fixed-schema source's version; clients get ``schema-changed`` next."""
         with self.lock:
-            spec = self._spec(source)
+            spec = masters.spec_of(self.store, source)
             if spec.schema is None:
                 raise ValueError(f"source {source!r} has no fixed schema")
             if version is None:
@@ -282,17 +224,18 @@ class MockState:
                 except ValueError:
                     version = old + ".1"
             spec.schema["version"] = version
+            self.store.put_source(spec)
             return version
 
     def blob(self, source: str, user: str | None, oid: str, attr: str) -> tuple[str, bytes] | None:
         """A blob uploaded for an object attribute: (file name, bytes), or ``None``."""
         with self.lock:
-            return self._blobs.get((*self.owner(self._spec(source), user), oid, attr))
+            return self.store.blob((*masters.spec_of(self.store, source).owner(user), oid, attr))
 
     def store_blob(self, source: str, user: str | None, oid: str, attr: str, blob: tuple[str, bytes]) -> None:
         """Keep an uploaded blob for an object attribute."""
         with self.lock:
-            self._blobs[(*self.owner(self._spec(source), user), oid, attr)] = blob
+            self.store.put_blob((*masters.spec_of(self.store, source).owner(user), oid, attr), blob)
 
     # ----------------------------------------------------------------- adapter failures
 
@@ -320,41 +263,41 @@ class MockState:
     def source_errors(self, source: str, user: str | None) -> dict[str, Any]:
         """The stored ``source-error`` hash of the last adapter run (``{}`` when it worked)."""
         with self.lock:
-            return dict(self.source_error_store.get(self.owner(self._spec(source), user), {}))
+            return dict(self.store.source_error(masters.spec_of(self.store, source).owner(user)) or {})
 
     # ----------------------------------------------------------------- clients
 
     def create_client(self, user: str, fields: Mapping[str, Any] | None = None) -> Client:
         """A new client id (32 lowercase hex) for ``user``."""
         with self.lock:
-            cid = secrets.token_hex(16)
-            client = self._clients[cid] = Client(cid, user, _device_fields(fields))
+            client = Client(secrets.token_hex(16), user, _device_fields(fields))
+            self.store.put_client(client)
             return client
 
     def register_client(self, client_id: str, user: str, fields: Mapping[str, Any]) -> Client:
         """Store device fields; an unknown id is created on the fly, as RhoConnect does."""
         with self.lock:
-            client = self._clients.get(client_id)
-            if client is None:
-                client = self._clients[client_id] = Client(client_id, user)
+            client = self.store.client(client_id) or Client(client_id, user)
             client.fields.update(_device_fields(fields))
+            self.store.put_client(client)
             return client
 
     def client(self, client_id: str | None, user: str) -> Client:
         """The client for a request of ``user``; a client of another user is re-bound and wiped."""
         with self.lock:
-            client = self._clients.get(client_id or "")
+            client = self.store.client(client_id or "")
             if client is None:
                 raise UnknownClient()
             if client.user != user:
                 client.user = user
                 client.docs.clear()
+                self.store.put_client(client)
             return client
 
     def reset_client(self, client_id: str | None, sources: Iterable[str] | None = None) -> None:
         """Flush the client's documents (all, or the named sources): it gets everything again."""
         with self.lock:
-            client = self._clients.get(client_id or "")
+            client = self.store.client(client_id or "")
             if client is None:
                 raise UnknownClient()
             if sources is None:
@@ -362,15 +305,30 @@ class MockState:
             else:
                 for name in sources:
                     client.docs.pop(name, None)
+            self.store.put_client(client)
 
-    # ----------------------------------------------------------------- query
+    def forget_clients(self) -> None:
+        """Drop every client id, as a server whose store was flushed: each one is unknown next."""
+        with self.lock:
+            for client in list(self.store.clients()):
+                self.store.drop_client(client.id)
+
+    def _current(self, client: Client) -> Client:
+        """The stored version of ``client``, fetched inside the caller's transaction."""
+        current = self.store.client(client.id)
+        if current is None:
+            raise UnknownClient()
+        return current
+
+    # ----------------------------------------------------------------- protocol operations
 
     def query_page(self, client: Client, source: str, token: str | None, p_size: int) -> Page:
         """One query answer for ``client`` (paging, acknowledgement, errors, schema, metadata)."""
         with self.lock:
-            return query_engine.query_page(self, client, source, token, p_size)
-
-    # ----------------------------------------------------------------- create / update / delete
+            current = self._current(client)
+            page = query_engine.query_page(self.store, self.config, current, source, token, p_size)
+            self.store.put_client(current)
+            return page
 
     def push(
         self,
@@ -387,21 +345,11 @@ class MockState:
         failed create stops processing: what follows stays queued until the client's next push.
         ``blobs`` maps ``<attr>-<object id>`` to (file name, bytes).
         """
+        sections = {"create": create, "update": update, "delete": delete}
         with self.lock:
-            spec = self.sources.get(source)
-            if spec is None:
-                log.info("push to unknown source %r ignored", source)
-                return
-            doc = client.doc(source)
-            for kind, section in (("create", create), ("update", update), ("delete", delete)):
-                for oid, attrs in (section or {}).items():
-                    clean = {
-                        str(k): v if isinstance(v, str) else json.dumps(v) for k, v in (attrs or {}).items()
-                    }
-                    doc.queue.append((kind, str(oid), clean))
-            cud_engine.process_queue(self, spec, client, doc, blobs or {})
-
-    # ----------------------------------------------------------------- search
+            current = self._current(client)
+            cud_engine.push(self.store, self.config, current, source, sections, blobs or {})
+            self.store.put_client(current)
 
     def search(
         self,
@@ -417,7 +365,18 @@ class MockState:
         search, repeated on its later pages; acknowledging it gives the next page.
         """
         with self.lock:
-            return search_engine.search(self, client, sources, params, p_size, resend)
+            current = self._current(client)
+            answer = search_engine.search(self.store, self.config, current, sources, params, p_size, resend)
+            self.store.put_client(current)
+            return answer
+
+    def bulk_data(self, client: Client, partition: str, asked: Sequence[str] | None) -> dict[str, str]:
+        """The ``bulk_data`` answer (``wait``, ``nop`` or ``url``) for the sources ``asked`` for
+        (``None``: every source of the partition; unknown names are left out)."""
+        requested = bulk_engine.requested_sources(self.sources, partition, asked)
+        return bulk_engine.bulk_answer(
+            self.store, self.config, self.bulk, client, partition, requested, asked is not None and not asked
+        )
 
     # ----------------------------------------------------------------- introspection
 
@@ -438,13 +397,13 @@ class MockState:
                         for name, d in c.docs.items()
                     },
                 }
-                for c in self._clients.values()
+                for c in self.store.clients()
             ]
 
     def pending_page(self, client_id: str, source: str) -> dict[str, Any] | None:
         """The page waiting for acknowledgement: token, count, kind and the page as JSON."""
         with self.lock:
-            client = self._clients.get(client_id)
+            client = self.store.client(client_id)
             doc = client.docs.get(source) if client else None
             if doc is None or doc.pending is None:
                 return None
@@ -459,7 +418,7 @@ class MockState:
     def client_document(self, client_id: str, source: str) -> dict[str, dict[str, str]]:
         """What the client holds of ``source``, materialised (inspection only)."""
         with self.lock:
-            client = self._clients.get(client_id)
+            client = self.store.client(client_id)
             if client is None:
                 raise UnknownClient()
             doc = client.docs.get(source)

@@ -218,8 +218,7 @@ def test_connection_refused_then_right_server(server: MockServer, tmp_path: Path
 
 def test_server_that_lost_the_client(engine: SyncEngine, server: MockServer) -> None:
     temp = prepare_changes(engine, server)
-    with server.state.lock:
-        server.state._clients.clear()  # as after a server-side flush: every client id is unknown
+    server.state.forget_clients()  # as after a server-side flush: every client id is unknown
     _, events = sync_collecting(engine)
     errors = [e for e in events if e["status"] == "error"]
     assert errors and all((e["error_code"], e["error_message"]) == (500, "Unknown client") for e in errors)

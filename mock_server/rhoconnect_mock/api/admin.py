@@ -24,6 +24,7 @@ from werkzeug.exceptions import HTTPException
 
 from ..control import EXTENSION, ControlError, ControlService
 from ..faults import MATCHABLE_OPERATIONS, FaultRuleError, action_types
+from ..state import MockState, state_of
 
 bp = Blueprint("rhoconnect_mock_admin", __name__, url_prefix="/_mock")
 
@@ -97,8 +98,8 @@ def _check_token() -> Response | None:
     return response
 
 
-def _state() -> Any:
-    return current_app.extensions["rhoconnect_mock"]
+def _state() -> MockState:
+    return state_of(current_app)
 
 
 def _body(default: Any = None) -> Any:

@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 
-from ..state import Client
+from ..store import Client
 from .common import classic_source_client, empty_ok, operation, params, source_client, state
 
 bp = Blueprint("changes", __name__)

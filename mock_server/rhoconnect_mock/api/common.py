@@ -30,7 +30,8 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 
 from ..errors import MalformedBody, NotAuthenticated, ProtocolError, UnknownSource
 from ..request_info import Operation, RequestInfo
-from ..state import Client, MockState
+from ..state import MockState, state_of
+from ..store import Client
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -55,8 +56,7 @@ def operation(name: Operation) -> Callable[[F], F]:
 
 def state() -> MockState:
     """The state of the app handling this request."""
-    st: MockState = current_app.extensions["rhoconnect_mock"]
-    return st
+    return state_of(current_app)
 
 
 def info() -> RequestInfo:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response
 
-from ..state import Client
+from ..store import Client
 from .common import classic_source_client, json_response, operation, p_size, params, source_client, state
 
 bp = Blueprint("query", __name__)

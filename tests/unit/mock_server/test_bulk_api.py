@@ -282,13 +282,14 @@ def test_a_schema_change_rebuilds_the_file(server: MockServer, tmp_path: Path) -
 def test_hand_over_records_the_schema_the_file_has(server: MockServer) -> None:
     # A schema change racing with the hand-over (after the freshness check): the client got the
     # file's schema, so its next query must say schema-changed.
-    from rhoconnect_mock.api.bulk import EXTENSION_KEY, _hand_over
+    from rhoconnect_mock.bulk_engine import hand_over
 
     rho = Rho(server)
     rho.bulk_until_ready(["Fixed"])
-    job = server.app.extensions[EXTENSION_KEY].jobs[("user", "carol")]
+    job = server.state.store.bulk_job(("user", "carol"))
+    assert job is not None
     server.state.bump_schema_version("Fixed", "9.0")
-    _hand_over(server.state, server.state.client(rho.client_id, "carol"), job)
+    hand_over(server.state.store, server.state.client(rho.client_id, "carol"), job)
     assert rho.query("Fixed")[5] == {"schema-changed": "true"}
 
 

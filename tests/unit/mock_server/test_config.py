@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from rhoconnect_mock import ConfigError, MockConfig, create_app, load_config
 from rhoconnect_mock.config import config_from_env, resolve_config
+from rhoconnect_mock.state import state_of
 
 
 def test_defaults() -> None:
@@ -100,7 +101,7 @@ def test_create_app_accepts_mapping_and_data_file(tmp_path: Path) -> None:
     data = tmp_path / "data.json"
     data.write_text('{"Product": {"p1": {"name": "Pen", "price": 1.5}}, "Extra": {"e": {"x": "y"}}}')
     app = create_app({"data": str(data)})
-    state = app.extensions["rhoconnect_mock"]
+    state = state_of(app)
     assert dict(state.records("Product", "u")) == {"p1": {"name": "Pen", "price": "1.5"}}
     assert state.sources["Extra"].attributes == ("x",)
     data.write_text('{"Product": ["not", "a", "table"]}')

@@ -17,6 +17,7 @@ from rhoconnect_mock import MockServer, create_app
 from rhoconnect_mock.cli import banner, cli, main
 from rhoconnect_mock.config import MockConfig
 from rhoconnect_mock.server import SOCKET_ENVIRON_KEY
+from rhoconnect_mock.state import state_of
 
 
 def test_mock_server_context_and_urls() -> None:
@@ -25,7 +26,7 @@ def test_mock_server_context_and_urls() -> None:
         assert server.url == server.base_url + "/application"
         r = requests.post(server.url + "/clientlogin", json={"login": "a", "password": "b"})
         assert r.status_code == 200 and r.headers["Server"] == "rhoconnect-mock"
-        assert server.state is server.app.extensions["rhoconnect_mock"]
+        assert server.state is state_of(server.app)
     with pytest.raises(requests.ConnectionError):
         requests.get(server.base_url + "/rc/v1/clients", timeout=2)
 
