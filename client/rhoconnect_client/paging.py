@@ -1,0 +1,74 @@
+"""Guards on a pull loop against a server that would never end it or that floods the client.
+
+The sync algorithm asks for pages until the token is ``""``; nothing in the protocol bounds how many
+pages or objects a server may send. A broken or hostile server that keeps handing out new tokens, or
+answers a page of 2000 with a million objects, would keep a sync running (and the store growing)
+forever. ``PagingGuard`` checks each page before it is applied and fails the source instead.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+from .exceptions import ProtocolError, ResponseTooLarge
+from .protocol import Page
+
+__all__ = ["PagingGuard"]
+
+
+class PagingGuard:
+    """Stops a pull the server would never end, before the offending page is applied.
+
+    * A page may hold at most twice the page size: RhoConnect sends a changed attribute as a
+      ``delete`` of the old value plus an ``insert`` of the new one, so one object can count twice.
+    * The pages of one pull may not exceed what the objects involved need: the largest
+      ``total_count`` seen plus the objects held locally (which may all be deleted), at the page
+      size, doubled, plus ``SLACK_PAGES`` for re-sends and changes made meanwhile. The local count
+      is only taken when the budget from ``total_count`` alone runs out.
+    * At most ``MAX_IDLE_PAGES`` pages in a row may carry no object and no link (or repeat the page
+      just applied) while still handing out a token.
+    """
+
+    SLACK_PAGES = 10
+    MAX_IDLE_PAGES = 5
+
+    def __init__(self, source_name: str, page_size: int, local_count: Callable[[], int]) -> None:
+        self.source_name = source_name
+        self.page_size = max(page_size, 1)
+        self._local_count = local_count
+        self._local: int | None = None
+        self.pages = 0
+        self.idle = 0
+        self.max_total = 0
+
+    def check(self, page: Page, *, resent: bool = False) -> None:
+        most = 2 * self.page_size
+        if page.count > most or page.object_count > most:
+            raise ResponseTooLarge(
+                f"{self.source_name}: a page holds {max(page.count, page.object_count)} objects "
+                f"but {self.page_size} were asked for"
+            )
+        if page.token == 0:
+            return
+        self.pages += 1
+        self.max_total = max(self.max_total, page.total_count)
+        self.idle = self.idle + 1 if resent or (page.object_count == 0 and not page.links) else 0
+        if self.idle > self.MAX_IDLE_PAGES:
+            raise ProtocolError(
+                f"{self.source_name}: paging makes no progress ({self.idle} pages in a row without "
+                "new objects, each with a new token)"
+            )
+        if self.pages > self._budget(with_local=False) and self.pages > self._budget(with_local=True):
+            raise ProtocolError(
+                f"{self.source_name}: paging does not end ({self.pages} pages for a total_count of "
+                f"{self.max_total} at {self.page_size} objects per page)"
+            )
+
+    def _budget(self, *, with_local: bool) -> int:
+        objects = self.max_total
+        if with_local:
+            if self._local is None:
+                self._local = self._local_count()
+            objects += self._local
+        return 2 * math.ceil(objects / self.page_size) + self.SLACK_PAGES
