@@ -9,7 +9,6 @@ forever. ``PagingGuard`` checks each page before it is applied and fails the sou
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 
 from .exceptions import ProtocolError, ResponseTooLarge
 from .protocol import Page
@@ -23,9 +22,9 @@ class PagingGuard:
     * A page may hold at most twice the page size: RhoConnect sends a changed attribute as a
       ``delete`` of the old value plus an ``insert`` of the new one, so one object can count twice.
     * The pages of one pull may not exceed what the objects involved need: the largest
-      ``total_count`` seen plus the objects held locally (which may all be deleted), at the page
-      size, doubled, plus ``SLACK_PAGES`` for re-sends and changes made meanwhile. The local count
-      is only taken when the budget from ``total_count`` alone runs out.
+      ``total_count`` seen plus the objects held locally when the pull began (which may all be
+      deleted), at the page size, doubled, plus ``SLACK_PAGES`` for re-sends and changes made
+      meanwhile.
     * At most ``MAX_IDLE_PAGES`` pages in a row may carry no object and no link (or repeat the page
       just applied) while still handing out a token.
     """
@@ -33,11 +32,10 @@ class PagingGuard:
     SLACK_PAGES = 10
     MAX_IDLE_PAGES = 5
 
-    def __init__(self, source_name: str, page_size: int, local_count: Callable[[], int]) -> None:
+    def __init__(self, source_name: str, page_size: int, local_objects: int) -> None:
         self.source_name = source_name
         self.page_size = max(page_size, 1)
-        self._local_count = local_count
-        self._local: int | None = None
+        self.local_objects = local_objects
         self.pages = 0
         self.idle = 0
         self.max_total = 0
@@ -59,16 +57,13 @@ class PagingGuard:
                 f"{self.source_name}: paging makes no progress ({self.idle} pages in a row without "
                 "new objects, each with a new token)"
             )
-        if self.pages > self._budget(with_local=False) and self.pages > self._budget(with_local=True):
+        if self.pages > self.budget():
             raise ProtocolError(
                 f"{self.source_name}: paging does not end ({self.pages} pages for a total_count of "
                 f"{self.max_total} at {self.page_size} objects per page)"
             )
 
-    def _budget(self, *, with_local: bool) -> int:
-        objects = self.max_total
-        if with_local:
-            if self._local is None:
-                self._local = self._local_count()
-            objects += self._local
+    def budget(self) -> int:
+        """The most pages with a token this pull may take, given what was seen so far."""
+        objects = self.max_total + self.local_objects
         return 2 * math.ceil(objects / self.page_size) + self.SLACK_PAGES

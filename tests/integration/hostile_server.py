@@ -17,6 +17,7 @@ Modes (``HostileServer(mode)``), acting on the query unless said otherwise:
 * ``drip_headers``: the status line and headers themselves one byte at a time;
 * ``redirect``: ``redirect_status`` to the same path on ``redirect_to`` (another port);
 * ``redirect_login``: the same on the login;
+* ``redirect_here``: a 307 to the same query on this server (``&redirected=1``), then a last page;
 * ``wait_forever``: ``bulk_data`` always answers ``{"result":"wait"}``.
 
 ``sent_bytes`` counts the body bytes of misbehaving answers that reached the socket, ``requests``
@@ -43,6 +44,7 @@ MODES = (
     "drip_headers",
     "redirect",
     "redirect_login",
+    "redirect_here",
     "wait_forever",
 )
 _CHUNK = 64 * 1024
@@ -219,6 +221,10 @@ class HostileServer:
             return self._drip(conn, page("", 1, 1, {"d1": {"name": "dripped"}}))
         if mode == "redirect":
             return self._redirect(conn, target)
+        if mode == "redirect_here" and "redirected=1" not in target:
+            headers = {"Location": target + "&redirected=1", "Content-Length": "0"}
+            self._send(conn, "307 Temporary Redirect", headers, b"")
+            return True
         return self._json(conn, page("", 0, 0, {}))
 
     def _redirect(self, conn: socket.socket, target: str) -> bool:

@@ -176,6 +176,17 @@ def test_redirect_to_another_port_is_not_followed(tmp_path: Path, cleanup: list[
     assert_intact(engine, temp)
 
 
+def test_same_origin_redirect_is_followed(tmp_path: Path, cleanup: list[Any]) -> None:
+    srv = hostile("redirect_here", cleanup)
+    engine, _ = open_engine(srv.url, tmp_path)
+    cleanup.append(engine)
+    result, _, _ = timed_sync(engine)
+    assert (result["status"], result["error_code"]) == ("complete", 0)
+    queries = [path for method, path in srv.requests if method == "GET" and "source_name=" in path]
+    # Each query is redirected once and followed (twice: the unlinked create costs a second pull).
+    assert queries == [queries[0], queries[0] + "&redirected=1"] * 2
+
+
 @pytest.mark.parametrize("status", [302, 307])
 def test_login_redirect_elsewhere_fails_with_a_clear_error(
     tmp_path: Path, cleanup: list[Any], status: int
