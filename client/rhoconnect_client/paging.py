@@ -9,11 +9,16 @@ forever. ``PagingGuard`` checks each page before it is applied and fails the sou
 from __future__ import annotations
 
 import math
+import re
 
 from .exceptions import ProtocolError, ResponseTooLarge
 from .protocol import Page
 
 __all__ = ["PagingGuard"]
+
+# The ``{"count":N}`` element near the start of a page (the third of six, after version and token).
+_DECLARED_COUNT = re.compile(rb'\{\s*"count"\s*:\s*"?(\d{1,18})')
+_HEAD = 512
 
 
 class PagingGuard:
@@ -40,13 +45,15 @@ class PagingGuard:
         self.idle = 0
         self.max_total = 0
 
+    def check_body(self, body: bytes) -> None:
+        """Before parsing: refuse a page whose declared ``count`` is already too large, so that a
+        million objects are not turned into Python objects only to be refused."""
+        match = _DECLARED_COUNT.search(body[:_HEAD])
+        if match is not None:
+            self._check_size(int(match.group(1)))
+
     def check(self, page: Page, *, resent: bool = False) -> None:
-        most = 2 * self.page_size
-        if page.count > most or page.object_count > most:
-            raise ResponseTooLarge(
-                f"{self.source_name}: a page holds {max(page.count, page.object_count)} objects "
-                f"but {self.page_size} were asked for"
-            )
+        self._check_size(max(page.count, page.object_count))
         if page.token == 0:
             return
         self.pages += 1
@@ -61,6 +68,12 @@ class PagingGuard:
             raise ProtocolError(
                 f"{self.source_name}: paging does not end ({self.pages} pages for a total_count of "
                 f"{self.max_total} at {self.page_size} objects per page)"
+            )
+
+    def _check_size(self, objects: int) -> None:
+        if objects > 2 * self.page_size:
+            raise ResponseTooLarge(
+                f"{self.source_name}: a page holds {objects} objects but {self.page_size} were asked for"
             )
 
     def budget(self) -> int:

@@ -273,6 +273,7 @@ class Syncer:
                 token=send,
                 query_params=self.query_params,
             )
+            guard.check_body(body)
             page = parse_page(body)
             guard.check(page, resent=page.token != 0 and page.token == send)
             if page.errors:

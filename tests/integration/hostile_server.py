@@ -10,7 +10,8 @@ Modes (``HostileServer(mode)``), acting on the query unless said otherwise:
 
 * ``huge_length``: ``Content-Length`` of 10 GB, then a few bytes and silence;
 * ``endless_body``: a body without length that never ends (``Connection: close``), as fast as read;
-* ``giant_page``: a well-formed page holding ``giant_objects`` objects whatever the page size;
+* ``giant_page``: a well-formed page holding ``giant_objects`` objects whatever the page size,
+  declaring them in ``count`` (or declaring ``giant_count``, a lie);
 * ``token_loop``: every page holds one new object and a new token, ``total_count`` 1;
 * ``empty_loop``: every page is empty, with a new token and a ``total_count`` of a million;
 * ``drip``: the page's headers, then its body one byte every ``drip_interval`` seconds;
@@ -71,6 +72,7 @@ class HostileServer:
         *,
         drip_interval: float = 0.3,
         giant_objects: int = 5000,
+        giant_count: int | None = None,
         redirect_to: str = "",
         redirect_status: int = 307,
     ) -> None:
@@ -79,6 +81,7 @@ class HostileServer:
         self.mode = mode
         self.drip_interval = drip_interval
         self.giant_objects = giant_objects
+        self.giant_count = giant_count
         self.redirect_to = redirect_to
         self.redirect_status = redirect_status
         self.requests: list[tuple[str, str]] = []
@@ -211,7 +214,8 @@ class HostileServer:
             return False
         if mode == "giant_page":
             inserts = {f"g{i}": {"name": f"giant {i}"} for i in range(self.giant_objects)}
-            return self._json(conn, page("7", 2, self.giant_objects, inserts))
+            count = self.giant_objects if self.giant_count is None else self.giant_count
+            return self._json(conn, page("7", count, self.giant_objects, inserts))
         if mode == "token_loop":
             oid = f"loop{next(self._tokens)}"
             return self._json(conn, page(str(next(self._tokens)), 1, 1, {oid: {"name": "again"}}))

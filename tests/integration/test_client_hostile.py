@@ -114,8 +114,11 @@ def test_endless_body_stops_at_the_cap_in_bounded_memory(tmp_path: Path, cleanup
     assert_intact(engine, temp)
 
 
-def test_giant_page_is_refused_and_nothing_of_it_stored(tmp_path: Path, cleanup: list[Any]) -> None:
-    srv = hostile("giant_page", cleanup, giant_objects=5000)
+@pytest.mark.parametrize("declared", [None, 2])
+def test_giant_page_is_refused_and_nothing_of_it_stored(
+    tmp_path: Path, cleanup: list[Any], declared: int | None
+) -> None:
+    srv = hostile("giant_page", cleanup, giant_objects=5000, giant_count=declared)
     engine, temp = open_engine(srv.url, tmp_path, page_size=10)
     cleanup.append(engine)
     result, events, _ = timed_sync(engine)

@@ -81,3 +81,11 @@ def test_re_sent_pages_count_as_no_progress_and_progress_resets_the_count() -> N
         guard.check(make_page(6, inserts=2, total=1000), resent=True)
     with pytest.raises(ProtocolError, match="no progress"):
         guard.check(make_page(6, inserts=2, total=1000), resent=True)
+
+
+def test_a_declared_count_over_the_limit_is_refused_before_parsing() -> None:
+    guard = PagingGuard("Product", 10, local_objects=0)
+    guard.check_body(b'[{"version":3},{"token":"5"},{"count":20},{"progress_count":0}')
+    with pytest.raises(ResponseTooLarge, match="a page holds 1000000 objects"):
+        guard.check_body(b'[{"version":3},{"token":"5"},{"count":1000000},{"progress_count":0},' + b"x" * 10)
+    guard.check_body(b"not a page at all")  # left to the parser's own errors
