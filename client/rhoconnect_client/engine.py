@@ -46,10 +46,9 @@ class SyncEngine:
     ``database`` is a file path (the ``user`` partition; ``app`` and ``local`` live beside it as
     ``<stem>-app<suffix>``...) or ``":memory:"``. Keyword options: ``url_family`` (``"classic"`` or
     ``"rest"``), ``poll_interval`` (seconds, 0 = no polling, the default; the first wait is
-    shortened by the time since the last sync, §9.2), ``page_size`` (2000), ``timeout`` (network,
-    seconds, per read), ``deadline`` (seconds for a whole request), ``max_body_bytes`` (largest
-    answer accepted), ``verify_ssl`` (True), ``bulk_wait_seconds`` (pause between ``bulk_data``
-    polls), ``bulk_timeout`` (how long the server may keep answering ``wait``),
+    shortened by the time since the last sync, §9.2), ``page_size`` (2000), ``timeout`` (per read),
+    ``deadline`` (whole request), ``max_body_bytes`` (largest answer), ``verify_ssl`` (True),
+    ``bulk_wait_seconds`` and ``bulk_timeout`` (pause between ``bulk_data`` polls, give up after),
     ``bulksync_state`` (None: bulk never runs, 0: bulk at the next sync), ``status_reporter``
     (callable receiving each notification of a ``show_sync_status`` command) and ``transport`` (a
     ready-made transport, for tests).
@@ -78,21 +77,16 @@ class SyncEngine:
         checks.seconds("poll_interval", poll_interval)
         self._database = database
         self._transport = transport or Transport(
-            server_url,
-            url_family=url_family,
-            timeout=timeout,
-            verify_ssl=verify_ssl,
-            deadline=deadline,
-            max_body_bytes=max_body_bytes,
+            server_url, url_family=url_family, timeout=timeout, verify_ssl=verify_ssl, deadline=deadline
         )
+        if transport is None:  # a ready-made transport keeps its own cap
+            self._transport.max_body_bytes = checks.integer("max_body_bytes", max_body_bytes, minimum=1) or 1
         self._stores: dict[str, Store] = {"user": Store(database, partition="user")}
         self._notifier = Notifier(self._transport.post_form)
         self._settings = Settings(
-            page_size=int(page_size),
-            bulk_wait_seconds=bulk_wait_seconds,
-            bulk_timeout=bulk_timeout,
-            path=Settings.file_beside(database),
+            page_size=int(page_size), bulk_wait_seconds=bulk_wait_seconds, path=Settings.file_beside(database)
         )
+        self._settings.bulk_timeout = checks.seconds("bulk_timeout", bulk_timeout)
         self._settings.load()
         if bulksync_state is not None:
             self._settings.bulksync_state = bulksync_state
