@@ -19,7 +19,8 @@ Modes (``HostileServer(mode)``), acting on the query unless said otherwise:
 * ``redirect``: ``redirect_status`` to the same path on ``redirect_to`` (another port);
 * ``redirect_login``: the same on the login;
 * ``redirect_here``: a 307 to the same query on this server (``&redirected=1``), then a last page;
-* ``wait_forever``: ``bulk_data`` always answers ``{"result":"wait"}``.
+* ``wait_forever``: ``bulk_data`` always answers ``{"result":"wait"}``;
+* ``huge_push_answer``: the push (a POST) gets a 10 GB ``Content-Length`` answer; queries end at once.
 
 ``sent_bytes`` counts the body bytes of misbehaving answers that reached the socket, ``requests``
 lists ``(method, path)`` of every request.
@@ -47,6 +48,7 @@ MODES = (
     "redirect_login",
     "redirect_here",
     "wait_forever",
+    "huge_push_answer",
 )
 _CHUNK = 64 * 1024
 
@@ -193,6 +195,10 @@ class HostileServer:
             return self._json(conn, b'{"client":{"client_id":"hostile-client"}}')
         if path.endswith("/bulk_data"):
             return self._json(conn, b'{"result":"wait"}')
+        if method == "POST" and self.mode == "huge_push_answer":
+            headers = {"Content-Type": "application/json", "Content-Length": str(10 * 1024**3)}
+            self._send(conn, "200 OK", headers, b"")
+            return False
         if method == "POST":  # a push: accepted, nothing else happens
             return self._json(conn, b"")
         return self._query(conn, target, int(query.get("p_size", "2000")))

@@ -92,6 +92,20 @@ def test_huge_content_length_is_refused_before_reading(tmp_path: Path, cleanup: 
     assert_intact(engine, temp)
 
 
+def test_a_push_answer_over_the_cap_leaves_its_creates_uncertain(tmp_path: Path, cleanup: list[Any]) -> None:
+    srv = hostile("huge_push_answer", cleanup)
+    engine, temp = open_engine(srv.url, tmp_path)
+    cleanup.append(engine)
+    result, events, _ = timed_sync(engine)
+    error = product_error(result, events)
+    assert error["error_code"] == 4 and "larger than the 64 MiB limit" in error["error_message"]
+    # The server got the POST: its create waits for a link instead of being posted again blindly.
+    saved = json.loads((tmp_path / "db-rhoconfig.json").read_text(encoding="utf-8"))
+    assert saved["uncertain_creates"] == {"Product": [temp]}
+    assert [method for method, _ in srv.requests].count("POST") == 2  # the login and the one push
+    assert_intact(engine, temp)
+
+
 def test_endless_body_stops_at_the_cap_in_bounded_memory(tmp_path: Path, cleanup: list[Any]) -> None:
     srv = hostile("endless_body", cleanup)
     cap = 8 * 1024 * 1024
