@@ -37,8 +37,7 @@ class PagingGuard:
     SLACK_PAGES = 10
     MAX_IDLE_PAGES = 5
 
-    def __init__(self, source_name: str, page_size: int, local_objects: int) -> None:
-        self.source_name = source_name
+    def __init__(self, page_size: int, local_objects: int) -> None:
         self.page_size = max(page_size, 1)
         self.local_objects = local_objects
         self.pages = 0
@@ -61,20 +60,18 @@ class PagingGuard:
         self.idle = self.idle + 1 if resent or (page.object_count == 0 and not page.links) else 0
         if self.idle > self.MAX_IDLE_PAGES:
             raise ProtocolError(
-                f"{self.source_name}: paging makes no progress ({self.idle} pages in a row without "
+                f"paging makes no progress ({self.idle} pages in a row without "
                 "new objects, each with a new token)"
             )
         if self.pages > self.budget():
             raise ProtocolError(
-                f"{self.source_name}: paging does not end ({self.pages} pages for a total_count of "
+                f"paging does not end ({self.pages} pages for a total_count of "
                 f"{self.max_total} at {self.page_size} objects per page)"
             )
 
     def _check_size(self, objects: int) -> None:
         if objects > 2 * self.page_size:
-            raise ResponseTooLarge(
-                f"{self.source_name}: a page holds {objects} objects but {self.page_size} were asked for"
-            )
+            raise ResponseTooLarge(f"a page holds {objects} objects but {self.page_size} were asked for")
 
     def budget(self) -> int:
         """The most pages with a token this pull may take, given what was seen so far."""

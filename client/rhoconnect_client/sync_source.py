@@ -263,7 +263,7 @@ class Syncer:
         schema_changed = False
         transport = self.ctx.transport
         page_size = self.ctx.settings.page_size
-        guard = PagingGuard(source.name, page_size, Model(store, source).count())
+        guard = PagingGuard(page_size, Model(store, source).count())
         while True:
             self.ctx.check_stop()
             body = transport.query(
