@@ -1,7 +1,8 @@
 """Bulk sync: ``bulk_data`` polling, ``.rzip`` download and unzip, then the database swap (§8, D9).
 
 Per partition (``user``, ``app``; ``local`` never): ask ``bulk_data`` until the answer is not
-``wait`` (sleeping ``bulk_wait_seconds`` between polls, interruptible by ``stop_sync``); ``nop`` means
+``wait`` (sleeping ``bulk_wait_seconds`` between polls, interruptible by ``stop_sync``; a server
+still answering ``wait`` after ``bulk_timeout`` seconds fails the bulk sync); ``nop`` means
 nothing to do; ``url`` is downloaded as ``<scheme://host/><url>.rzip``, unzipped (one entry) next to
 the partition's database and handed to ``Store.install_bulk_database``, which validates the file and
 swaps it in keeping pending local changes.
@@ -17,13 +18,14 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
+import time
 import zipfile
 import zlib
 from pathlib import Path
 from typing import Any
 
 from .context import SyncContext
-from .exceptions import BulkError, Cancelled, NotAuthorized, ProtocolError, RhoconnectError
+from .exceptions import BulkError, Cancelled, NotAuthorized, ProtocolError, RequestTimeout, RhoconnectError
 from .notify import error_fields
 from .protocol import parse_bulk_data
 from .store import Store
@@ -91,14 +93,23 @@ def run_bulk(ctx: SyncContext, client_id: str) -> dict[str, Any] | None:
 
 def _bulk_partition(ctx: SyncContext, client_id: str, partition: str, store: Store, names: list[str]) -> None:
     ctx.global_event(bulk_params(partition, "start"))
+    started = time.monotonic()
+    limit = ctx.settings.bulk_timeout
     while True:
         ctx.check_stop()
         body = ctx.transport.bulk_data(client_id=client_id, partition=partition, sources=names)
         answer = parse_bulk_data(body)
         if answer.result != "wait":
             break
-        # Interruptible sleep: stop_sync sets the flag.
-        if ctx.stop_flag.wait(ctx.settings.bulk_wait_seconds):
+        waited = time.monotonic() - started
+        if waited >= limit:
+            raise RequestTimeout(
+                f"bulk file of the {partition} partition not ready: the server still answers "
+                f"'wait' after {waited:.0f} s (bulk timeout {limit:g} s)"
+            )
+        log.info("bulk %s: server answers 'wait' (%.0f s of %g s)", partition, waited, limit)
+        # Interruptible sleep: stop_sync sets the flag. Never past the bulk timeout.
+        if ctx.stop_flag.wait(min(ctx.settings.bulk_wait_seconds, max(limit - waited, 0.0))):
             raise Cancelled("sync stopped")
     if answer.result == "nop":
         ctx.global_event(bulk_params(partition, "ok", status="ok"))

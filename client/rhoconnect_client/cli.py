@@ -3,14 +3,17 @@
 Commands::
 
     rhoconnect-client sync   --server URL --login U --password P --db FILE [--source NAME ...]
-                             [--page-size N] [--no-verify] [--rest] [--bulk] [--timeout S]
+                             [--page-size N] [--no-verify] [--rest] [--timeout S] [--deadline S]
+                             [--max-body-mb N] [--bulk [--bulk-timeout S]]
     rhoconnect-client search --server URL --login U --password P --db FILE --source NAME
                              --param KEY=VALUE ... [--progress-step N]
     rhoconnect-client show   --db FILE SOURCE [--json]
 
 ``sync`` shows one progress bar per source (records received of the server's ``total_count``), then
 a summary table. Every failure is one line on stderr, never a traceback. Exit codes: 0 success, 1 a
-source failed, 2 bad usage, 3 login or connection failure, 4 local database problem.
+source failed (an HTTP or network error, or adapter errors reported in its pages) or the bulk sync
+failed, 2 bad usage, 3 login or connection failure, 4 local database problem. While a bulk sync
+waits for the server to build its file, a progress line goes to stderr every few seconds.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import functools
 import json
 import queue
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -26,10 +30,12 @@ from typing import Any
 
 import click
 
+from .context import DEFAULT_BULK_TIMEOUT
 from .engine import SyncEngine
 from .exceptions import RhoconnectError, StoreError
 from .models import Model
 from .store import Store
+from .transport import DEFAULT_DEADLINE, DEFAULT_MAX_BODY_BYTES
 
 __all__ = ["main"]
 
@@ -37,6 +43,7 @@ EXIT_SOURCE_FAILED = 1
 EXIT_LOGIN = 3
 EXIT_STORE = 4
 _WAIT = 24 * 3600.0
+_BULK_PROGRESS_EVERY = 5.0
 
 
 class CliError(click.ClickException):
@@ -81,9 +88,11 @@ class ServerOptions:
     no_verify: bool
     rest: bool
     timeout: float
+    deadline: float
+    max_body_mb: float
 
 
-def _open_engine(opts: ServerOptions) -> SyncEngine:
+def _open_engine(opts: ServerOptions, bulk_timeout: float = DEFAULT_BULK_TIMEOUT) -> SyncEngine:
     try:
         engine = SyncEngine(
             opts.server,
@@ -91,6 +100,9 @@ def _open_engine(opts: ServerOptions) -> SyncEngine:
             url_family="rest" if opts.rest else "classic",
             verify_ssl=not opts.no_verify,
             timeout=opts.timeout,
+            deadline=opts.deadline,
+            max_body_bytes=max(int(opts.max_body_mb * 1024 * 1024), 1),
+            bulk_timeout=bulk_timeout,
         )
     except ValueError as exc:
         raise CliError(str(exc)) from exc
@@ -138,6 +150,8 @@ class _Bars:
         self.bars: dict[str, Any] = {}
         self.done: dict[str, int] = {}
         self.outcome: dict[str, dict[str, Any]] = {}
+        # (partition, when its bulk sync started, when progress was last shown) while waiting.
+        self.bulk_wait: tuple[str, float, float] | None = None
 
     def __call__(self, params: dict[str, Any]) -> None:  # runs on the sync thread
         self.events.put(params)
@@ -153,8 +167,8 @@ class _Bars:
     def _show(self, params: dict[str, Any]) -> None:
         name = params.get("source_name")
         if not name:
-            if params.get("sync_type") == "bulk" and params.get("status") == "error":
-                self.outcome["(bulk)"] = params
+            if params.get("sync_type") == "bulk":
+                self._bulk_event(params)
             return
         status = params.get("status")
         if status == "in_progress":
@@ -180,6 +194,29 @@ class _Bars:
         bar = self.bars.pop(name, None)
         if bar is not None:
             bar.__exit__(None, None, None)
+
+    def _bulk_event(self, params: dict[str, Any]) -> None:
+        if params.get("status") == "error":
+            self.outcome["(bulk)"] = params
+        partition = str(params.get("partition") or "")
+        waiting = params.get("bulk_status") == "start" and partition
+        now = time.monotonic()
+        self.bulk_wait = (partition, now, now) if waiting else None
+
+    def tick(self, bulk_timeout: float) -> None:
+        """While the server builds a bulk file: a progress line every few seconds (stderr)."""
+        if self.bulk_wait is None:
+            return
+        partition, started, shown = self.bulk_wait
+        now = time.monotonic()
+        if now - shown < _BULK_PROGRESS_EVERY:
+            return
+        self.bulk_wait = (partition, started, now)
+        click.echo(
+            f"bulk sync: waiting for the server to prepare the {partition} partition "
+            f"({now - started:.0f} s, giving up after {bulk_timeout:g} s)",
+            err=True,
+        )
 
     def close(self) -> None:
         self.pump()
@@ -217,7 +254,23 @@ def _server_options(func: Callable[..., None]) -> Callable[..., None]:
         click.option(
             "--rest", is_flag=True, help="Use the REST routes (/rc/v1, /app/v1) instead of classic."
         ),
-        click.option("--timeout", type=click.FloatRange(min=0.1), default=30.0, help="Network timeout (s)."),
+        click.option(
+            "--timeout", type=click.FloatRange(min=0.1), default=30.0, help="Network timeout per read (s)."
+        ),
+        click.option(
+            "--deadline",
+            type=click.FloatRange(min=0.1),
+            default=DEFAULT_DEADLINE,
+            show_default=True,
+            help="Longest time one request may take, first byte to last (s).",
+        ),
+        click.option(
+            "--max-body-mb",
+            type=click.FloatRange(min=0.001),
+            default=DEFAULT_MAX_BODY_BYTES / (1024 * 1024),
+            show_default=True,
+            help="Largest server answer accepted (MiB); a larger one fails its source.",
+        ),
     ]
     decorated: Callable[..., None] = command
     for option in reversed(options):
@@ -229,9 +282,16 @@ def _server_options(func: Callable[..., None]) -> Callable[..., None]:
 @_server_options
 @click.option("--source", "sources", multiple=True, help="Source (model) to sync; repeatable.")
 @click.option("--bulk", is_flag=True, help="Run a bulk sync first.")
-def sync(opts: ServerOptions, sources: tuple[str, ...], bulk: bool) -> None:
+@click.option(
+    "--bulk-timeout",
+    type=click.FloatRange(min=0),
+    default=DEFAULT_BULK_TIMEOUT,
+    show_default=True,
+    help="How long the server may keep answering 'wait' for a bulk file (s).",
+)
+def sync(opts: ServerOptions, sources: tuple[str, ...], bulk: bool, bulk_timeout: float) -> None:
     """Log in and sync every source (or the --source ones), with a progress bar per source."""
-    engine = _open_engine(opts)
+    engine = _open_engine(opts, bulk_timeout)
     try:
         names = _declare(engine, sources)
         _login(engine, opts.login_name, opts.password)
@@ -246,6 +306,7 @@ def sync(opts: ServerOptions, sources: tuple[str, ...], bulk: bool) -> None:
         for handle in handles:
             while handle.wait(0.1) is None and not handle.done():
                 bars.pump()
+                bars.tick(bulk_timeout)
         bars.close()
         failures = _summary(engine, names, bars)
     finally:
@@ -266,7 +327,7 @@ def _summary(engine: SyncEngine, names: list[str], bars: _Bars) -> str:
         detail = _describe_error(params) if status == "error" else ""
         if adapter is not None and not detail:
             detail = "server reported " + _describe_error(adapter)
-        if status == "error":
+        if status == "error" or adapter is not None:
             failures.append(f"{name}: {detail}")
         store = engine.stores.get(model.source.partition)
         pending = store.pending_count(model.source.source_id) if store is not None else 0

@@ -23,9 +23,12 @@ from .notify import Notifier
 from .store import Source, Store
 from .transport import Transport
 
-__all__ = ["Settings", "SyncContext"]
+__all__ = ["DEFAULT_BULK_TIMEOUT", "Settings", "SyncContext"]
 
 log = logging.getLogger(__name__)
+
+# How long a bulk sync waits while the server keeps answering ``wait`` (it builds the file).
+DEFAULT_BULK_TIMEOUT = 600.0
 
 
 @dataclass
@@ -39,6 +42,7 @@ class Settings:
 
     page_size: int = 2000
     bulk_wait_seconds: float = 5.0
+    bulk_timeout: float = DEFAULT_BULK_TIMEOUT
     # Rhodes rhoconfig ``bulksync_state``: None = bulk never runs, 0 = run bulk at the next sync, 1 = done.
     bulksync_state: int | None = None
     rho_sync_user: str | None = None

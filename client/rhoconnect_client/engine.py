@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from . import checks
-from .context import Settings, SyncContext
+from .context import DEFAULT_BULK_TIMEOUT, Settings, SyncContext
 from .exceptions import UnknownSource
 from .models import Model
 from .mutex import SyncMutex
@@ -31,7 +31,7 @@ from .status import StatusReporter
 from .store import Store, partition_path
 from .sync_source import Syncer
 from .sync_thread import Command, Handle, SyncThread, first_poll_wait
-from .transport import DEFAULT_TIMEOUT, Transport, UrlFamily
+from .transport import DEFAULT_DEADLINE, DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT, Transport, UrlFamily
 
 __all__ = ["SyncEngine"]
 
@@ -46,8 +46,9 @@ class SyncEngine:
     ``database`` is a file path (the ``user`` partition; ``app`` and ``local`` live beside it as
     ``<stem>-app<suffix>``...) or ``":memory:"``. Keyword options: ``url_family`` (``"classic"`` or
     ``"rest"``), ``poll_interval`` (seconds, 0 = no polling, the default; the first wait is
-    shortened by the time since the last sync, §9.2), ``page_size`` (2000), ``timeout`` (network,
-    seconds), ``verify_ssl`` (True), ``bulk_wait_seconds`` (pause between ``bulk_data`` polls),
+    shortened by the time since the last sync, §9.2), ``page_size`` (2000), ``timeout`` (per read),
+    ``deadline`` (whole request), ``max_body_bytes`` (largest answer), ``verify_ssl`` (True),
+    ``bulk_wait_seconds`` and ``bulk_timeout`` (pause between ``bulk_data`` polls, give up after),
     ``bulksync_state`` (None: bulk never runs, 0: bulk at the next sync), ``status_reporter``
     (callable receiving each notification of a ``show_sync_status`` command) and ``transport`` (a
     ready-made transport, for tests).
@@ -62,8 +63,11 @@ class SyncEngine:
         poll_interval: float = 0,
         page_size: int = 2000,
         timeout: float = DEFAULT_TIMEOUT,
+        deadline: float = DEFAULT_DEADLINE,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         verify_ssl: bool = True,
         bulk_wait_seconds: float = 5.0,
+        bulk_timeout: float = DEFAULT_BULK_TIMEOUT,
         bulksync_state: int | None = None,
         status_reporter: Any = None,
         transport: Transport | None = None,
@@ -73,13 +77,16 @@ class SyncEngine:
         checks.seconds("poll_interval", poll_interval)
         self._database = database
         self._transport = transport or Transport(
-            server_url, url_family=url_family, timeout=timeout, verify_ssl=verify_ssl
+            server_url, url_family=url_family, timeout=timeout, verify_ssl=verify_ssl, deadline=deadline
         )
+        if transport is None:  # a ready-made transport keeps its own cap
+            self._transport.max_body_bytes = checks.integer("max_body_bytes", max_body_bytes, minimum=1) or 1
         self._stores: dict[str, Store] = {"user": Store(database, partition="user")}
         self._notifier = Notifier(self._transport.post_form)
         self._settings = Settings(
             page_size=int(page_size), bulk_wait_seconds=bulk_wait_seconds, path=Settings.file_beside(database)
         )
+        self._settings.bulk_timeout = checks.seconds("bulk_timeout", bulk_timeout)
         self._settings.load()
         if bulksync_state is not None:
             self._settings.bulksync_state = bulksync_state

@@ -11,12 +11,14 @@ Tree::
 
     RhoconnectError                      (rho 3, runtime)
     ├── ProtocolError                    (rho 4, unexpected/unparsable server answer)
-    │   └── SyncVersionError             (rho 11, page not starting with {"version":3})
+    │   ├── SyncVersionError             (rho 11, page not starting with {"version":3})
+    │   └── ResponseTooLarge             (rho 4, answer over the size cap, or a page over its size)
     ├── TransportError                   (rho 1, no HTTP response)
     │   ├── ConnectionFailed             (rho 1, refused/reset/DNS)
     │   └── RequestTimeout               (rho 1, no answer in time)
     ├── HTTPStatusError                  (rho 2, status other than 200/206; error_code = status)
-    │   └── NotAuthorized                (rho 9, status 401)
+    │   ├── NotAuthorized                (rho 9, status 401)
+    │   └── RedirectRefused              (rho 2, a redirect the client does not follow)
     ├── NotLoggedIn                      (rho 7, sync without a session)
     ├── Cancelled                        (rho 10, stop_sync)
     ├── StoreError                       (rho 3, local database problem)
@@ -36,7 +38,9 @@ __all__ = [
     "NotAuthorized",
     "NotLoggedIn",
     "ProtocolError",
+    "RedirectRefused",
     "RequestTimeout",
+    "ResponseTooLarge",
     "RhoconnectError",
     "StoreError",
     "SyncVersionError",
@@ -90,6 +94,11 @@ class SyncVersionError(ProtocolError):
     rho_error_code = ERR_SYNCVERSION
 
 
+class ResponseTooLarge(ProtocolError):
+    """The server sent more than the client accepts: a body over the size cap, or a page holding
+    far more objects than the page size asked for. Nothing of it is applied."""
+
+
 class TransportError(RhoconnectError):
     """No HTTP response at all."""
 
@@ -129,6 +138,18 @@ class NotAuthorized(HTTPStatusError):
     """HTTP 401: the session is gone; the engine clears it and does not log in again (D8)."""
 
     rho_error_code = ERR_UNATHORIZED
+
+
+class RedirectRefused(HTTPStatusError):
+    """A 3xx the client does not follow: to another origin (which would receive the password, the
+    pushed changes and the client id), from https to http, or one that would turn a POST into a GET.
+
+    ``error_code`` is the redirect's status; the message names the target.
+    """
+
+    def __init__(self, status: int, url: str, location: str, reason: str) -> None:
+        super().__init__(status, f"redirect {status} to {location} not followed: {reason}", url)
+        self.location = location
 
 
 class NotLoggedIn(RhoconnectError):

@@ -1,10 +1,12 @@
 """Pushing the outbox (§5), including pushes whose fate is unknown.
 
-A POST that got an HTTP answer either succeeded (200) or did not (any other status: nothing was
-applied, Rhodes rolls the rows back to unsent). A POST that broke without an answer (connection reset,
-timeout, or ``stop_sync`` abandoning the request) is ambiguous: the server may have created the
-objects. Rhodes rolls back and pushes the creates again, which duplicates them on a server that had
-received them: creates are not idempotent. So for a transport failure:
+A POST answered 200 succeeded; one answered 4xx was refused (nothing applied, Rhodes rolls the rows
+back to unsent). Two outcomes are ambiguous, as the server may have created the objects: a POST that
+broke without an answer (connection reset, timeout, or ``stop_sync`` abandoning the request), and
+one answered 5xx (a server or proxy may fail after the adapter ran) or with more than the client
+reads (the server got the POST; only its answer was refused). Rhodes rolls back and pushes the
+creates again, which duplicates them on a server that had applied them: creates are not
+idempotent. So for an ambiguous push:
 
 * updates and deletes roll back to unsent (sending them twice is harmless);
 * creates go to ``sent=2`` ("waiting for the link") and their ids are remembered as *uncertain*
@@ -20,7 +22,7 @@ import logging
 from collections.abc import Iterable
 
 from .context import SyncContext
-from .exceptions import Cancelled, TransportError
+from .exceptions import Cancelled, HTTPStatusError, ResponseTooLarge, TransportError
 from .protocol import push_body
 from .store import Source, Store
 
@@ -38,9 +40,16 @@ def push(ctx: SyncContext, store: Store, source: Source, client_id: str) -> None
     body = push_body(source.name, client_id, batch)
     try:
         ctx.transport.push(source.name, client_id, body, batch.blobs or None)
-    except (TransportError, Cancelled):
-        # No answer (or we stopped listening): the server may have applied the POST.
+    except (TransportError, Cancelled, ResponseTooLarge):
+        # No answer we could read (or we stopped listening): the server may have applied the POST.
         _hold_creates(ctx, store, source, list(batch.create))
+        raise
+    except HTTPStatusError as exc:
+        if exc.status >= 500:  # the server may have failed after applying the POST
+            _hold_creates(ctx, store, source, list(batch.create))
+        else:
+            with store.lock:
+                store.push_failed(source.source_id)
         raise
     except BaseException:
         with store.lock:

@@ -34,7 +34,8 @@ def describe(params: dict[str, Any]) -> str:
     if status == "schema-changed":
         return f"{name}: schema changed on the server"
     if status == "complete":
-        return "Sync complete"
+        failed = [str(f.get("source_name")) for f in params.get("failed_sources") or []]
+        return f"Sync complete; failed: {', '.join(failed)}" if failed else "Sync complete"
     if status == "error":
         where = f"{name}: " if name else ""
         message = params.get("error_message") or ""

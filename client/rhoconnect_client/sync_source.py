@@ -11,6 +11,10 @@ One :class:`Syncer` runs one ``dosync``/``dosync_source`` command on the sync th
    the one already stored is a re-send and is not applied again. (After a run that broke off, the
    first request carries the stored token: see ``Syncer.pull``.)
 
+A hostile or broken server cannot keep a pull going forever or flood the store: a page holding far
+more objects than asked for, more pages than ``total_count`` and the page size allow, or page after
+page without objects fail the source (``paging.PagingGuard``) before anything of that page is applied.
+
 Errors: an error in one source does not stop the others; a 401 clears the session and stops
 everything (D8); a stop request ends the command silently (D7); ``schema-changed`` ends the sync after
 that source's pull loop.
@@ -33,7 +37,9 @@ from .exceptions import (
     RhoconnectError,
     StoreError,
 )
+from .models import Model
 from .notify import error_fields
+from .paging import PagingGuard
 from .protocol import Page, parse_client_create, parse_page
 from .push import push, resolve_uncertain
 from .store import Source, Store
@@ -45,6 +51,7 @@ __all__ = [
     "complete_params",
     "drop_session",
     "error_params",
+    "failure_entry",
     "release_held_creates",
     "source_params",
     "start_session",
@@ -73,13 +80,43 @@ def error_params(exc: RhoconnectError) -> dict[str, Any]:
     return {"status": "error", "sync_type": "incremental", **error_fields(exc)}
 
 
-def complete_params() -> dict[str, Any]:
-    return {
+def complete_params(failures: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The final ``complete`` parameters; with failed sources, the first one's error fields and
+    ``failed_sources`` (one entry per failed source), so that the result of ``dosync`` shows them
+    and not only the per-source notifications."""
+    params: dict[str, Any] = {
         "status": "complete",
         "sync_type": "incremental",
         "error_code": 0,
         "rho_error_code": 0,
         "error_message": "",
+    }
+    if failures:
+        first = failures[0]
+        params.update(
+            error_code=first["error_code"],
+            rho_error_code=first["rho_error_code"],
+            error_message=f"{first['source_name']}: {first['error_message']}",
+            failed_sources=failures,
+        )
+    return params
+
+
+def failure_entry(params: dict[str, Any]) -> dict[str, Any]:
+    """One ``failed_sources`` entry from a source's ``error`` notification."""
+    message = str(params.get("error_message") or "")
+    errors = params.get("server_errors")
+    if isinstance(errors, dict) and errors:
+        parts = []
+        for kind, value in errors.items():
+            inner = value.get("message") if isinstance(value, dict) else None
+            parts.append(f"{kind}: {inner}" if isinstance(inner, str) else str(kind))
+        message = "; ".join(parts)
+    return {
+        "source_name": params.get("source_name", ""),
+        "error_code": params.get("error_code", 0),
+        "rho_error_code": params.get("rho_error_code", 0),
+        "error_message": message,
     }
 
 
@@ -98,6 +135,12 @@ class Syncer:
     def __init__(self, ctx: SyncContext, query_params: str = "") -> None:
         self.ctx = ctx
         self.query_params = query_params
+        # Sources that failed or whose pages carried adapter errors, for the final result.
+        self.failures: list[dict[str, Any]] = []
+
+    def _note_failure(self, params: dict[str, Any]) -> None:
+        if not any(f["source_name"] == params.get("source_name") for f in self.failures):
+            self.failures.append(failure_entry(params))
 
     # ------------------------------------------------------------------ commands
     def sync_all(self) -> dict[str, Any]:
@@ -110,7 +153,7 @@ class Syncer:
             result = self.sync_source(store, source, client_id)
             if result.stop_all or result.schema_changed:
                 return result.params
-        return self.ctx.global_event(complete_params())
+        return self.ctx.global_event(complete_params(self.failures))
 
     def sync_one(self, name_or_id: str | int) -> dict[str, Any]:
         try:
@@ -192,6 +235,8 @@ class Syncer:
             source, "error", total=state.total, processed=state.processed, cumulative=state.cumulative
         )
         params.update(error_fields(exc))
+        self.failures = [f for f in self.failures if f["source_name"] != source.name]  # the final error
+        self._note_failure(params)
         return SourceResult(self.ctx.source_event(source.source_id, params), stop_all=stop_all)
 
     def pull(self, store: Store, source: Source, client_id: str, state: _Counters, failed: set[str]) -> bool:
@@ -217,16 +262,20 @@ class Syncer:
                 store.set_token(source.source_id, 1)
         schema_changed = False
         transport = self.ctx.transport
+        page_size = self.ctx.settings.page_size
+        guard = PagingGuard(page_size, Model(store, source).count())
         while True:
             self.ctx.check_stop()
             body = transport.query(
                 source.name,
                 client_id=client_id,
-                page_size=self.ctx.settings.page_size,
+                page_size=page_size,
                 token=send,
                 query_params=self.query_params,
             )
+            guard.check_body(body)
             page = parse_page(body)
+            guard.check(page, resent=page.token != 0 and page.token == send)
             if page.errors:
                 failed.update(page.errors.create)
                 self._report_server_errors(source, page, state)
@@ -259,6 +308,7 @@ class Syncer:
         params.update(
             error_code=8, rho_error_code=8, error_message="", server_errors=page.errors.to_notification()
         )
+        self._note_failure(params)
         self.ctx.source_event(source.source_id, params)
 
 

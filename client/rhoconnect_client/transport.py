@@ -7,10 +7,12 @@ translation of every ``requests`` failure into the package's exceptions (``Conne
 (``login``, ``client_create``, ``query``, ``push``...) and hand back raw bodies: parsing is the job of
 ``protocol``.
 
-Why requests run on a helper thread: ``stop_sync`` must cancel a request that is blocked waiting for
-a slow server. ``requests`` cannot interrupt a blocked socket read from another thread, so the sync
-thread waits for the helper with a cancel check and abandons the request when stopped (the helper
-finishes on its own within the timeout; its answer is discarded).
+Requests run on a helper thread so that ``stop_sync`` and the overall ``deadline`` can end one
+blocked on a slow server (the ``requests`` timeout is per read: a byte-at-a-time server never times
+out); the waiting thread then cuts the socket (``http_limits.cut``) and discards the answer. Bodies
+are read in chunks up to ``max_body_bytes`` (``ResponseTooLarge`` beyond; bulk files go to disk up
+to ``max_download_bytes``). Redirects are followed only to the same origin keeping the method,
+else ``RedirectRefused`` (``http_limits.redirect_refusal``).
 
 The session is kept as the Rhodes "session string" (``name=value`` pairs of the cookies set by the
 login answer) and sent as the ``Cookie`` header; the cookie jar of ``requests`` is disabled so that
@@ -19,10 +21,12 @@ what is sent is exactly what the engine stored in ``client_info.session``.
 
 from __future__ import annotations
 
+import functools
 import http.cookiejar
 import json
 import logging
 import threading
+import time
 import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -32,22 +36,31 @@ from typing import Any, BinaryIO, Literal, TypeVar
 import requests
 import requests.adapters
 
+from . import http_limits
 from .exceptions import (
     Cancelled,
     ConnectionFailed,
     HTTPStatusError,
     NotAuthorized,
+    RedirectRefused,
     RequestTimeout,
     StoreError,
     TransportError,
 )
 
-__all__ = ["DEFAULT_TIMEOUT", "Transport", "UrlFamily"]
+__all__ = ["DEFAULT_DEADLINE", "DEFAULT_MAX_BODY_BYTES", "DEFAULT_TIMEOUT", "Transport", "UrlFamily"]
 
 log = logging.getLogger(__name__)
 
 UrlFamily = Literal["classic", "rest"]
 DEFAULT_TIMEOUT = 30.0  # Rhodes rhoconfig net_timeout default (protocol.md §1.2)
+# A whole request, headers to last byte; a page of 2000 objects takes well under a second.
+DEFAULT_DEADLINE = 120.0
+# A page of 2000 objects is a few MB; far larger answers are refused rather than held in memory.
+DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024
+# Bulk files go to disk; this bounds the disk they may take (and the time, with the deadline).
+DEFAULT_MAX_DOWNLOAD_BYTES = 4 * 1024 * 1024 * 1024
+DEFAULT_DOWNLOAD_DEADLINE = 3600.0
 _CHUNK = 256 * 1024
 _T = TypeVar("_T")
 
@@ -81,11 +94,23 @@ class Transport:
         timeout: float = DEFAULT_TIMEOUT,
         verify_ssl: bool = True,
         callback_timeout: float = 10.0,
+        deadline: float = DEFAULT_DEADLINE,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        max_download_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES,
+        download_deadline: float = DEFAULT_DOWNLOAD_DEADLINE,
     ) -> None:
         if url_family not in ("classic", "rest"):
             raise ValueError(f"url_family must be 'classic' or 'rest', not {url_family!r}")
+        if deadline <= 0 or download_deadline <= 0:
+            raise ValueError("deadlines must be positive numbers of seconds")
+        if max_body_bytes < 1 or max_download_bytes < 1:
+            raise ValueError("size limits must be at least 1 byte")
         self.url_family: UrlFamily = url_family
         self.timeout = timeout
+        self.deadline = float(deadline)
+        self.download_deadline = float(download_deadline)
+        self.max_body_bytes = int(max_body_bytes)
+        self.max_download_bytes = int(max_download_bytes)
         self.verify_ssl = verify_ssl
         self.callback_timeout = callback_timeout
         self.session: str | None = None
@@ -96,6 +121,8 @@ class Transport:
         self._http.cookies.set_policy(_NoCookies())
         # Connections are re-used across pages (Rhodes sends Connection: Keep-Alive).
         adapter = requests.adapters.HTTPAdapter(pool_connections=2, pool_maxsize=4, max_retries=0)
+        # Connections that note which call uses them, so that a deadline can cut a blocked read.
+        adapter.poolmanager.pool_classes_by_scheme = dict(http_limits.POOL_CLASSES)
         self._http.mount("http://", adapter)
         self._http.mount("https://", adapter)
         self._http.headers.update({"Connection": "Keep-Alive"})
@@ -277,28 +304,47 @@ class Transport:
         return f"{parts.scheme}://{parts.netloc}/{url.lstrip('/')}.rzip"
 
     def download(self, url: str, dest: Path) -> int:
-        """Stream ``url`` into ``dest`` (cancellable between chunks); return the byte count."""
+        """Stream ``url`` into ``dest`` (cancellable between chunks); return the byte count.
 
-        def fetch() -> int:
+        At most ``max_download_bytes``, within ``download_deadline``; same-origin redirects only.
+        """
+        headers = self._headers(None, json_body=False, session=True)
+        limit = self.max_download_bytes
+
+        def fetch(target: str) -> requests.Response | int:
             written = 0
             with self._http.request(
                 "GET",
-                url,
-                headers=self._headers(None, json_body=False, session=True),
+                target,
+                headers=headers,
                 timeout=self.timeout,
                 verify=self.verify_ssl,
                 stream=True,
+                allow_redirects=False,
             ) as response:
-                self._check(response, url)
+                if response.is_redirect:
+                    return response
+                if response.status_code not in (200, 206):
+                    _read_capped(response, self.max_body_bytes, target)
+                    return response
+                http_limits.refuse_announced(response.headers.get("Content-Length"), limit, target)
                 with dest.open("wb") as out:
-                    for chunk in response.iter_content(_CHUNK):
+                    for chunk in http_limits.capped(response.iter_content(_CHUNK), limit, target):
                         if self._cancel.is_set():
                             raise Cancelled("download stopped")
-                        out.write(chunk)
                         written += len(chunk)
+                        out.write(chunk)
             return written
 
-        return self._run(fetch, url)
+        current = url
+        for _ in range(http_limits.MAX_REDIRECTS + 1):
+            answer = self._run(functools.partial(fetch, current), current, deadline=self.download_deadline)
+            if isinstance(answer, int):
+                return answer
+            if not answer.is_redirect:
+                self._check(answer, current)
+            current = self._redirect_target(answer, current, "GET")
+        raise http_limits.too_many_redirects(url)
 
     def post_form(self, url: str, fields: Sequence[tuple[str, str]]) -> str:
         """POST a form-encoded notification to an app's callback URL (D6); return the answer body.
@@ -337,36 +383,76 @@ class Transport:
         session: bool = True,
     ) -> requests.Response:
         headers = self._headers(client_id, json_body=json_body, session=session)
-        log.debug("%s %s", method, url)
 
-        def call() -> requests.Response:
+        def call(target: str) -> requests.Response:
             response = self._http.request(
                 method,
-                url,
+                target,
                 data=data,
                 files=files,
                 headers=headers,
                 timeout=self.timeout,
                 verify=self.verify_ssl,
+                stream=True,
+                allow_redirects=False,
             )
-            _ = response.content  # read the body on the helper thread: the read may block too
+            # Read the body on the helper thread (the read may block too), never past the cap.
+            with response:
+                _read_capped(response, self.max_body_bytes, target)
             return response
 
-        response = self._run(call, url)
-        self._check(response, url)
-        return response
+        current = url
+        for _ in range(http_limits.MAX_REDIRECTS + 1):
+            log.debug("%s %s", method, current)
+            response = self._run(functools.partial(call, current), current)
+            if not response.is_redirect:
+                self._check(response, current)
+                return response
+            current = self._redirect_target(response, current, method, replayable=files is None)
+        raise http_limits.too_many_redirects(url)
 
-    def _run(self, fn: Callable[[], _T], url: str) -> _T:
+    def _redirect_target(
+        self, response: requests.Response, url: str, method: str, *, replayable: bool = True
+    ) -> str:
+        """Where a redirect leads, if the client may follow it; else ``RedirectRefused``."""
+        target = urllib.parse.urljoin(url, response.headers.get("Location", ""))
+        reason = http_limits.redirect_refusal(
+            url, target, method, response.status_code, replayable=replayable
+        )
+        if reason is not None:
+            log.warning("%s %s: %s", method, url, reason)
+            raise RedirectRefused(response.status_code, url, target, reason)
+        return target
+
+    def _run(self, fn: Callable[[], _T], url: str, *, deadline: float | None = None) -> _T:
+        """Run ``fn`` on a helper thread; stop waiting on ``cancel`` or after ``deadline`` seconds
+        (default ``self.deadline``), cutting the call's connection so that the helper ends too."""
         if self._cancel.is_set():
             raise Cancelled("sync stopped")
-        future: Future[_T] = self._pool.submit(fn)
+        limit = self.deadline if deadline is None else deadline
+        scope = http_limits.CallScope()
+
+        def scoped() -> _T:
+            with scope:
+                return fn()
+
+        future: Future[_T] = self._pool.submit(scoped)
+        ends = time.monotonic() + limit
         while True:
             try:
-                return future.result(timeout=0.05)
+                return future.result(timeout=min(0.05, max(ends - time.monotonic(), 0.001)))
             except TimeoutError:
                 if self._cancel.is_set():
                     future.cancel()
+                    http_limits.cut(scope.call_id)
                     raise Cancelled("sync stopped") from None
+                if time.monotonic() >= ends:
+                    future.cancel()
+                    http_limits.cut(scope.call_id)
+                    where = urllib.parse.urlsplit(url).netloc
+                    raise RequestTimeout(
+                        f"no complete answer from {where} within the {limit:g} s deadline"
+                    ) from None
             except requests.RequestException as exc:
                 raise self._translate(exc, url) from exc
 
@@ -391,6 +477,13 @@ class Transport:
             return ConnectionFailed(f"cannot reach {where}: {_short(exc)}")
         # ChunkedEncodingError, ContentDecodingError...: the connection broke mid-answer.
         return ConnectionFailed(f"broken answer from {where}: {_short(exc)}")
+
+
+def _read_capped(response: requests.Response, limit: int, url: str) -> None:
+    """Read the whole body into ``response`` (so ``.content`` and ``.text`` work), at most ``limit``
+    bytes; over it, ``ResponseTooLarge`` and the connection is dropped, not drained."""
+    http_limits.refuse_announced(response.headers.get("Content-Length"), limit, url)
+    response._content = b"".join(http_limits.capped(response.iter_content(_CHUNK), limit, url))
 
 
 def _short(exc: BaseException) -> str:

@@ -18,6 +18,8 @@ def test_describe() -> None:
         {"status": "in_progress", "source_name": "P", "cumulative_count": 4, "total_count": 9}
     ) == ("Syncing P: 4 of 9 records")
     assert describe({"status": "complete"}) == "Sync complete"
+    failed = {"status": "complete", "failed_sources": [{"source_name": "Product"}, {"source_name": "Order"}]}
+    assert describe(failed) == "Sync complete; failed: Product, Order"
     assert describe({"status": "error", "source_name": "P", "error_code": 500, "error_message": "boom"}) == (
         "P: sync error 500 (boom)"
     )
