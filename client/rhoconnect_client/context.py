@@ -13,7 +13,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -150,17 +150,17 @@ class SyncContext:
                 return store, src
         raise UnknownSource(name_or_id)
 
-    def report(self, params: dict[str, Any]) -> None:
+    def report(self, params: Mapping[str, Any]) -> None:
         if self.reporting and self.reporter is not None and not self.notifier.suppressed:
             try:
-                self.reporter(params)
+                self.reporter(dict(params))
             except Exception:  # the app's display code, like a callback: it must not break the sync
                 log.exception("status reporter %r failed", self.reporter)
 
-    def source_event(self, source_id: int, params: dict[str, Any]) -> dict[str, Any]:
+    def source_event(self, source_id: int, params: Mapping[str, Any]) -> dict[str, Any]:
         self.report(params)
         return self.notifier.source_event(source_id, params)
 
-    def global_event(self, params: dict[str, Any]) -> dict[str, Any]:
+    def global_event(self, params: Mapping[str, Any]) -> dict[str, Any]:
         self.report(params)
         return self.notifier.global_event(params)

@@ -25,7 +25,7 @@ from .exceptions import UnknownSource
 from .models import Model
 from .mutex import SyncMutex
 from .notify import GLOBAL, Callback, Notifier, Registration, merge_params
-from .search import make_request, run_search
+from .search import run_search
 from .session import run_login
 from .status import StatusReporter
 from .store import Store, partition_path
@@ -263,7 +263,7 @@ class SyncEngine:
         """Queue a sync of one source; the handle gives that source's final parameters.
 
         As in Rhodes, a source the sync engine does not know (undeclared, or local-only with
-        ``sync_type`` none) is reported from the sync thread: an ``error`` with code 3 to the ``-1``
+        ``sync_type`` none) is reported from the sync thread: an ``error`` with ``ERR_RUNTIME`` to the ``-1``
         callback. Arguments of the wrong type raise here.
         """
         key = checks.source_key("source_id_or_name", source_id_or_name)
@@ -299,7 +299,7 @@ class SyncEngine:
         A search over several sources reports each failing source's message under
         ``server_errors[kind]["sources"][name]["message"]`` (``search`` module docstring).
         """
-        request = make_request(
+        request = checks.search_request(
             self._ctx,
             source_names,
             from_,
