@@ -28,7 +28,7 @@ import threading
 import urllib.parse
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, NotRequired, TypedDict
+from typing import Any, Literal, TypedDict
 
 from .exceptions import ERR_CUSTOMSYNCSERVER, ERR_NONE, RhoconnectError
 from .store import Source
@@ -82,25 +82,30 @@ class ErrorFields(TypedDict):
     error_message: str
 
 
-class SyncParams(TypedDict):
-    """What a ``set_notification`` callback receives during ``dosync``/``dosync_source``.
-
-    The source keys and counters are there when a source is involved (not in ``complete``, nor in an
-    error that names no source, such as "not logged in"); the error fields in finished events;
-    ``server_errors`` only with ``error_code`` ``ERR_CUSTOMSYNCSERVER`` (adapter errors in a page).
-    """
-
+class _SyncEvent(TypedDict):
     status: Status
     sync_type: Literal["incremental"]
-    source_id: NotRequired[int]
-    source_name: NotRequired[str]
-    total_count: NotRequired[int]
-    processed_count: NotRequired[int]
-    cumulative_count: NotRequired[int]
-    error_code: NotRequired[int]
-    rho_error_code: NotRequired[int]
-    error_message: NotRequired[str]
-    server_errors: NotRequired[dict[str, Any]]
+
+
+class SyncParams(_SyncEvent, total=False):
+    """What a ``set_notification`` callback receives during ``dosync``/``dosync_source``.
+
+    ``status`` and ``sync_type`` always; the source keys and counters when a source is involved (not
+    in ``complete``, nor in an error that names no source, such as "not logged in"); the error
+    fields in finished events; ``server_errors`` only with ``error_code`` ``ERR_CUSTOMSYNCSERVER``
+    (adapter errors in a page). (Optional keys are declared with ``total=False`` rather than
+    ``NotRequired`` so that ``__optional_keys__`` is right at run time too.)
+    """
+
+    source_id: int
+    source_name: str
+    total_count: int
+    processed_count: int
+    cumulative_count: int
+    error_code: int
+    rho_error_code: int
+    error_message: str
+    server_errors: dict[str, Any]
 
 
 class SearchParams(SyncParams):
@@ -109,20 +114,23 @@ class SearchParams(SyncParams):
     search_params: dict[str, Any]
 
 
-class BulkParams(TypedDict):
-    """A bulk sync event (``-1`` callback only): ``partition`` is ``""`` for the whole run.
-
-    ``bulk_status`` is ``start``, ``download``, ``change_db``, ``ok`` or ``complete``, and ``""`` in
-    the ``error`` event, which also carries the error fields.
-    """
-
+class _BulkEvent(TypedDict):
     partition: str
     bulk_status: str
     sync_type: Literal["bulk"]
     status: Status
-    error_code: NotRequired[int]
-    rho_error_code: NotRequired[int]
-    error_message: NotRequired[str]
+
+
+class BulkParams(_BulkEvent, total=False):
+    """A bulk sync event (``-1`` callback only): ``partition`` is ``""`` for the whole run.
+
+    ``bulk_status`` is ``start``, ``download``, ``change_db``, ``ok`` or ``complete``, and ``""`` in
+    the ``error`` event, which alone carries the error fields.
+    """
+
+    error_code: int
+    rho_error_code: int
+    error_message: str
 
 
 class ObjectRef(TypedDict):
