@@ -26,7 +26,7 @@ from .models import Model
 from .mutex import SyncMutex
 from .notify import GLOBAL, Callback, Notifier, Registration, merge_params
 from .search import run_search
-from .session import run_login
+from .session import adopt_server, drop_session, run_login
 from .status import StatusReporter
 from .store import Store, partition_path
 from .sync_source import Syncer
@@ -94,7 +94,7 @@ class SyncEngine:
             stop_flag=threading.Event(),
             reporter=status_reporter or StatusReporter(),
         )
-        self._adopt_server(self._transport.server_url)
+        adopt_server(self._ctx, self._transport.server_url)
         if str(database) != ":memory:" and Path(partition_path(Path(database), "app")).exists():
             self._store("app")  # an earlier run's app partition: its sources count for the poll timer
         info = self._stores["user"].client_info()
@@ -228,12 +228,9 @@ class SyncEngine:
         return self._thread.submit(command)
 
     def logout(self) -> None:
-        """Forget the session; no request is made and the client id stays (D8)."""
+        """Forget the session; no request is made and the client id stays."""
         self.stop_sync()
-        main = self._stores["user"]
-        with main.lock:
-            main.set_session(None)
-        self._transport.session = None
+        drop_session(self._ctx)
 
     def logged_in(self) -> bool:
         return bool(self._stores["user"].client_info().session)
@@ -439,24 +436,9 @@ class SyncEngine:
         """
         checks.server_url("server_url", server_url)
         self.stop_sync()
-        if self._adopt_server(server_url):
+        if adopt_server(self._ctx, server_url):
             self._transport.server_url = server_url
             self._transport.session = None
-
-    def _adopt_server(self, server_url: str) -> bool:
-        """Make ``server_url`` the sync server; True if the stored client id and session came from
-        another one: they are then dropped (D8, also across restarts)."""
-        previous = self._settings.syncserver or self._transport.server_url
-        changed = previous.rstrip("/") != server_url.rstrip("/")
-        if changed:
-            main = self._stores["user"]
-            with main.lock:
-                main.clear_client_info()
-            log.info("sync server changed: client id and session dropped")
-        if self._settings.syncserver != server_url:
-            self._settings.syncserver = server_url
-            self._settings.save()
-        return changed
 
     @property
     def server_url(self) -> str:

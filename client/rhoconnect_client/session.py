@@ -3,8 +3,9 @@
 Every network command starts here. ``run_login`` gets a session cookie and stores it (a new user
 resets the local data first); ``start_session`` opens a sync or a search: a stored session is needed,
 then a client id, created (``clientcreate``) or reset (``clientreset``) as the stored state asks. The
-other helpers are what the sync algorithm does when the server says the session or the client is
-gone: a 401 drops the session (no automatic new login), a 500 "Unknown client" the client id.
+other helpers are what happens when the session or the client is gone: ``logout`` or a 401 drops
+the session (no automatic new login), a 500 "Unknown client" the client id, and another sync
+server both (``adopt_server``).
 
 Kept apart from ``sync_source``, ``search`` and ``bulk`` because all three use it, and it decides
 what survives each of those events: local changes always do.
@@ -12,6 +13,7 @@ what survives each of those events: local changes always do.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from .context import SyncContext
@@ -28,6 +30,7 @@ from .protocol import login_body, parse_client_create
 from .store import Store
 
 __all__ = [
+    "adopt_server",
     "drop_session",
     "drop_synced_data",
     "ensure_client_id",
@@ -35,6 +38,8 @@ __all__ = [
     "run_login",
     "start_session",
 ]
+
+log = logging.getLogger(__name__)
 
 
 def run_login(
@@ -79,6 +84,23 @@ def _store_session(ctx: SyncContext, login: str, session: str) -> None:
     ctx.transport.session = session
 
 
+def adopt_server(ctx: SyncContext, server_url: str) -> bool:
+    """Make ``server_url`` the sync server; True if the stored client id and session came from
+    another one: they are then dropped, also across restarts (the URL is saved with the settings,
+    as Rhodes keeps ``syncserver`` in rhoconfig.txt). Runs on the app thread, with no sync running.
+    """
+    previous = ctx.settings.syncserver or ctx.transport.server_url
+    changed = previous.rstrip("/") != server_url.rstrip("/")
+    if changed:
+        with ctx.main.lock:
+            ctx.main.clear_client_info()
+        log.info("sync server changed: client id and session dropped")
+    if ctx.settings.syncserver != server_url:
+        ctx.settings.syncserver = server_url
+        ctx.settings.save()
+    return changed
+
+
 def start_session(ctx: SyncContext) -> str:
     """Before any sync or search: a session must exist, then the client id; returns it.
 
@@ -116,7 +138,7 @@ def ensure_client_id(ctx: SyncContext) -> str:
 
 
 def drop_session(ctx: SyncContext) -> None:
-    """A 401 clears the stored session (no automatic new login); the client id stays."""
+    """Forget the session (``logout``, or a 401: no automatic new login); the client id stays."""
     with ctx.main.lock:
         ctx.main.set_session(None)
     ctx.transport.session = None

@@ -18,9 +18,14 @@ def test_commands_run_in_order_and_identical_queued_ones_merge() -> None:
     ran: list[str] = []
     thread = SyncThread()
     try:
-        first = thread.submit(
-            Command("a", "a", lambda: (started.set(), gate.wait(5), ran.append("a"), {"n": 1})[3])
-        )
+
+        def held() -> dict[str, int]:
+            started.set()
+            gate.wait(5)
+            ran.append("a")
+            return {"n": 1}
+
+        first = thread.submit(Command("a", "a", held))
         assert started.wait(5)  # "a" runs: no longer queued
         second = thread.submit(Command("b", "b", lambda: (ran.append("b"), {"n": 2})[1]))
         again = thread.submit(Command("b", "b", lambda: (ran.append("b2"), {"n": 3})[1]))
@@ -124,9 +129,14 @@ def test_close_without_waiting_runs_on_exit_on_the_sync_thread_after_the_command
     order: list[str] = []
     exited = threading.Event()
     thread = SyncThread()
-    handle = thread.submit(
-        Command("held", 1, lambda: (started.set(), gate.wait(5), order.append("command"), {"n": 1})[3])
-    )
+
+    def held() -> dict[str, int]:
+        started.set()
+        gate.wait(5)
+        order.append("command")
+        return {"n": 1}
+
+    handle = thread.submit(Command("held", 1, held))
     assert started.wait(5)
 
     def on_exit() -> None:

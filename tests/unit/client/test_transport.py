@@ -241,7 +241,12 @@ def test_connection_reset_mid_body(server: Recorder) -> None:
 def test_cancel_interrupts_a_blocked_request(server: Recorder) -> None:
     server.hold = True
     transport = Transport(server.url + "/application", timeout=10)
-    canceller = threading.Thread(target=lambda: server.arrived.wait(5) and transport.cancel())
+
+    def cancel_once_it_arrived() -> None:
+        if server.arrived.wait(5):
+            transport.cancel()
+
+    canceller = threading.Thread(target=cancel_once_it_arrived)
     canceller.start()
     started = time.monotonic()
     with pytest.raises(Cancelled):
