@@ -83,7 +83,7 @@ def _is_url(value: str) -> bool:
 
 
 def callback(name: str, value: object, *, optional: bool = True) -> Callback | None:
-    """A callable taking one dict, or an ``http(s)://`` URL that receives the form-encoded params (D6)."""
+    """A callable taking one dict, or an ``http(s)://`` URL that receives the form-encoded params."""
     if value is None and optional:
         return None
     if isinstance(value, str):
@@ -106,7 +106,7 @@ def params(name: str, value: object) -> Mapping[str, Any] | str | None:
 
 
 def query_string(name: str, value: object) -> str:
-    """``query_params`` (a string, a mapping or None) as the raw string appended to the query URL (§4.1)."""
+    """``query_params`` (a string, a mapping or None) as the raw string appended to the query URL."""
     if value is None:
         return ""
     if isinstance(value, str):

@@ -1,4 +1,4 @@
-"""Search (§6): one request per round for all listed sources, pages applied like query pages.
+"""Search: one request per round for all listed sources, pages applied like query pages.
 
 Notifications go to the search's own one-shot callback only: ``in_progress`` after each page with
 objects and, when ``progress_step > 0``, every ``progress_step`` objects (the page is applied in
@@ -131,7 +131,7 @@ class _Search:
             raise
         except RhoconnectError as exc:
             if isinstance(exc, NotAuthorized):
-                drop_session(self.ctx)  # D8, for a 401 to the search request itself
+                drop_session(self.ctx)  # a 401 to the search request itself: no automatic new login
             return self.fail(exc)
         if server_errors:
             return self.fail(ProtocolError("search error"), server_errors)

@@ -1,4 +1,4 @@
-"""The sync thread: one worker, a command queue, the poll timer and the stop flag (protocol.md §9.2).
+"""The sync thread: one worker, a command queue, the poll timer and the stop flag.
 
 Every network operation of the engine (login, sync, search) runs here, one at a time, so that the
 local database only ever has one writer besides the app. Callers get a :class:`Handle` at once.
@@ -36,7 +36,7 @@ STARTUP_WAIT = 10.0
 
 
 def first_poll_wait(interval: float, since_last_sync: float | None) -> float:
-    """The first poll wait after start (§9.2): ``interval`` shortened by the time since the most
+    """The first poll wait after start: ``interval`` shortened by the time since the most
     recent sync; ``STARTUP_WAIT`` (or ``interval`` if shorter) when that is already overdue.
 
     ``since_last_sync`` None (never synced) leaves the interval whole, as Rhodes does; a negative

@@ -377,7 +377,7 @@ def test_401_clears_session_stops_sync_without_complete(engine: SyncEngine, serv
     )
     assert [e["status"] for e in events] == ["error"]  # no Customer, no complete
     assert not engine.logged_in()
-    assert engine.stores["user"].client_info().client_id  # the client id stays (D8)
+    assert engine.stores["user"].client_info().client_id  # the client id stays
     assert len(requests_of(server, "login")) == 1  # no automatic re-login
     assert engine.stores["user"].pending_count() == 1
 
@@ -753,7 +753,7 @@ def test_bulk_sync_only_sources_get_data_from_bulk_only(server: MockServer, tmp_
 
 def test_another_user_logging_in_gets_a_bulk_sync_again(server: MockServer, tmp_path: Path) -> None:
     """A user change resets the data as Rhodes ``database_full_reset`` does, which also sets
-    ``bulksync_state`` back to 0 (protocol.md §3.2): else a ``bulk_sync_only`` source would stay
+    ``bulksync_state`` back to 0: else a ``bulk_sync_only`` source would stay
     empty for the new user."""
     engine = SyncEngine(server.url, tmp_path / "u.sqlite", bulk_wait_seconds=0.01, bulksync_state=0)
     try:

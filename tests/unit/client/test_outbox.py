@@ -1,4 +1,4 @@
-"""Push states of ``changed_values.sent`` (protocol.md §5.3), RCC spec scenarios, and a property test
+"""Push states of ``changed_values.sent``, RCC spec scenarios, and a property test
 that random create/update/destroy/push/fail/link sequences never lose a change."""
 
 from __future__ import annotations
