@@ -68,7 +68,7 @@ def lose_answer(server: MockServer, operation: str, **match: Any) -> None:
     that answer is held back (a ``delay`` rule) until the client has given up.
     """
     server.fail(operation, status=503, times=1, **match)
-    server.fail(operation, "delay", seconds=SHORT_TIMEOUT * 2, times=1, **match)
+    server.fail(operation, "delay", seconds=SHORT_TIMEOUT + 0.5, times=1, **match)
 
 
 # ---------------------------------------------------------------------------- reading the mock
@@ -183,7 +183,13 @@ class Gates:
             if gate is not None:
                 gate.arrived.set()
                 gate.opened.wait(WAIT * 3)
-            yield from self._inner(environ, start_response)
+            answer = self._inner(environ, start_response)
+            try:
+                yield from answer
+            finally:
+                close = getattr(answer, "close", None)
+                if close is not None:  # WSGI: the server closes what the app returned, through us
+                    close()
         finally:
             if gate is not None:
                 gate.done.set()
