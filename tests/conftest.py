@@ -6,6 +6,7 @@ that server and skip what needs the mock's admin API.
 
 from __future__ import annotations
 
+import random
 import shutil
 import subprocess
 from pathlib import Path
@@ -24,6 +25,24 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--rhoconnect-password", default="secret", help="password for --rhoconnect-url (default: secret)"
     )
+    parser.addoption(
+        "--crash-seed",
+        type=int,
+        default=None,
+        help="seed of the kill moments of the client crash tests (default: a new one, printed by each)",
+    )
+
+
+@pytest.fixture
+def crash_seed(request: pytest.FixtureRequest) -> int:
+    """The seed of a crash test's random kill moments: ``--crash-seed N``, else a fresh one.
+
+    Printed, so that pytest shows it with a failure and the same moments can be asked for again.
+    """
+    given: int | None = request.config.getoption("--crash-seed")
+    seed = given if given is not None else random.SystemRandom().randrange(2**32)
+    print(f"crash seed: {seed} (rerun with --crash-seed {seed})")
+    return seed
 
 
 @pytest.fixture(scope="session")

@@ -1,10 +1,23 @@
 """rhoconnect_client: the Rhodes ``SyncEngine`` API over a local SQLite store, in Python.
 
-Start with :class:`SyncEngine`; see ``engine`` for the API and ``exceptions`` for the error tree.
+Start with :class:`SyncEngine`; see ``engine`` for the API, ``exceptions`` for the error tree and the
+Rhodes error numbers (``ERR_*``), ``notify`` for the parameters each callback receives.
 """
 
 from .engine import SyncEngine
 from .exceptions import (
+    ERR_CANCELBYUSER,
+    ERR_CLIENTISNOTLOGGEDIN,
+    ERR_CUSTOMSYNCSERVER,
+    ERR_DIFFDOMAINSINSYNCSRC,
+    ERR_NETWORK,
+    ERR_NONE,
+    ERR_NOSERVERRESPONSE,
+    ERR_REMOTESERVER,
+    ERR_RUNTIME,
+    ERR_SYNCVERSION,
+    ERR_UNATHORIZED,
+    ERR_UNEXPECTEDSERVERRESPONSE,
     BulkError,
     Cancelled,
     ConnectionFailed,
@@ -23,27 +36,46 @@ from .exceptions import (
     UnknownSource,
 )
 from .models import Model
+from .notify import BulkParams, ErrorFields, ObjectNotifyParams, ObjectRef, SearchParams, SyncParams
 from .status import StatusReporter
 from .sync_thread import Handle
 
 __all__ = [
+    "ERR_CANCELBYUSER",
+    "ERR_CLIENTISNOTLOGGEDIN",
+    "ERR_CUSTOMSYNCSERVER",
+    "ERR_DIFFDOMAINSINSYNCSRC",
+    "ERR_NETWORK",
+    "ERR_NONE",
+    "ERR_NOSERVERRESPONSE",
+    "ERR_REMOTESERVER",
+    "ERR_RUNTIME",
+    "ERR_SYNCVERSION",
+    "ERR_UNATHORIZED",
+    "ERR_UNEXPECTEDSERVERRESPONSE",
     "BulkError",
+    "BulkParams",
     "Cancelled",
     "ConnectionFailed",
+    "ErrorFields",
     "HTTPStatusError",
     "Handle",
     "InvalidAction",
     "Model",
     "NotAuthorized",
     "NotLoggedIn",
+    "ObjectNotifyParams",
+    "ObjectRef",
     "ProtocolError",
     "RedirectRefused",
     "RequestTimeout",
     "ResponseTooLarge",
     "RhoconnectError",
+    "SearchParams",
     "StatusReporter",
     "StoreError",
     "SyncEngine",
+    "SyncParams",
     "SyncVersionError",
     "TransportError",
     "UnknownSource",

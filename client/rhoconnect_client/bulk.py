@@ -1,4 +1,4 @@
-"""Bulk sync: ``bulk_data`` polling, ``.rzip`` download and unzip, then the database swap (§8, D9).
+"""Bulk sync: ``bulk_data`` polling, ``.rzip`` download and unzip, then the database swap.
 
 Per partition (``user``, ``app``; ``local`` never): ask ``bulk_data`` until the answer is not
 ``wait`` (sleeping ``bulk_wait_seconds`` between polls, interruptible by ``stop_sync``; a server
@@ -7,7 +7,7 @@ nothing to do; ``url`` is downloaded as ``<scheme://host/><url>.rzip``, unzipped
 the partition's database and handed to ``Store.install_bulk_database``, which validates the file and
 swaps it in keeping pending local changes.
 
-Notifications (``sync_type`` ``bulk``, no source keys, ``-1`` callback only, §8.4): ``start`` with
+Notifications (``sync_type`` ``bulk``, no source keys, ``-1`` callback only): ``start`` with
 partition ``""``, then per partition ``start``, ``download``, ``change_db``, ``ok`` (all
 ``in_progress``), ``ok``/finished on ``nop``, and at the end ``complete`` with status ``ok``. A failure
 gives ``status`` ``error`` with an empty ``bulk_status`` and ends the sync.
@@ -26,17 +26,14 @@ from typing import Any
 
 from .context import SyncContext
 from .exceptions import BulkError, Cancelled, NotAuthorized, ProtocolError, RequestTimeout, RhoconnectError
-from .notify import error_fields
+from .notify import BulkParams, bulk_params, error_fields
 from .protocol import parse_bulk_data
+from .session import drop_session
 from .store import Store
 
-__all__ = ["bulk_params", "run_bulk", "unzip_single"]
+__all__ = ["run_bulk", "unzip_single"]
 
 log = logging.getLogger(__name__)
-
-
-def bulk_params(partition: str, bulk_status: str, status: str = "in_progress") -> dict[str, Any]:
-    return {"partition": partition, "bulk_status": bulk_status, "sync_type": "bulk", "status": status}
 
 
 def unzip_single(archive: Path, dest: Path) -> Path:
@@ -84,11 +81,16 @@ def run_bulk(ctx: SyncContext, client_id: str) -> dict[str, Any] | None:
         raise
     except RhoconnectError as exc:
         if isinstance(exc, NotAuthorized):
-            from .sync_source import drop_session  # import here: sync_source imports this module
-
             drop_session(ctx)
         log.info("bulk sync failed: %s", exc.message)
-        return ctx.global_event({**bulk_params("", "", status="error"), **error_fields(exc)})
+        fields = error_fields(exc)
+        params: BulkParams = {
+            **bulk_params("", "", status="error"),
+            "error_code": fields["error_code"],
+            "rho_error_code": fields["rho_error_code"],
+            "error_message": fields["error_message"],
+        }
+        return ctx.global_event(params)
 
 
 def _bulk_partition(ctx: SyncContext, client_id: str, partition: str, store: Store, names: list[str]) -> None:

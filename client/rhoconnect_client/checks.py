@@ -10,10 +10,12 @@ is a mistake, not 1.
 from __future__ import annotations
 
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .context import SyncContext
 from .notify import Callback
+from .search import SearchRequest
 
 __all__ = [
     "callback",
@@ -21,6 +23,7 @@ __all__ = [
     "integer",
     "params",
     "query_string",
+    "search_request",
     "seconds",
     "server_url",
     "source_key",
@@ -80,7 +83,7 @@ def _is_url(value: str) -> bool:
 
 
 def callback(name: str, value: object, *, optional: bool = True) -> Callback | None:
-    """A callable taking one dict, or an ``http(s)://`` URL that receives the form-encoded params (D6)."""
+    """A callable taking one dict, or an ``http(s)://`` URL that receives the form-encoded params."""
     if value is None and optional:
         return None
     if isinstance(value, str):
@@ -103,7 +106,7 @@ def params(name: str, value: object) -> Mapping[str, Any] | str | None:
 
 
 def query_string(name: str, value: object) -> str:
-    """``query_params`` (a string, a mapping or None) as the raw string appended to the query URL (§4.1)."""
+    """``query_params`` (a string, a mapping or None) as the raw string appended to the query URL."""
     if value is None:
         return ""
     if isinstance(value, str):
@@ -118,3 +121,37 @@ def server_url(name: str, value: object) -> str:
     if not _is_url(url) or len(url.split("://", 1)[1].strip("/")) == 0:
         raise ValueError(f"{name} must be an http(s):// URL with a host, not {url!r}")
     return url
+
+
+def search_request(
+    ctx: SyncContext,
+    source_names: Sequence[str] | str | None,
+    from_: object,
+    search_params: object,
+    offset: object,
+    max_results: object,
+    progress_step: object,
+    sync_changes: object,
+) -> SearchRequest:
+    """``SyncEngine.search``'s arguments checked and gathered; ``None`` sources: all of ``ctx``."""
+    if source_names is None:
+        names = [src.name for _, src in ctx.sync_sources()]
+    elif isinstance(source_names, str):
+        names = [source_names]
+    elif isinstance(source_names, Sequence):
+        names = [text("source_names[]", name) for name in source_names]
+    else:
+        raise TypeError(f"source_names must be a name or a list of names, not {type(source_names).__name__}")
+    for name in names:
+        ctx.find_source(name)  # UnknownSource now, not an error notification later
+    if search_params is not None and not isinstance(search_params, Mapping):
+        raise TypeError(f"search_params must be a mapping, not {type(search_params).__name__}")
+    return SearchRequest(
+        names,
+        text("from_", from_) or "search",
+        dict(search_params or {}),
+        integer("offset", offset, minimum=0, optional=True),
+        integer("max_results", max_results, minimum=0, optional=True),
+        integer("progress_step", -1 if progress_step is None else progress_step) or -1,
+        flag("sync_changes", sync_changes),
+    )

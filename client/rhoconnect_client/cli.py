@@ -32,7 +32,7 @@ import click
 
 from .context import DEFAULT_BULK_TIMEOUT
 from .engine import SyncEngine
-from .exceptions import RhoconnectError, StoreError
+from .exceptions import ERR_CUSTOMSYNCSERVER, ERR_NONE, RhoconnectError, StoreError
 from .models import Model
 from .store import Store
 from .transport import DEFAULT_DEADLINE, DEFAULT_MAX_BODY_BYTES
@@ -122,7 +122,7 @@ def _login(engine: SyncEngine, login: str, password: str) -> None:
             f"login failed for {login!r} (error 404: no login route at this URL; classic routes need "
             "--server http://HOST:PORT/application, --rest needs the server root http://HOST:PORT)"
         )
-    if result.get("error_code") != 0:
+    if result.get("error_code") != ERR_NONE:
         raise LoginFailed(f"login failed for {login!r} ({_describe_error(result)})")
 
 
@@ -185,9 +185,9 @@ class _Bars:
             bar.update(int(params.get("cumulative_count") or 0) - self.done[name])
             self.done[name] = int(params.get("cumulative_count") or 0)
             return
-        if status == "error" and params.get("error_code") == 8 and name in self.outcome:
+        if status == "error" and params.get("error_code") == ERR_CUSTOMSYNCSERVER and name in self.outcome:
             return
-        if status == "error" and params.get("error_code") == 8:
+        if status == "error" and params.get("error_code") == ERR_CUSTOMSYNCSERVER:
             self.outcome.setdefault(name + "#adapter", params)
             return
         self.outcome[name] = params

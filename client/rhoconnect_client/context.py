@@ -13,7 +13,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -128,7 +128,7 @@ class SyncContext:
 
     def seconds_since_sync(self) -> float | None:
         """Seconds since the most recent ``sources.last_updated`` of any open partition; None if
-        no source was ever synced (the poll timer's first wait, §9.2)."""
+        no source was ever synced (the poll timer's first wait)."""
         stamps = [src.last_updated for _, store in self.partitions() for src in store.sources()]
         latest = max(stamps, default=0)
         return time.time() - latest if latest > 0 else None
@@ -138,7 +138,7 @@ class SyncContext:
             raise Cancelled("sync stopped")
 
     def sync_sources(self) -> list[tuple[Store, Source]]:
-        """Every synced source of every partition, in ``sync_priority`` order (§4.5)."""
+        """Every synced source of every partition, in ``sync_priority`` order."""
         found = [(store, src) for _, store in self.partitions() for src in store.sources()]
         found = [(store, src) for store, src in found if src.sync_type != "none"]
         found.sort(key=lambda pair: (pair[1].sync_priority, pair[1].source_id))
@@ -154,17 +154,17 @@ class SyncContext:
                 return store, src
         raise UnknownSource(name_or_id)
 
-    def report(self, params: dict[str, Any]) -> None:
+    def report(self, params: Mapping[str, Any]) -> None:
         if self.reporting and self.reporter is not None and not self.notifier.suppressed:
             try:
-                self.reporter(params)
+                self.reporter(dict(params))
             except Exception:  # the app's display code, like a callback: it must not break the sync
                 log.exception("status reporter %r failed", self.reporter)
 
-    def source_event(self, source_id: int, params: dict[str, Any]) -> dict[str, Any]:
+    def source_event(self, source_id: int, params: Mapping[str, Any]) -> dict[str, Any]:
         self.report(params)
         return self.notifier.source_event(source_id, params)
 
-    def global_event(self, params: dict[str, Any]) -> dict[str, Any]:
+    def global_event(self, params: Mapping[str, Any]) -> dict[str, Any]:
         self.report(params)
         return self.notifier.global_event(params)

@@ -25,8 +25,8 @@ from .exceptions import UnknownSource
 from .models import Model
 from .mutex import SyncMutex
 from .notify import GLOBAL, Callback, Notifier, Registration, merge_params
-from .search import make_request, run_search
-from .session import run_login
+from .search import run_search
+from .session import adopt_server, drop_session, run_login
 from .status import StatusReporter
 from .store import Store, partition_path
 from .sync_source import Syncer
@@ -101,7 +101,7 @@ class SyncEngine:
             stop_flag=threading.Event(),
             reporter=status_reporter or StatusReporter(),
         )
-        self._adopt_server(self._transport.server_url)
+        adopt_server(self._ctx, self._transport.server_url)
         if str(database) != ":memory:" and Path(partition_path(Path(database), "app")).exists():
             self._store("app")  # an earlier run's app partition: its sources count for the poll timer
         info = self._stores["user"].client_info()
@@ -235,12 +235,9 @@ class SyncEngine:
         return self._thread.submit(command)
 
     def logout(self) -> None:
-        """Forget the session; no request is made and the client id stays (D8)."""
+        """Forget the session; no request is made and the client id stays."""
         self.stop_sync()
-        main = self._stores["user"]
-        with main.lock:
-            main.set_session(None)
-        self._transport.session = None
+        drop_session(self._ctx)
 
     def logged_in(self) -> bool:
         return bool(self._stores["user"].client_info().session)
@@ -270,7 +267,7 @@ class SyncEngine:
         """Queue a sync of one source; the handle gives that source's final parameters.
 
         As in Rhodes, a source the sync engine does not know (undeclared, or local-only with
-        ``sync_type`` none) is reported from the sync thread: an ``error`` with code 3 to the ``-1``
+        ``sync_type`` none) is reported from the sync thread: an ``error`` with ``ERR_RUNTIME`` to the ``-1``
         callback. Arguments of the wrong type raise here.
         """
         key = checks.source_key("source_id_or_name", source_id_or_name)
@@ -306,7 +303,7 @@ class SyncEngine:
         A search over several sources reports each failing source's message under
         ``server_errors[kind]["sources"][name]["message"]`` (``search`` module docstring).
         """
-        request = make_request(
+        request = checks.search_request(
             self._ctx,
             source_names,
             from_,
@@ -446,24 +443,9 @@ class SyncEngine:
         """
         checks.server_url("server_url", server_url)
         self.stop_sync()
-        if self._adopt_server(server_url):
+        if adopt_server(self._ctx, server_url):
             self._transport.server_url = server_url
             self._transport.session = None
-
-    def _adopt_server(self, server_url: str) -> bool:
-        """Make ``server_url`` the sync server; True if the stored client id and session came from
-        another one: they are then dropped (D8, also across restarts)."""
-        previous = self._settings.syncserver or self._transport.server_url
-        changed = previous.rstrip("/") != server_url.rstrip("/")
-        if changed:
-            main = self._stores["user"]
-            with main.lock:
-                main.clear_client_info()
-            log.info("sync server changed: client id and session dropped")
-        if self._settings.syncserver != server_url:
-            self._settings.syncserver = server_url
-            self._settings.save()
-        return changed
 
     @property
     def server_url(self) -> str:

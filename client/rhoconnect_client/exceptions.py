@@ -3,9 +3,10 @@
 Every exception carries two numbers so that the engine can build an ``error`` notification without
 knowing which leaf it caught:
 
-* ``rho_error_code``: the Rhodes error number (protocol.md §1.3), for apps ported from Rhodes;
-* ``error_code``: per Decision D4, the HTTP status when the failure came with an HTTP response, else
-  the Rhodes number (which never collides with an HTTP status).
+* ``rho_error_code``: the Rhodes error number (the ``ERR_*`` constants below), for apps ported from
+  Rhodes;
+* ``error_code``: the HTTP status when the failure came with an HTTP response (as the Rhodes API
+  documentation describes it), else the Rhodes number, which never collides with an HTTP status.
 
 Tree::
 
@@ -30,6 +31,18 @@ Tree::
 from __future__ import annotations
 
 __all__ = [
+    "ERR_CANCELBYUSER",
+    "ERR_CLIENTISNOTLOGGEDIN",
+    "ERR_CUSTOMSYNCSERVER",
+    "ERR_DIFFDOMAINSINSYNCSRC",
+    "ERR_NETWORK",
+    "ERR_NONE",
+    "ERR_NOSERVERRESPONSE",
+    "ERR_REMOTESERVER",
+    "ERR_RUNTIME",
+    "ERR_SYNCVERSION",
+    "ERR_UNATHORIZED",
+    "ERR_UNEXPECTEDSERVERRESPONSE",
     "BulkError",
     "Cancelled",
     "ConnectionFailed",
@@ -48,14 +61,18 @@ __all__ = [
     "UnknownSource",
 ]
 
-# Rhodes error numbers (protocol.md §1.3), kept as names for readability at the raise sites.
+# The Rhodes error numbers, named as Rhodes ``RhoAppAdapter`` names them. Every
+# notification's ``rho_error_code`` is one of these, and so is ``error_code`` when no HTTP answer came.
+ERR_NONE = 0
 ERR_NETWORK = 1
 ERR_REMOTESERVER = 2
 ERR_RUNTIME = 3
 ERR_UNEXPECTEDSERVERRESPONSE = 4
+ERR_DIFFDOMAINSINSYNCSRC = 5  # defined by Rhodes, never reported by this client
+ERR_NOSERVERRESPONSE = 6  # defined by Rhodes (a timeout on some ports); this client reports ERR_NETWORK
 ERR_CLIENTISNOTLOGGEDIN = 7
 ERR_CUSTOMSYNCSERVER = 8
-ERR_UNATHORIZED = 9
+ERR_UNATHORIZED = 9  # sic: the Rhodes spelling
 ERR_CANCELBYUSER = 10
 ERR_SYNCVERSION = 11
 
@@ -71,7 +88,7 @@ class RhoconnectError(Exception):
 
     @property
     def error_code(self) -> int:
-        """Decision D4: the HTTP status if a response came, else the Rhodes number."""
+        """The HTTP status if a response came, else the Rhodes number."""
         return self.rho_error_code
 
 
@@ -135,7 +152,7 @@ class HTTPStatusError(RhoconnectError):
 
 
 class NotAuthorized(HTTPStatusError):
-    """HTTP 401: the session is gone; the engine clears it and does not log in again (D8)."""
+    """HTTP 401: the session is gone; the engine clears it and does not log in again."""
 
     rho_error_code = ERR_UNATHORIZED
 

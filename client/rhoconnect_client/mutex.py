@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from .store import Store
+from .store import Store
 
 __all__ = ["SyncMutex"]
 

@@ -1,4 +1,4 @@
-"""Search (§6): one request per round for all listed sources, pages applied like query pages.
+"""Search: one request per round for all listed sources, pages applied like query pages.
 
 Notifications go to the search's own one-shot callback only: ``in_progress`` after each page with
 objects and, when ``progress_step > 0``, every ``progress_step`` objects (the page is applied in
@@ -22,23 +22,25 @@ import logging
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from . import checks
 from .context import SyncContext
 from .exceptions import Cancelled, NotAuthorized, ProtocolError, RhoconnectError
-from .notify import Registration
-from .protocol import Page, parse_search
-from .push import push
-from .store import Source, Store
-from .sync_source import (
-    apply_and_notify,
+from .notify import (
+    Registration,
+    SearchParams,
+    SyncParams,
+    adapter_error,
     complete_params,
-    drop_session,
     error_params,
     source_params,
-    start_session,
+    with_outcome,
 )
+from .protocol import Page, parse_search
+from .push import push
+from .session import drop_session, start_session
+from .store import Source, Store
+from .sync_source import apply_and_notify
 
-__all__ = ["SearchRequest", "make_request", "merge_server_errors", "run_search", "split_page"]
+__all__ = ["SearchRequest", "merge_server_errors", "run_search", "split_page"]
 
 log = logging.getLogger(__name__)
 
@@ -52,40 +54,6 @@ class SearchRequest:
     max_results: int | None = None
     progress_step: int = -1
     sync_changes: bool = False
-
-
-def make_request(
-    ctx: SyncContext,
-    source_names: Sequence[str] | str | None,
-    from_: object,
-    search_params: object,
-    offset: object,
-    max_results: object,
-    progress_step: object,
-    sync_changes: object,
-) -> SearchRequest:
-    """``SyncEngine.search``'s arguments checked (``checks``) and gathered; ``None`` sources: all."""
-    if source_names is None:
-        names = [src.name for _, src in ctx.sync_sources()]
-    elif isinstance(source_names, str):
-        names = [source_names]
-    elif isinstance(source_names, Sequence):
-        names = [checks.text("source_names[]", name) for name in source_names]
-    else:
-        raise TypeError(f"source_names must be a name or a list of names, not {type(source_names).__name__}")
-    for name in names:
-        ctx.find_source(name)  # UnknownSource now, not an error notification later
-    if search_params is not None and not isinstance(search_params, Mapping):
-        raise TypeError(f"search_params must be a mapping, not {type(search_params).__name__}")
-    return SearchRequest(
-        names,
-        checks.text("from_", from_) or "search",
-        dict(search_params or {}),
-        checks.integer("offset", offset, minimum=0, optional=True),
-        checks.integer("max_results", max_results, minimum=0, optional=True),
-        checks.integer("progress_step", -1 if progress_step is None else progress_step) or -1,
-        checks.flag("sync_changes", sync_changes),
-    )
 
 
 def split_page(page: Page, step: int) -> Iterator[Page]:
@@ -137,19 +105,18 @@ class _Search:
         self.ctx = ctx
         self.request = request
         self.registration = registration
-        self.extra = {"search_params": dict(request.search_params or {})}
         self.cumulative = 0
         self.next_step = request.progress_step if request.progress_step > 0 else 0
 
-    def emit(self, params: dict[str, Any]) -> dict[str, Any]:
-        params = {**params, **self.extra}
-        self.ctx.report(params)
-        return self.ctx.notifier.deliver(self.registration, params)
+    def emit(self, params: SyncParams) -> dict[str, Any]:
+        search: SearchParams = {**params, "search_params": dict(self.request.search_params or {})}
+        self.ctx.report(search)
+        return self.ctx.notifier.deliver(self.registration, search)
 
     def fail(self, exc: RhoconnectError, server_errors: dict[str, Any] | None = None) -> dict[str, Any]:
         params = error_params(exc)
         if server_errors:
-            params.update(error_code=8, rho_error_code=8, server_errors=server_errors)
+            params = with_outcome(params, adapter_error(params["error_message"]), server_errors)
         return self.emit(params)
 
     def run(self) -> dict[str, Any]:
@@ -164,7 +131,7 @@ class _Search:
             raise
         except RhoconnectError as exc:
             if isinstance(exc, NotAuthorized):
-                drop_session(self.ctx)  # D8, for a 401 to the search request itself
+                drop_session(self.ctx)  # a 401 to the search request itself: no automatic new login
             return self.fail(exc)
         if server_errors:
             return self.fail(ProtocolError("search error"), server_errors)

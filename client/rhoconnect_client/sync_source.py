@@ -33,91 +33,32 @@ from .exceptions import (
     Cancelled,
     HTTPStatusError,
     NotAuthorized,
-    NotLoggedIn,
     RhoconnectError,
     StoreError,
 )
 from .models import Model
-from .notify import error_fields
+from .notify import (
+    FailedSource,
+    Status,
+    SyncParams,
+    adapter_error,
+    complete_params,
+    error_fields,
+    error_params,
+    failure_entry,
+    no_error,
+    source_params,
+    with_outcome,
+)
 from .paging import PagingGuard
-from .protocol import Page, parse_client_create, parse_page
+from .protocol import Page, parse_page
 from .push import push, resolve_uncertain
+from .session import drop_session, forget_client, start_session
 from .store import Source, Store
 
-__all__ = [
-    "SourceResult",
-    "Syncer",
-    "apply_and_notify",
-    "complete_params",
-    "drop_session",
-    "error_params",
-    "failure_entry",
-    "release_held_creates",
-    "source_params",
-    "start_session",
-]
+__all__ = ["SourceResult", "Syncer", "apply_and_notify", "release_held_creates"]
 
 log = logging.getLogger(__name__)
-
-
-def source_params(
-    source: Source, status: str, *, total: int = 0, processed: int = 0, cumulative: int = 0
-) -> dict[str, Any]:
-    """The common parameters of a source notification (seed tables; counters per D5)."""
-    return {
-        "source_id": source.source_id,
-        "source_name": source.name,
-        "sync_type": "incremental",
-        "status": status,
-        "total_count": total,
-        "processed_count": processed,
-        "cumulative_count": cumulative,
-    }
-
-
-def error_params(exc: RhoconnectError) -> dict[str, Any]:
-    """The parameters of an ``error`` notification that names no source (D4)."""
-    return {"status": "error", "sync_type": "incremental", **error_fields(exc)}
-
-
-def complete_params(failures: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """The final ``complete`` parameters; with failed sources, the first one's error fields and
-    ``failed_sources`` (one entry per failed source), so that the result of ``dosync`` shows them
-    and not only the per-source notifications."""
-    params: dict[str, Any] = {
-        "status": "complete",
-        "sync_type": "incremental",
-        "error_code": 0,
-        "rho_error_code": 0,
-        "error_message": "",
-    }
-    if failures:
-        first = failures[0]
-        params.update(
-            error_code=first["error_code"],
-            rho_error_code=first["rho_error_code"],
-            error_message=f"{first['source_name']}: {first['error_message']}",
-            failed_sources=failures,
-        )
-    return params
-
-
-def failure_entry(params: dict[str, Any]) -> dict[str, Any]:
-    """One ``failed_sources`` entry from a source's ``error`` notification."""
-    message = str(params.get("error_message") or "")
-    errors = params.get("server_errors")
-    if isinstance(errors, dict) and errors:
-        parts = []
-        for kind, value in errors.items():
-            inner = value.get("message") if isinstance(value, dict) else None
-            parts.append(f"{kind}: {inner}" if isinstance(inner, str) else str(kind))
-        message = "; ".join(parts)
-    return {
-        "source_name": params.get("source_name", ""),
-        "error_code": params.get("error_code", 0),
-        "rho_error_code": params.get("rho_error_code", 0),
-        "error_message": message,
-    }
 
 
 @dataclass
@@ -136,9 +77,9 @@ class Syncer:
         self.ctx = ctx
         self.query_params = query_params
         # Sources that failed or whose pages carried adapter errors, for the final result.
-        self.failures: list[dict[str, Any]] = []
+        self.failures: list[FailedSource] = []
 
-    def _note_failure(self, params: dict[str, Any]) -> None:
+    def _note_failure(self, params: SyncParams) -> None:
         if not any(f["source_name"] == params.get("source_name") for f in self.failures):
             self.failures.append(failure_entry(params))
 
@@ -214,11 +155,11 @@ class Syncer:
         except RhoconnectError as exc:
             return self._source_failed(store, source, exc, state, started)
         state.record(store, source, started, success=True)
-        status = "schema-changed" if schema_changed else "ok"
+        status: Status = "schema-changed" if schema_changed else "ok"
         params = source_params(
             source, status, total=state.total, processed=state.processed, cumulative=state.cumulative
         )
-        params.update(error_code=0, rho_error_code=0, error_message="")
+        params = with_outcome(params, no_error())
         return SourceResult(self.ctx.source_event(source.source_id, params), schema_changed=schema_changed)
 
     def _source_failed(
@@ -234,7 +175,7 @@ class Syncer:
         params = source_params(
             source, "error", total=state.total, processed=state.processed, cumulative=state.cumulative
         )
-        params.update(error_fields(exc))
+        params = with_outcome(params, error_fields(exc))
         self.failures = [f for f in self.failures if f["source_name"] != source.name]  # the final error
         self._note_failure(params)
         return SourceResult(self.ctx.source_event(source.source_id, params), stop_all=stop_all)
@@ -305,9 +246,7 @@ class Syncer:
         params = source_params(
             source, "error", total=page.total_count, processed=state.processed, cumulative=state.cumulative
         )
-        params.update(
-            error_code=8, rho_error_code=8, error_message="", server_errors=page.errors.to_notification()
-        )
+        params = with_outcome(params, adapter_error(), page.errors.to_notification())
         self._note_failure(params)
         self.ctx.source_event(source.source_id, params)
 
@@ -375,74 +314,3 @@ def apply_and_notify(ctx: SyncContext, store: Store, source: Source, page: Page)
         source.source_id, applied.created, applied.updated, applied.deleted, applied.links
     )
     return False
-
-
-def start_session(ctx: SyncContext) -> str:
-    """Before any sync or search: a session must exist, then the client id (§3.2); returns it.
-
-    Raises ``NotLoggedIn`` without a session; a 401 while creating or resetting the client drops
-    the session (D8) before it propagates.
-    """
-    info = ctx.main.client_info()
-    if not info.session:
-        raise NotLoggedIn("not logged in")
-    ctx.transport.session = info.session
-    try:
-        return ensure_client_id(ctx)
-    except NotAuthorized:
-        drop_session(ctx)
-        raise
-
-
-def ensure_client_id(ctx: SyncContext) -> str:
-    """§3.2: create the client id if there is none, reset it when the reset flag is set."""
-    store = ctx.main
-    info = store.client_info()
-    if not info.client_id:
-        client_id = parse_client_create(ctx.transport.client_create())
-        for _, other in ctx.partitions():
-            drop_synced_data(other)
-        with store.lock:
-            store.set_client_id(client_id)
-        return client_id
-    if info.reset:
-        ctx.transport.client_reset(info.client_id)
-        with store.lock:
-            store.set_reset(False)
-    return info.client_id
-
-
-def drop_session(ctx: SyncContext) -> None:
-    """D8: a 401 clears the stored session; the client id stays."""
-    with ctx.main.lock:
-        ctx.main.set_session(None)
-    ctx.transport.session = None
-
-
-def forget_client(ctx: SyncContext) -> None:
-    """The server lost our client (500 ``Unknown client``): the next sync creates a new one.
-
-    Rhodes leaves this to the app (``unknown_client?`` then a client reset); doing it here means the
-    next sync recovers by itself, and ``ensure_client_id`` then refreshes the local data.
-    """
-    with ctx.main.lock:
-        ctx.main.set_client_id(None)
-
-
-def drop_synced_data(store: Store) -> None:
-    """Before the first sync of a new client id: forget server data, keep every local change.
-
-    A new client starts with an empty client document on the server, which then sends every object
-    again; objects the server deleted meanwhile would otherwise stay forever. Objects with a row in
-    the outbox (pending creates, updates, deletes) are kept, and tokens go back to 0. Only
-    ``incremental`` sources: ``bulk_sync_only`` data comes from bulk files.
-    """
-    with store.transaction() as conn:
-        ids = [src.source_id for src in store.sources() if src.sync_type == "incremental"]
-        for sid in ids:
-            conn.execute(
-                "DELETE FROM object_values WHERE source_id=? AND object NOT IN "
-                "(SELECT object FROM changed_values WHERE source_id=?)",
-                (sid, sid),
-            )
-            conn.execute("UPDATE sources SET token=0 WHERE source_id=?", (sid,))

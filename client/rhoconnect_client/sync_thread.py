@@ -1,4 +1,4 @@
-"""The sync thread: one worker, a command queue, the poll timer and the stop flag (protocol.md §9.2).
+"""The sync thread: one worker, a command queue, the poll timer and the stop flag.
 
 Every network operation of the engine (login, sync, search) runs here, one at a time, so that the
 local database only ever has one writer besides the app. Callers get a :class:`Handle` at once.
@@ -23,7 +23,7 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .exceptions import Cancelled
+from .exceptions import ERR_CANCELBYUSER, ERR_RUNTIME, Cancelled
 
 __all__ = ["STARTUP_WAIT", "Command", "Handle", "SyncThread", "first_poll_wait", "stopped_params"]
 
@@ -36,7 +36,7 @@ STARTUP_WAIT = 10.0
 
 
 def first_poll_wait(interval: float, since_last_sync: float | None) -> float:
-    """The first poll wait after start (§9.2): ``interval`` shortened by the time since the most
+    """The first poll wait after start: ``interval`` shortened by the time since the most
     recent sync; ``STARTUP_WAIT`` (or ``interval`` if shorter) when that is already overdue.
 
     ``since_last_sync`` None (never synced) leaves the interval whole, as Rhodes does; a negative
@@ -51,8 +51,13 @@ def first_poll_wait(interval: float, since_last_sync: float | None) -> float:
 
 
 def stopped_params() -> dict[str, Any]:
-    """What a stopped command's handle holds: an error with the Rhodes cancel code 10 (D4)."""
-    return {"status": "error", "error_code": 10, "rho_error_code": 10, "error_message": "sync stopped"}
+    """What a stopped command's handle holds: an error with the Rhodes cancel code."""
+    return {
+        "status": "error",
+        "error_code": ERR_CANCELBYUSER,
+        "rho_error_code": ERR_CANCELBYUSER,
+        "error_message": "sync stopped",
+    }
 
 
 class Handle:
@@ -244,8 +249,8 @@ class SyncThread:
                 log.exception("sync command %s failed", command.kind)
                 result = {
                     "status": "error",
-                    "error_code": 3,
-                    "rho_error_code": 3,
+                    "error_code": ERR_RUNTIME,
+                    "rho_error_code": ERR_RUNTIME,
                     "error_message": "internal error in the sync engine",
                 }
             finally:

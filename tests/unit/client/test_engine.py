@@ -1,21 +1,31 @@
-"""SyncEngine through its public API against the in-process fake server: login, paging and tokens,
-push and links, notifications and their routing, the sync thread (merge, stop, poll, mutex)."""
+"""SyncEngine through its public API against the mock server: login, paging and tokens, push and
+links, notifications and their routing, the sync thread (merge, stop, poll, mutex)."""
 
 from __future__ import annotations
 
-import io
-import struct
 import threading
 import time
-import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from fakeserver import FakeServer, FakeTransport
-from mutex_harness import call_holding_the_mutex
+from live_mock import (
+    SHORT_TIMEOUT,
+    CallbackReceiver,
+    Gates,
+    lose_answer,
+    mock_config,
+    pushed_bodies,
+    query_params,
+    records,
+    requests_of,
+    searched,
+)
+from mutex_harness import call_holding_the_mutex, watched_mutex
 from rhoconnect_client.engine import SyncEngine
+from rhoconnect_client.notify import BulkParams, ErrorFields, ObjectNotifyParams, SearchParams, SyncParams
+from rhoconnect_mock import MockServer
 
 WAIT = 10
 
@@ -24,20 +34,31 @@ def products(n: int) -> dict[str, dict[str, str]]:
     return {str(i): {"name": f"Product {i}", "price": f"{i}.25"} for i in range(1, n + 1)}
 
 
-@pytest.fixture
-def server() -> FakeServer:
-    return FakeServer({"Product": products(5), "Customer": {"c1": {"first": "Ann"}}})
+SERVER_DATA = {"Product": products(5), "Customer": {"c1": {"first": "Ann"}}}
+
+MakeEngine = Callable[..., SyncEngine]
 
 
 @pytest.fixture
-def engine(server: FakeServer, tmp_path: Path) -> Iterator[SyncEngine]:
-    eng = SyncEngine(
-        "http://fake.invalid/application", tmp_path / "app.sqlite", transport=FakeTransport(server)
-    )
-    eng.add_model("Product", sync_priority=1)
-    eng.add_model("Customer", sync_priority=2)
-    yield eng
-    eng.close()
+def make_engine(server: MockServer, tmp_path: Path) -> Iterator[MakeEngine]:
+    """``make_engine(**options)``: an engine on the mock with Product and Customer, closed at the end."""
+    made: list[SyncEngine] = []
+
+    def make(name: str = "app.sqlite", **options: Any) -> SyncEngine:
+        eng = SyncEngine(server.url, tmp_path / name, **options)
+        eng.add_model("Product", sync_priority=1)
+        eng.add_model("Customer", sync_priority=2)
+        made.append(eng)
+        return eng
+
+    yield make
+    for eng in made:
+        eng.close()
+
+
+@pytest.fixture
+def engine(make_engine: MakeEngine) -> SyncEngine:
+    return make_engine()
 
 
 def login(engine: SyncEngine) -> None:
@@ -75,7 +96,7 @@ def test_dosync_without_session_reports_error_7_to_global_callback(engine: SyncE
     assert seen == [result] and result["from"] == "app"
 
 
-def test_full_sync_pages_tokens_and_counters(engine: SyncEngine, server: FakeServer) -> None:
+def test_full_sync_pages_tokens_and_counters(engine: SyncEngine, server: MockServer) -> None:
     login(engine)
     engine.set_pagesize(2)
     events: list[dict[str, Any]] = []
@@ -89,11 +110,11 @@ def test_full_sync_pages_tokens_and_counters(engine: SyncEngine, server: FakeSer
         "error_message": "",
         "tag": "x",
     }
-    assert local(engine, "Product") == server.data["Product"]
-    assert local(engine, "Customer") == server.data["Customer"]
-    queries = [e for op, e in server.log if op == "query" and e["source"] == "Product"]
-    assert queries[0]["token"] is None  # the first request of a run never carries a token
-    assert all(q["token"] is not None for q in queries[1:]) and len(queries) == 4
+    assert local(engine, "Product") == records(server, "Product")
+    assert local(engine, "Customer") == records(server, "Customer")
+    queries = requests_of(server, "query", "Product")
+    assert queries[0].token_sent is None  # the first request of a run never carries a token
+    assert all(q.token_sent is not None for q in queries[1:]) and len(queries) == 4
     progress = [
         (e["processed_count"], e["cumulative_count"], e["total_count"])
         for e in events
@@ -106,9 +127,56 @@ def test_full_sync_pages_tokens_and_counters(engine: SyncEngine, server: FakeSer
     assert ok["source_id"] == engine.model("Product").source.source_id
     assert isinstance(ok["source_id"], int) and ok["sync_type"] == "incremental"
     # A second sync sends the stored token nowhere first and gets nothing new.
-    server.log.clear()
+    server.clear_journal()
     assert engine.dosync().wait(WAIT)["status"] == "complete"  # type: ignore[index]
-    assert [e["token"] for op, e in server.log if op == "query"] == [None, None]
+    assert [e.token_sent for e in requests_of(server, "query")] == [None, None]
+
+
+def assert_fits(params: dict[str, Any], kind: Any, extra: frozenset[str] = frozenset()) -> None:
+    """``params`` has every required key of the ``TypedDict`` ``kind``, and no key it does not
+    declare (besides the registration's own ``extra`` params)."""
+    keys = set(params) - extra
+    declared = kind.__required_keys__ | kind.__optional_keys__
+    assert kind.__required_keys__ <= keys <= declared, (kind.__name__, params)
+
+
+def test_every_notification_has_the_keys_of_its_parameter_set(engine: SyncEngine, server: MockServer) -> None:
+    """What the callbacks receive is what ``notify`` declares: the login's ``ErrorFields``, sync
+    events (``SyncParams``), bulk events, object notifications and search events."""
+    events: list[dict[str, Any]] = []
+    engine.set_notification(-1, events.append, {"mine": "1"})
+    engine.dosync().wait(WAIT)  # not logged in: an error that names no source
+    login_result = engine.login("alice", "secret").wait(WAIT)
+    assert login_result is not None
+    assert_fits(login_result, ErrorFields)
+    engine.bulksync_state = 0
+    bad = engine.model("Product").create({"name": "Bad"})["object"]
+    server.fail("cud", "create-error", objects=[bad], message="no", times=1)
+    assert engine.dosync().wait(WAIT)["status"] == "complete"  # type: ignore[index]
+    objects: list[dict[str, Any]] = []
+    engine.set_objectnotify_url(objects.append)
+    engine.add_objectnotify("Product", "2")
+    server.push_changes("Product", "alice", update={"2": {"price": "9"}})
+    assert engine.dosync().wait(WAIT)["status"] == "complete"  # type: ignore[index]
+    found: list[dict[str, Any]] = []
+    server.push_changes("Product", "alice", insert={"found-1": {"name": "Needle", "brand": "Rare"}})
+    engine.search("Product", search_params={"brand": "Rare"}, callback=found.append, callback_param="s=1")
+    assert engine.wait_idle(WAIT)
+    for params in events:
+        assert_fits(params, BulkParams if params["sync_type"] == "bulk" else SyncParams, frozenset({"mine"}))
+    seen = {(p["sync_type"], p["status"], p.get("error_code")) for p in events}
+    assert {("incremental", "error", 7), ("incremental", "error", 8), ("bulk", "in_progress", None)} <= seen
+    assert {
+        ("incremental", "in_progress", None),
+        ("incremental", "ok", 0),
+        ("incremental", "complete", 0),
+    } <= seen
+    assert [o["updated"] for o in objects] == [[{"object": "2", "source_id": 1}]]
+    for params in objects:
+        assert_fits(params, ObjectNotifyParams)
+    assert [p["status"] for p in found] == ["in_progress", "complete"]
+    for params in found:
+        assert_fits(params, SearchParams, frozenset({"s"}))
 
 
 def test_per_source_callback_is_one_shot_global_stays(engine: SyncEngine) -> None:
@@ -131,22 +199,30 @@ def test_per_source_callback_is_one_shot_global_stays(engine: SyncEngine) -> Non
     assert everyone == []
 
 
-def test_resent_page_is_not_applied_twice(engine: SyncEngine, server: FakeServer) -> None:
+def test_resent_page_is_not_applied_twice(engine: SyncEngine, server: MockServer, gates: Gates) -> None:
     login(engine)
     engine.set_pagesize(3)
     events: list[dict[str, Any]] = []
     engine.set_notification(-1, events.append)
-    server.resend_once = True  # the answer to the acknowledgement repeats the pending page
-    result = engine.dosync_source("Product").wait(WAIT)
+    # The answer to the acknowledgement repeats the first page, as from a server that missed it:
+    # the acknowledgement is held until a rule answers it with the first page's exact bytes.
+    acknowledgement = gates.hold("GET", "/application", "token=")
+    handle = engine.dosync_source("Product")
+    acknowledgement.wait_arrived()
+    first = requests_of(server, "query", "Product")[0]
+    assert first.response_body is not None and '"count":3' in first.response_body
+    server.fail("query", status=200, body=first.response_body, content_type="application/json", times=1)
+    acknowledgement.release()
+    result = handle.wait(WAIT)
     assert result is not None and result["status"] == "ok"
-    tokens = [e["token"] for op, e in server.log if op == "query"]
+    tokens = [e.token_sent for e in requests_of(server, "query")]
     assert tokens[0] is None and tokens[1] == tokens[2]  # re-acknowledged after the re-send
     progress = [e["cumulative_count"] for e in events if e["status"] == "in_progress"]
     assert progress == [3, 5]
-    assert local(engine, "Product") == server.data["Product"]
+    assert local(engine, "Product") == records(server, "Product")
 
 
-def test_dosync_source_by_name_and_id_and_unknown(engine: SyncEngine, server: FakeServer) -> None:
+def test_dosync_source_by_name_and_id_and_unknown(engine: SyncEngine) -> None:
     login(engine)
     result = engine.dosync_source("Customer").wait(WAIT)
     assert result is not None and (result["status"], result["source_name"]) == ("ok", "Customer")
@@ -158,7 +234,7 @@ def test_dosync_source_by_name_and_id_and_unknown(engine: SyncEngine, server: Fa
     assert unknown is not None and (unknown["status"], unknown["error_code"]) == ("error", 3)
 
 
-def test_push_create_update_delete_and_links(engine: SyncEngine, server: FakeServer) -> None:
+def test_push_create_update_delete_and_links(engine: SyncEngine, server: MockServer) -> None:
     login(engine)
     engine.dosync().wait(WAIT)
     model = engine.model("Product")
@@ -170,22 +246,22 @@ def test_push_create_update_delete_and_links(engine: SyncEngine, server: FakeSer
     engine.set_objectnotify_url(watched.append)
     engine.add_objectnotify("Product", temp)
     assert engine.dosync().wait(WAIT)["status"] == "complete"  # type: ignore[index]
-    push = next(e["body"] for op, e in server.log if op == "push")
+    push = pushed_bodies(server)[0]
     assert list(push) == ["source_name", "client_id", "create", "update", "delete"]
     assert push["create"] == {temp: {"name": "New", "price": "9"}}
     assert push["update"] == {"1": {"price": "99"}}
     assert push["delete"] == {"2": {"name": "Product 2", "price": "2.25"}}
-    assert local(engine, "Product") == server.data["Product"]
+    assert local(engine, "Product") == records(server, "Product")
     assert model.find(temp) is None
     assert engine.stores["user"].pending_count() == 0
     assert watched and watched[0]["created"] == [{"object": temp, "source_id": model.source.source_id}]
 
 
-def test_adapter_errors_notify_code_8_and_sync_continues(engine: SyncEngine, server: FakeServer) -> None:
+def test_adapter_errors_notify_code_8_and_sync_continues(engine: SyncEngine, server: MockServer) -> None:
     login(engine)
     engine.dosync().wait(WAIT)
-    server.create_fails = lambda attrs: "duplicate" if attrs.get("name") == "Bad" else None
     bad = engine.model("Product").create({"name": "Bad"})["object"]
+    server.fail("cud", "create-error", objects=[bad], message="duplicate", times=1)
     pid = engine.model("Product").source.source_id
     mine: list[dict[str, Any]] = []
     everyone: list[dict[str, Any]] = []
@@ -201,17 +277,16 @@ def test_adapter_errors_notify_code_8_and_sync_continues(engine: SyncEngine, ser
     }
     assert [(e.get("source_name"), e["status"]) for e in everyone][:1] == [("Product", "ok")]
     # Recovery through the API: recreate pushes it again once the adapter accepts it.
-    server.create_fails = lambda attrs: None
     engine.on_sync_create_error("Product", error["server_errors"]["create-error"], ":recreate")
     engine.dosync().wait(WAIT)
-    assert local(engine, "Product") == server.data["Product"]
-    assert any(a == {"name": "Bad"} for a in server.data["Product"].values())
+    assert local(engine, "Product") == records(server, "Product")
+    assert any(a == {"name": "Bad"} for a in records(server, "Product").values())
 
 
-def test_update_error_rollback(engine: SyncEngine, server: FakeServer) -> None:
+def test_update_error_rollback(engine: SyncEngine, server: MockServer) -> None:
     login(engine)
     engine.dosync().wait(WAIT)
-    server.update_fails = lambda oid, attrs: "rejected"
+    server.fail("cud", "update-error", objects=["3"], message="rejected", times=1)
     engine.model("Product").update("3", {"price": "-1"})
     errors: list[dict[str, Any]] = []
     engine.set_notification(-1, lambda p: errors.append(p) if p["status"] == "error" else None)
@@ -226,33 +301,31 @@ def test_update_error_rollback(engine: SyncEngine, server: FakeServer) -> None:
 
 
 @pytest.mark.parametrize(
-    ("kind", "status", "body", "code", "rho"),
+    ("kind", "rule", "code", "rho"),
     [
-        ("status", 500, "boom", 500, 2),
-        ("status", 404, "", 404, 2),
-        ("connection", 0, "", 1, 1),
-        ("timeout", 0, "", 1, 1),
-        ("body", 0, '[{"version":3},{"tok', 4, 4),
-        ("body", 0, "not json", 4, 4),
-        ("body", 0, "[]", 4, 4),
-        (
-            "body",
-            0,
-            '[{"version":2},{"token":""},{"count":0},{"progress_count":0},{"total_count":0},{}]',
-            11,
-            11,
-        ),
+        ("status", {"status": 500, "body": "boom"}, 500, 2),
+        ("status", {"status": 404, "body": ""}, 404, 2),
+        ("connection", {"action": "reset"}, 1, 1),
+        ("timeout", {}, 1, 1),
+        ("body", {"action": "malformed_json", "body": '[{"version":3},{"tok'}, 4, 4),
+        ("body", {"action": "malformed_json", "body": "not json"}, 4, 4),
+        ("body", {"action": "empty_array"}, 4, 4),
+        ("body", {"action": "wrong_version", "version": 2}, 11, 11),
     ],
 )
 def test_query_failures_report_and_lose_nothing(
-    engine: SyncEngine, server: FakeServer, kind: str, status: int, body: str, code: int, rho: int
+    make_engine: MakeEngine, server: MockServer, kind: str, rule: dict[str, Any], code: int, rho: int
 ) -> None:
+    engine = make_engine(timeout=SHORT_TIMEOUT) if kind == "timeout" else make_engine()
     login(engine)
     engine.set_pagesize(2)
     engine.dosync().wait(WAIT)
     new = engine.model("Product").create({"name": "Local"})["object"]
-    server.data["Product"]["9"] = {"name": "Server new"}
-    server.fail("query", kind, status=status, body=body)
+    server.push_changes("Product", "alice", insert={"9": {"name": "Server new"}})
+    if kind == "timeout":
+        lose_answer(server, "query", source="Product")
+    else:
+        server.fail("query", source="Product", times=1, **rule)
     events: list[dict[str, Any]] = []
     engine.set_notification(-1, events.append)
     result = engine.dosync().wait(WAIT)
@@ -260,34 +333,38 @@ def test_query_failures_report_and_lose_nothing(
     error = next(e for e in events if e["status"] == "error")
     assert (error["source_name"], error["error_code"], error["rho_error_code"]) == ("Product", code, rho)
     if kind == "status":
-        assert error["error_message"] == body
+        assert error["error_message"] == rule["body"]
     assert engine.stores["user"].integrity_check() == "ok"
     engine.dosync().wait(WAIT)
-    assert local(engine, "Product") == server.data["Product"]
-    assert any(a == {"name": "Local"} for a in server.data["Product"].values())
+    assert local(engine, "Product") == records(server, "Product")
+    assert any(a == {"name": "Local"} for a in records(server, "Product").values())
     assert engine.model("Product").find(new) is None  # linked to its server id
 
 
-def test_push_failure_rolls_back_and_skips_pull(engine: SyncEngine, server: FakeServer) -> None:
+def test_push_failure_rolls_back_and_skips_pull(engine: SyncEngine, server: MockServer) -> None:
     login(engine)
     engine.dosync().wait(WAIT)
     engine.model("Product").update("1", {"price": "7"})
-    server.fail("push", "connection")
+    server.fail("cud", status=503, times=1)  # not processed...
+    server.fail("cud", "reset", times=1)  # ...and the connection broken instead of an answer
     events: list[dict[str, Any]] = []
     engine.set_notification(-1, events.append)
     engine.dosync().wait(WAIT)
     assert next(e for e in events if e["status"] == "error")["error_code"] == 1
-    assert not any(op == "query" and e["source"] == "Product" for op, e in server.log[-3:])
+    journal = list(server.journal())
+    after_push = journal[max(i for i, e in enumerate(journal) if e.operation == "cud") + 1 :]
+    assert not any(e.operation == "query" and e.source == "Product" for e in after_push)
+    assert records(server, "Product")["1"]["price"] == "1.25"
     assert engine.stores["user"].pending_count() == 1
     engine.dosync().wait(WAIT)
-    assert server.data["Product"]["1"]["price"] == "7"
+    assert records(server, "Product")["1"]["price"] == "7"
     assert engine.stores["user"].pending_count() == 0
 
 
-def test_401_clears_session_stops_sync_without_complete(engine: SyncEngine, server: FakeServer) -> None:
+def test_401_clears_session_stops_sync_without_complete(engine: SyncEngine, server: MockServer) -> None:
     login(engine)
     engine.model("Product").create({"name": "Keep me"})
-    server.fail("query", "status", status=401, body="Not authenticated")
+    server.fail("query", status=401, body="Not authenticated", times=1)
     events: list[dict[str, Any]] = []
     engine.set_notification(-1, events.append)
     result = engine.dosync().wait(WAIT)
@@ -300,18 +377,18 @@ def test_401_clears_session_stops_sync_without_complete(engine: SyncEngine, serv
     )
     assert [e["status"] for e in events] == ["error"]  # no Customer, no complete
     assert not engine.logged_in()
-    assert engine.stores["user"].client_info().client_id  # the client id stays (D8)
-    assert sum(1 for op, _ in server.log if op == "login") == 1  # no automatic re-login
+    assert engine.stores["user"].client_info().client_id  # the client id stays
+    assert len(requests_of(server, "login")) == 1  # no automatic re-login
     assert engine.stores["user"].pending_count() == 1
 
 
 def test_unknown_client_recovers_with_exactly_the_servers_data(
-    engine: SyncEngine, server: FakeServer
+    engine: SyncEngine, server: MockServer
 ) -> None:
     login(engine)
     engine.dosync().wait(WAIT)
-    server.clients.clear()  # the server lost every client
-    del server.data["Product"]["4"]
+    server.reset()  # the server lost every client (its data are as before)
+    server.push_changes("Product", "alice", delete=["4"])
     local_new = engine.model("Product").create({"name": "Offline"})["object"]
     events: list[dict[str, Any]] = []
     engine.set_notification(-1, events.append)
@@ -319,63 +396,72 @@ def test_unknown_client_recovers_with_exactly_the_servers_data(
     error = next(e for e in events if e["status"] == "error")
     assert (error["error_code"], error["error_message"]) == (500, "Unknown client")
     engine.dosync().wait(WAIT)
-    assert local(engine, "Product") == server.data["Product"]
+    assert local(engine, "Product") == records(server, "Product")
+    assert "4" not in local(engine, "Product")
     assert engine.model("Product").find(local_new) is None
-    assert any(a == {"name": "Offline"} for a in server.data["Product"].values())
+    assert any(a == {"name": "Offline"} for a in records(server, "Product").values())
 
 
-def test_schema_changed_ends_the_sync(engine: SyncEngine, server: FakeServer) -> None:
+def test_schema_changed_ends_the_sync(tmp_path: Path) -> None:
+    """A server tells a client that the schema it synced with has changed: the mock does that for a
+    source with a fixed schema (this test's own server) once the client has synced it."""
+    schema = {"version": "1.0", "property": {"name": "string", "price": "string"}}
+    config = mock_config(SERVER_DATA, tmp_path, sources={"Product": {"priority": 1, "schema": schema}})
+    with MockServer(config) as server, SyncEngine(server.url, tmp_path / "s.sqlite") as engine:
+        engine.add_model("Product", sync_priority=1)
+        engine.add_model("Customer", sync_priority=2)
+        login(engine)
+        assert engine.dosync().wait(WAIT)["status"] == "complete"  # type: ignore[index]
+        server.fail("query", "schema_changed", source="Product", times=1)
+        events: list[dict[str, Any]] = []
+        engine.set_notification(-1, events.append)
+        result = engine.dosync().wait(WAIT)
+        assert result is not None and result["status"] == "schema-changed"
+        assert result["source_name"] == "Product"
+        assert "complete" not in [e["status"] for e in events]
+        assert server.mock_errors() == []
+
+
+def test_identical_queued_commands_are_merged(engine: SyncEngine, server: MockServer, gates: Gates) -> None:
     login(engine)
-    server.schema_changed.add("Product")
-    events: list[dict[str, Any]] = []
-    engine.set_notification(-1, events.append)
-    result = engine.dosync().wait(WAIT)
-    assert result is not None and result["status"] == "schema-changed" and result["source_name"] == "Product"
-    assert "complete" not in [e["status"] for e in events]
-
-
-def test_identical_queued_commands_are_merged(engine: SyncEngine, server: FakeServer) -> None:
-    login(engine)
-    gate = threading.Event()
-    server.fail("clientcreate", "block", event=gate)
+    gate = gates.hold("GET", "/application/clientcreate")
     first = engine.dosync_source("Customer")
-    time.sleep(0.2)  # the first command is running (blocked)
+    gate.wait_arrived()  # the first command is running (held)
     second = engine.dosync()
     third = engine.dosync()
     other = engine.dosync(False)
     assert second is third and second is not other
-    gate.set()
+    gate.release()
     assert first.wait(WAIT) is not None and second.wait(WAIT) is not None and other.wait(WAIT) is not None
-    assert sum(1 for op, _ in server.log if op == "clientcreate") == 1
+    assert len(requests_of(server, "clientcreate")) == 1
 
 
 def test_stop_sync_cancels_in_flight_request_and_silences_notifications(
-    engine: SyncEngine, server: FakeServer
+    engine: SyncEngine, server: MockServer, gates: Gates
 ) -> None:
     login(engine)
     engine.model("Product").create({"name": "Pending"})
-    gate = threading.Event()
-    server.fail("query", "block", event=gate)
+    gate = gates.hold("GET", "/application")
     events: list[dict[str, Any]] = []
     engine.set_notification(-1, events.append)
     handle = engine.dosync()
     queued = engine.dosync_source("Customer")
-    time.sleep(0.3)
+    gate.wait_arrived()
     started = time.monotonic()
     engine.stop_sync()
     assert time.monotonic() - started < 2
-    gate.set()
+    gate.release()
     assert handle.wait(WAIT) is not None and handle.stopped and queued.stopped
     assert handle.result is not None and handle.result["error_code"] == 10
     assert events == []
     store = engine.stores["user"]
     assert store.integrity_check() == "ok"
     assert engine.dosync().wait(WAIT)["status"] == "complete"  # type: ignore[index]
-    assert local(engine, "Product") == server.data["Product"]
+    assert local(engine, "Product") == records(server, "Product")
 
 
 def test_stop_sync_while_the_app_holds_the_sync_mutex_does_not_hang(
-    engine: SyncEngine, server: FakeServer
+    engine: SyncEngine, server: MockServer
 ) -> None:
     """The sync thread may be waiting for the very mutex the app holds: ``stop_sync`` (and so
     ``logout``, ``login``, ``search``) then flags the stop and returns instead of waiting forever;
@@ -391,59 +477,73 @@ def test_stop_sync_while_the_app_holds_the_sync_mutex_does_not_hang(
     assert engine.dosync().wait(WAIT)["status"] == "complete"  # type: ignore[index]
 
 
-def test_sync_mutex_blocks_page_apply(engine: SyncEngine, server: FakeServer) -> None:
+def test_sync_mutex_blocks_page_apply(engine: SyncEngine, server: MockServer) -> None:
     login(engine)
-    with engine.sync_mutex():
+    with watched_mutex(engine) as sync_waits, engine.sync_mutex():
         handle = engine.dosync()
-        time.sleep(0.3)
+        assert sync_waits.wait(WAIT), "the sync thread never reached the mutex"
         assert not handle.done()
         assert engine.model("Product").count() == 0  # nothing applied while the app holds the mutex
     assert handle.wait(WAIT) is not None
     assert engine.model("Product").count() == 5
 
 
-def test_logout_and_set_syncserver(engine: SyncEngine, server: FakeServer) -> None:
+def test_logout_and_set_syncserver(engine: SyncEngine, server: MockServer) -> None:
     login(engine)
     engine.dosync().wait(WAIT)
     client_id = engine.stores["user"].client_info().client_id
-    requests_before = len(server.log)
+    requests_before = len(server.journal())
     engine.logout()
-    assert not engine.logged_in() and len(server.log) == requests_before
+    assert not engine.logged_in() and len(server.journal()) == requests_before
     assert engine.stores["user"].client_info().client_id == client_id
     assert engine.get_user_name() == "alice"
     login(engine)
-    engine.set_syncserver("http://fake.invalid/application/")  # same URL: nothing changes
+    engine.set_syncserver(server.url + "/")  # same URL: nothing changes
     assert engine.logged_in()
     engine.set_syncserver("http://other.invalid/application")
     assert not engine.logged_in() and engine.stores["user"].client_info().client_id is None
     assert engine.server_url == "http://other.invalid/application"
 
 
-def test_pollinterval_and_pagesize(engine: SyncEngine, server: FakeServer) -> None:
+def test_pollinterval_and_pagesize(
+    engine: SyncEngine, server: MockServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert engine.get_pagesize() == 2000
     engine.set_pagesize(50)
     assert engine.get_pagesize() == 50
+    # Each poll asks whether there is a session: two asks are two polls that found none.
+    polls: list[bool] = []
+    two_polls = threading.Event()
+    logged_in = engine.logged_in
+
+    def counted() -> bool:
+        answer = logged_in()
+        polls.append(answer)
+        if polls.count(False) >= 2:
+            two_polls.set()
+        return answer
+
+    monkeypatch.setattr(engine, "logged_in", counted)
+    done = threading.Event()
+    engine.set_notification(-1, lambda params: done.set() if params["status"] == "complete" else None)
     assert engine.set_pollinterval(0.2) == 0
-    time.sleep(0.4)
-    assert not any(op == "query" for op, _ in server.log)  # not logged in: polling does nothing
+    assert two_polls.wait(WAIT)
+    assert requests_of(server, "query") == []  # not logged in: polling does nothing
     login(engine)
-    deadline = time.monotonic() + WAIT
-    while engine.model("Product").count() < 5 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    assert done.wait(WAIT), "no poll sync after the login"
     assert engine.model("Product").count() == 5
     assert engine.set_pollinterval(0) == 0.2
 
 
-def test_url_callbacks_post_bracket_notation(engine: SyncEngine, server: FakeServer) -> None:
+def test_url_callbacks_post_bracket_notation(engine: SyncEngine, server: MockServer) -> None:
     login(engine)
     engine.dosync().wait(WAIT)
-    server.create_fails = lambda attrs: "no"
     temp = engine.model("Product").create({"name": "X"})["object"]
-    engine.set_notification(-1, "http://app.invalid/notify", "extra=1")
-    engine.dosync().wait(WAIT)
-    transport = engine._transport
-    assert isinstance(transport, FakeTransport)
-    posted = [dict(fields) for url, fields in transport.posted]
+    server.fail("cud", "create-error", objects=[temp], message="no", times=1)
+    with CallbackReceiver() as app:
+        engine.set_notification(-1, app.url, "extra=1")
+        engine.dosync().wait(WAIT)
+    posted = [dict(fields) for fields in app.posted]
     error = next(p for p in posted if p["status"] == "error")
     assert error[f"server_errors[create-error][{temp}][message]"] == "no"
     assert error[f"server_errors[create-error][{temp}][attributes][name]"] == "X"
@@ -463,7 +563,7 @@ def test_status_reporter_only_when_enabled(engine: SyncEngine) -> None:
     assert [p["status"] for p in lines][-1] == "complete"
 
 
-def test_a_failing_status_reporter_does_not_break_the_sync(engine: SyncEngine, server: FakeServer) -> None:
+def test_a_failing_status_reporter_does_not_break_the_sync(engine: SyncEngine, server: MockServer) -> None:
     """Like a notification callback, the status display is the app's code: its failure is logged
     and the sync goes on."""
     seen: list[str] = []
@@ -477,12 +577,14 @@ def test_a_failing_status_reporter_does_not_break_the_sync(engine: SyncEngine, s
     login(engine)
     result = engine.dosync(True).wait(WAIT)
     assert result is not None and result["status"] == "complete"
-    assert seen[-1] == "complete" and local(engine, "Product") == server.data["Product"]
+    assert seen[-1] == "complete" and local(engine, "Product") == records(server, "Product")
 
 
-def test_search_with_progress_step(engine: SyncEngine, server: FakeServer) -> None:
+def test_search_with_progress_step(engine: SyncEngine, server: MockServer) -> None:
     login(engine)
-    server.data["Product"].update({str(i): {"name": "x", "brand": "B"} for i in range(10, 17)})
+    server.push_changes(
+        "Product", "alice", insert={str(i): {"name": "x", "brand": "B"} for i in range(10, 17)}
+    )
     seen: list[dict[str, Any]] = []
     result = engine.search(
         ["Product"],
@@ -501,21 +603,21 @@ def test_search_with_progress_step(engine: SyncEngine, server: FakeServer) -> No
     ]
     assert engine.model("Product").count() == 7
     assert engine.model("Product").source.token == 0
-    searches = [e["sources"] for op, e in server.log if op == "search"]
+    searches = [searched(e) for e in requests_of(server, "search")]
     assert searches[0] == [("Product", None)] and searches[1][0][1] is not None
 
 
-def test_search_error(engine: SyncEngine, server: FakeServer) -> None:
+def test_search_error(engine: SyncEngine, server: MockServer) -> None:
     login(engine)
-    server.source_errors["Product"] = {"search-error": "search unavailable"}
+    server.fail("search", "search-error", message="search unavailable", times=1)
     result = engine.search(["Product"], search_params={"a": "b"}).wait(WAIT)
     assert result is not None and result["status"] == "error" and result["error_code"] == 8
     assert result["server_errors"] == {"search-error": {"message": "search unavailable"}}
 
 
-def test_bulk_sync_waits_downloads_and_keeps_local_changes(engine: SyncEngine, server: FakeServer) -> None:
+def test_bulk_sync_waits_downloads_and_keeps_local_changes(engine: SyncEngine, server: MockServer) -> None:
     login(engine)
-    server.bulk_waits = 2
+    server.fail("bulk_data", "bulk", result="wait", times=2)
     engine.bulksync_state = 0
     engine._settings.bulk_wait_seconds = 0.01
     mine = engine.model("Customer").create({"first": "Local"})["object"]
@@ -535,16 +637,16 @@ def test_bulk_sync_waits_downloads_and_keeps_local_changes(engine: SyncEngine, s
         ("", "complete", "ok"),
     ]
     assert engine.bulksync_state == 1
-    assert sum(1 for op, _ in server.log if op == "bulk_data") == 3
-    assert local(engine, "Product") == server.data["Product"]
+    assert len(requests_of(server, "bulk_data")) == 3
+    assert local(engine, "Product") == records(server, "Product")
     assert engine.model("Customer").find(mine) is None  # pushed after the swap, then linked
-    assert any(a == {"first": "Local"} for a in server.data["Customer"].values())
+    assert any(a == {"first": "Local"} for a in records(server, "Customer").values())
 
 
-def test_bulk_errors(engine: SyncEngine, server: FakeServer) -> None:
+def test_bulk_errors(engine: SyncEngine, server: MockServer) -> None:
     login(engine)
     engine.bulksync_state = 0
-    server.bulk_answer = '{"result":"url","url":""}'
+    server.fail("bulk_data", "bulk", result="empty_url", times=1)  # {"result":"url","url":""}
     result = engine.dosync().wait(WAIT)
     assert result is not None and (result["status"], result["sync_type"], result["bulk_status"]) == (
         "error",
@@ -552,35 +654,20 @@ def test_bulk_errors(engine: SyncEngine, server: FakeServer) -> None:
         "",
     )
     assert result["error_code"] == 4
-    server.bulk_answer = None
-    server.fail("download", "body", body="this is not a zip")
+    server.fail("bulk_file", status=200, body="this is not a zip", times=1)
     result = engine.dosync().wait(WAIT)
     assert result is not None and result["error_code"] == 4 and engine.bulksync_state == 0
     assert engine.stores["user"].integrity_check() == "ok"
 
 
-def damage_deflate_stream(archive: bytes) -> bytes:
-    """The archive with the first deflate block of its entry made invalid (block type 3)."""
-    with zipfile.ZipFile(io.BytesIO(archive)) as zf:
-        info = zf.infolist()[0]
-    start = info.header_offset
-    name_len, extra_len = struct.unpack("<HH", archive[start + 26 : start + 30])
-    data = bytearray(archive)
-    data[start + 30 + name_len + extra_len] = 0x07  # BFINAL 1, BTYPE 11: zlib refuses it
-    return bytes(data)
-
-
-def test_a_damaged_bulk_archive_is_a_bulk_error_4(
-    engine: SyncEngine, server: FakeServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_damaged_bulk_archive_is_a_bulk_error_4(engine: SyncEngine, server: MockServer) -> None:
     """A download damaged inside the compressed data is an unexpected server response (code 4,
     bulk ``error`` notification), not an internal error; the database is untouched."""
     login(engine)
     engine.dosync().wait(WAIT)
     before = local(engine, "Product")
     engine.bulksync_state = 0
-    make = server.make_bulk_file
-    monkeypatch.setattr(server, "make_bulk_file", lambda *args: damage_deflate_stream(make(*args)))
+    server.fail("bulk_file", "corrupt_file", mode="corrupt", times=1)  # bytes flipped a third in
     result = engine.dosync().wait(WAIT)
     assert result is not None and (result["status"], result["sync_type"]) == ("error", "bulk")
     assert result["error_code"] == 4 and engine.bulksync_state == 0
@@ -589,41 +676,43 @@ def test_a_damaged_bulk_archive_is_a_bulk_error_4(
 
 @pytest.mark.parametrize("server_got_it", [True, False])
 def test_push_without_answer_neither_duplicates_nor_loses_creates(
-    engine: SyncEngine, server: FakeServer, server_got_it: bool
+    make_engine: MakeEngine, server: MockServer, server_got_it: bool
 ) -> None:
+    engine = make_engine(timeout=SHORT_TIMEOUT)
     login(engine)
     engine.dosync().wait(WAIT)
     model = engine.model("Product")
     temp = model.create({"name": "Once"})["object"]
     model.update("1", {"price": "5"})
     if server_got_it:
-        server.lose_push_answer = 1
+        server.fail("cud", "reset", times=1)  # processed, then the connection is reset
     else:
-        server.fail("push", "timeout")
+        lose_answer(server, "cud")
     errors: list[dict[str, Any]] = []
     engine.set_notification(-1, lambda p: errors.append(p) if p["status"] == "error" else None)
     engine.dosync().wait(WAIT)
     assert [e["error_code"] for e in errors] == [1]
     assert engine.stores["user"].pending_count() == 2
     engine.dosync().wait(WAIT)
-    copies = [a for a in server.data["Product"].values() if a == {"name": "Once"}]
+    copies = [a for a in records(server, "Product").values() if a == {"name": "Once"}]
     assert len(copies) == 1
-    assert server.data["Product"]["1"]["price"] == "5"
-    assert local(engine, "Product") == server.data["Product"] and model.find(temp) is None
+    assert records(server, "Product")["1"]["price"] == "5"
+    assert local(engine, "Product") == records(server, "Product") and model.find(temp) is None
     assert engine.stores["user"].pending_count() == 0
     assert engine._settings.uncertain_creates == {}
 
 
 def test_a_broken_off_push_that_cannot_be_recorded_sends_its_creates_again(
-    engine: SyncEngine, server: FakeServer, monkeypatch: pytest.MonkeyPatch
+    make_engine: MakeEngine, server: MockServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The uncertain-create file cannot be written (disk full): the creates must not wait for a link
     nobody remembers; they go back to unsent and reach the server on the next sync."""
+    engine = make_engine(timeout=SHORT_TIMEOUT)
     login(engine)
     engine.dosync().wait(WAIT)
     model = engine.model("Product")
     temp = model.create({"name": "Kept"})["object"]
-    server.fail("push", "timeout")
+    lose_answer(server, "cud")
     settings = engine._settings
 
     def disk_full() -> None:
@@ -640,43 +729,33 @@ def test_a_broken_off_push_that_cannot_be_recorded_sends_its_creates_again(
     assert [tuple(row) for row in sent] == [(0,)]
     monkeypatch.undo()
     engine.dosync().wait(WAIT)
-    assert [a for a in server.data["Product"].values() if a == {"name": "Kept"}] == [{"name": "Kept"}]
+    assert [a for a in records(server, "Product").values() if a == {"name": "Kept"}] == [{"name": "Kept"}]
     assert engine.stores["user"].pending_count() == 0
 
 
-def test_bulk_sync_only_sources_get_data_from_bulk_only(server: FakeServer, tmp_path: Path) -> None:
-    engine = SyncEngine(
-        "http://fake.invalid/application",
-        tmp_path / "b.sqlite",
-        transport=FakeTransport(server),
-        bulk_wait_seconds=0.01,
-    )
+def test_bulk_sync_only_sources_get_data_from_bulk_only(server: MockServer, tmp_path: Path) -> None:
+    engine = SyncEngine(server.url, tmp_path / "b.sqlite", bulk_wait_seconds=0.01)
     try:
         engine.add_model("Product", sync_priority=1, sync_type="bulk_sync_only")
         engine.add_model("Customer", sync_priority=2)
         login(engine)
         assert engine.dosync().wait(WAIT)["status"] == "complete"  # type: ignore[index]
         assert engine.model("Product").count() == 0 and engine.model("Customer").count() == 1
-        assert not any(op == "query" and e["source"] == "Product" for op, e in server.log)
+        assert requests_of(server, "query", "Product") == []
         engine.bulksync_state = 0
         assert engine.dosync().wait(WAIT)["status"] == "complete"  # type: ignore[index]
-        assert local(engine, "Product") == server.data["Product"]
-        assert next(e for op, e in server.log if op == "bulk_data")["sources"] == ["Product", "Customer"]
+        assert local(engine, "Product") == records(server, "Product")
+        bulk_data = dict(query_params(requests_of(server, "bulk_data")[0]))
+        assert bulk_data["sources"].split(",") == ["Product", "Customer"]
     finally:
         engine.close()
 
 
-def test_another_user_logging_in_gets_a_bulk_sync_again(server: FakeServer, tmp_path: Path) -> None:
+def test_another_user_logging_in_gets_a_bulk_sync_again(server: MockServer, tmp_path: Path) -> None:
     """A user change resets the data as Rhodes ``database_full_reset`` does, which also sets
-    ``bulksync_state`` back to 0 (protocol.md §3.2): else a ``bulk_sync_only`` source would stay
+    ``bulksync_state`` back to 0: else a ``bulk_sync_only`` source would stay
     empty for the new user."""
-    engine = SyncEngine(
-        "http://fake.invalid/application",
-        tmp_path / "u.sqlite",
-        transport=FakeTransport(server),
-        bulk_wait_seconds=0.01,
-        bulksync_state=0,
-    )
+    engine = SyncEngine(server.url, tmp_path / "u.sqlite", bulk_wait_seconds=0.01, bulksync_state=0)
     try:
         engine.add_model("Product", sync_priority=1, sync_type="bulk_sync_only")
         login(engine)
@@ -684,77 +763,70 @@ def test_another_user_logging_in_gets_a_bulk_sync_again(server: FakeServer, tmp_
         assert engine.bulksync_state == 1 and engine.model("Product").count() > 0
         assert engine.login("bob", "secret").wait(WAIT)["error_code"] == 0  # type: ignore[index]
         assert engine.bulksync_state == 0 and engine.model("Product").count() == 0
-        server.log.clear()
+        server.clear_journal()
         assert engine.dosync().wait(WAIT)["status"] == "complete"  # type: ignore[index]
-        assert [op for op, _ in server.log].count("bulk_data") >= 1
-        assert local(engine, "Product") == server.data["Product"]
+        assert len(requests_of(server, "bulk_data")) >= 1
+        assert local(engine, "Product") == records(server, "Product", "bob")
     finally:
         engine.close()
 
 
-def test_search_stops_a_running_sync_first(engine: SyncEngine, server: FakeServer) -> None:
-    """Rhodes ``rho_sync_doSearch`` calls ``rho_sync_stop`` before queueing the search (§6.1):
-    the search does not wait behind a sync, whose handle reports that it was stopped."""
+def test_search_stops_a_running_sync_first(engine: SyncEngine, gates: Gates) -> None:
+    """Rhodes ``rho_sync_doSearch`` calls ``rho_sync_stop`` before queueing the search: the search
+    does not wait behind a sync, whose handle reports that it was stopped."""
     login(engine)
-    gate = threading.Event()
-    server.fail("query", "block", event=gate)
-    try:
-        sync = engine.dosync()
-        deadline = time.monotonic() + WAIT
-        while not any(op == "query" for op, _ in server.log):
-            assert time.monotonic() < deadline
-            time.sleep(0.01)
-        found = engine.search("Product", search_params={"name": "x"}).wait(WAIT)
-        assert found is not None and found["status"] == "complete"
-        assert sync.done() and sync.stopped
-    finally:
-        gate.set()
+    gate = gates.hold("GET", "/application")
+    sync = engine.dosync()
+    gate.wait_arrived()
+    found = engine.search("Product", search_params={"name": "x"}).wait(WAIT)
+    assert found is not None and found["status"] == "complete"
+    assert sync.done() and sync.stopped
 
 
-def test_search_sync_changes_pushes_first(engine: SyncEngine, server: FakeServer) -> None:
+def test_search_sync_changes_pushes_first(engine: SyncEngine, server: MockServer) -> None:
     login(engine)
     temp = engine.model("Product").create({"name": "pushed before search", "brand": "Z"})["object"]
     result = engine.search("Product", search_params={"brand": "Z"}, sync_changes=True).wait(WAIT)
     assert result is not None and result["status"] == "complete"
-    ops = [op for op, _ in server.log if op in ("push", "search")]
-    assert ops[0] == "push" and "search" in ops
-    assert any(a.get("name") == "pushed before search" for a in server.data["Product"].values())
+    ops = [e.operation for e in server.journal() if e.operation in ("cud", "search")]
+    assert ops[0] == "cud" and "search" in ops
+    assert any(a.get("name") == "pushed before search" for a in records(server, "Product").values())
     assert engine.stores["user"].pending_count() == 1  # the create waits for its link (next sync)
     engine.dosync().wait(WAIT)
     assert engine.model("Product").find(temp) is None and engine.stores["user"].pending_count() == 0
 
 
-def test_stop_during_push_neither_loses_nor_duplicates(engine: SyncEngine, server: FakeServer) -> None:
+def test_stop_during_push_neither_loses_nor_duplicates(
+    engine: SyncEngine, server: MockServer, gates: Gates
+) -> None:
     login(engine)
     engine.dosync().wait(WAIT)
     temp = engine.model("Product").create({"name": "Stopped"})["object"]
-    gate = threading.Event()
-    server.fail("push", "block", event=gate)
+    gate = gates.hold("POST", "/application")
     handle = engine.dosync()
-    time.sleep(0.3)
+    gate.wait_arrived()
     engine.stop_sync()
-    gate.set()  # the abandoned POST reaches the server after all
+    gate.release()  # the abandoned POST reaches the server after all
     assert handle.wait(WAIT) is not None and handle.stopped
-    deadline = time.monotonic() + WAIT
-    while not any(a == {"name": "Stopped"} for a in server.data["Product"].values()):
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
+    assert gate.done.wait(WAIT), "the held POST was never answered"
+    assert any(a == {"name": "Stopped"} for a in records(server, "Product").values())
     engine.dosync().wait(WAIT)
-    assert [a for a in server.data["Product"].values() if a == {"name": "Stopped"}] == [{"name": "Stopped"}]
-    assert local(engine, "Product") == server.data["Product"] and engine.model("Product").find(temp) is None
-
-
-def test_close_does_not_wait_for_a_slow_server(server: FakeServer, tmp_path: Path) -> None:
-    engine = SyncEngine(
-        "http://fake.invalid/application", tmp_path / "c.sqlite", transport=FakeTransport(server)
+    assert [a for a in records(server, "Product").values() if a == {"name": "Stopped"}] == [
+        {"name": "Stopped"}
+    ]
+    assert (
+        local(engine, "Product") == records(server, "Product") and engine.model("Product").find(temp) is None
     )
+
+
+def test_close_does_not_wait_for_a_slow_server(server: MockServer, gates: Gates, tmp_path: Path) -> None:
+    engine = SyncEngine(server.url, tmp_path / "c.sqlite")
     engine.add_model("Product")
     login(engine)
-    gate = threading.Event()
-    server.fail("clientcreate", "block", event=gate)
+    gate = gates.hold("GET", "/application/clientcreate")
     engine.dosync()
-    time.sleep(0.2)
+    gate.wait_arrived()
     started = time.monotonic()
     engine.close()
     assert time.monotonic() - started < 2
-    gate.set()
+    gate.release()

@@ -1,6 +1,6 @@
-"""The public ``SyncEngine`` API against the seed (SyncEngine-API.md) and Decisions D3-D9: argument
-checks at the call (nothing queued, nothing sent), ``get_user_name``, the sync mutex, notification
-removal and ``-1`` routing by id and name."""
+"""The public ``SyncEngine`` API against the Rhodes ``SyncEngine`` API documentation: argument checks
+at the call (nothing queued, nothing sent), ``get_user_name``, the sync mutex, notification removal
+and ``-1`` routing by id and name."""
 
 from __future__ import annotations
 
@@ -12,23 +12,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fakeserver import FakeServer, FakeTransport
+from live_mock import requests_of
 from rhoconnect_client.engine import SyncEngine
 from rhoconnect_client.exceptions import UnknownSource
+from rhoconnect_mock import MockServer
 
 WAIT = 10
+SERVER_DATA = {"Product": {"1": {"name": "one"}}, "Customer": {"c1": {"first": "Ann"}}}
 
 
 @pytest.fixture
-def server() -> FakeServer:
-    return FakeServer({"Product": {"1": {"name": "one"}}, "Customer": {"c1": {"first": "Ann"}}})
-
-
-@pytest.fixture
-def engine(server: FakeServer, tmp_path: Path) -> Iterator[SyncEngine]:
-    eng = SyncEngine(
-        "http://fake.invalid/application", tmp_path / "db.sqlite", transport=FakeTransport(server)
-    )
+def engine(server: MockServer, tmp_path: Path) -> Iterator[SyncEngine]:
+    eng = SyncEngine(server.url, tmp_path / "db.sqlite")
     eng.add_model("Product", sync_priority=1)
     eng.add_model("Customer", sync_priority=2, partition="app")
     eng.add_model("Note", sync_type="none", partition="local")
@@ -82,7 +77,7 @@ BAD_CALLS: list[tuple[str, tuple[Any, ...], dict[str, Any], type[Exception], str
 @pytest.mark.parametrize(("call", "args", "kwargs", "error", "message"), BAD_CALLS)
 def test_bad_input_raises_at_the_call_and_sends_nothing(
     engine: SyncEngine,
-    server: FakeServer,
+    server: MockServer,
     call: str,
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
@@ -98,7 +93,7 @@ def test_bad_input_raises_at_the_call_and_sends_nothing(
     with pytest.raises(error, match=message):
         getattr(engine, call)(*args, **kwargs)
     assert engine.wait_idle(WAIT)
-    assert server.log == []  # nothing was queued or sent
+    assert list(server.journal()) == []  # nothing was queued or sent
     assert (
         engine.get_pagesize(),
         engine.server_url,
@@ -109,31 +104,30 @@ def test_bad_input_raises_at_the_call_and_sends_nothing(
 
 @pytest.mark.parametrize("source", ["Nosuch", 99, "Note"])
 def test_dosync_source_of_a_source_the_engine_does_not_sync_is_error_3(
-    engine: SyncEngine, server: FakeServer, source: str | int
+    engine: SyncEngine, server: MockServer, source: str | int
 ) -> None:
     """Rhodes reports it from the sync thread (features/sync/dosync_source.feature): ``error`` 3
     to the ``-1`` callback, nothing sent; ``Note`` is local-only (sync_type none)."""
     assert engine.login("alice", "secret").wait(WAIT)["error_code"] == 0  # type: ignore[index]
-    server.log.clear()
+    server.clear_journal()
     events: list[dict[str, Any]] = []
     engine.set_notification(-1, events.append)
     result = engine.dosync_source(source).wait(WAIT)
     assert result is not None and events == [result]
     assert (result["status"], result["error_code"], result["rho_error_code"]) == ("error", 3, 3)
-    assert str(source) in result["error_message"] and server.log == []
+    assert str(source) in result["error_message"] and list(server.journal()) == []
 
 
-def test_dosync_source_of_a_bulk_sync_only_source_syncs_it(server: FakeServer, tmp_path: Path) -> None:
+def test_dosync_source_of_a_bulk_sync_only_source_syncs_it(server: MockServer, tmp_path: Path) -> None:
     """``dosync`` skips a ``bulk_sync_only`` source (RCC ``syncOneSource``), but ``dosync_source``
     asked for it by name syncs it like any other (RCC ``doSyncSource`` finds it and calls ``sync``)."""
-    url = "http://fake.invalid/application"
-    with SyncEngine(url, tmp_path / "b.sqlite", transport=FakeTransport(server)) as engine:
+    with SyncEngine(server.url, tmp_path / "b.sqlite") as engine:
         engine.add_model("Product", sync_type="bulk_sync_only")
         engine.add_model("Customer")
         assert engine.login("alice", "secret").wait(WAIT)["error_code"] == 0  # type: ignore[index]
 
         def queried() -> list[str]:
-            return [entry["source"] for op, entry in server.log if op == "query"]
+            return [str(entry.source) for entry in requests_of(server, "query")]
 
         assert engine.dosync().wait(WAIT)["status"] == "complete"  # type: ignore[index]
         assert "Product" not in queried() and "Customer" in queried()
@@ -166,13 +160,11 @@ def test_settings_saved_from_several_threads_at_once(engine: SyncEngine, tmp_pat
 
 
 def test_a_partition_opened_while_the_sync_thread_walks_them(
-    server: FakeServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    server: MockServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """``add_model`` on the app thread may open a partition in the middle of a sync: the sync
     thread walks a snapshot of the partitions, never the live dict (which would raise)."""
-    eng = SyncEngine(
-        "http://fake.invalid/application", tmp_path / "p.sqlite", transport=FakeTransport(server)
-    )
+    eng = SyncEngine(server.url, tmp_path / "p.sqlite")
     try:
         eng.add_model("Product")
         assert eng.login("alice", "secret").wait(WAIT)["error_code"] == 0  # type: ignore[index]
@@ -203,7 +195,7 @@ def test_bad_constructor_options(tmp_path: Path) -> None:
         SyncEngine("http://h/application", tmp_path / "a.sqlite", poll_interval=-1)
 
 
-def test_good_input_of_every_accepted_shape(engine: SyncEngine, server: FakeServer) -> None:
+def test_good_input_of_every_accepted_shape(engine: SyncEngine) -> None:
     """The same calls with the types the seed allows: ids and names, 0/1 flags, mapping or string
     params and query_params, http(s) URLs, ``:symbol`` actions."""
     assert engine.login("alice", "secret").wait(WAIT)["error_code"] == 0  # type: ignore[index]
@@ -237,10 +229,8 @@ def test_get_user_name_is_a_string_current_or_last(engine: SyncEngine) -> None:
     assert not engine.logged_in() and engine.get_user_name() == "alice"  # the last logged-in user
 
 
-def test_sync_mutex_pairs_and_unmatched_unlock(server: FakeServer, tmp_path: Path) -> None:
-    engine = SyncEngine(
-        "http://fake.invalid/application", tmp_path / "m.sqlite", transport=FakeTransport(server)
-    )
+def test_sync_mutex_pairs_and_unmatched_unlock(server: MockServer, tmp_path: Path) -> None:
+    engine = SyncEngine(server.url, tmp_path / "m.sqlite")
     engine.add_model("Product")
     with pytest.raises(RuntimeError, match="without a matching lock_sync_mutex"):
         engine.unlock_sync_mutex()
@@ -261,22 +251,24 @@ def test_sync_mutex_pairs_and_unmatched_unlock(server: FakeServer, tmp_path: Pat
     engine.close()
 
 
-def test_a_client_id_stays_with_its_server_across_restarts(server: FakeServer, tmp_path: Path) -> None:
-    """D8 with the URL remembered beside the database (Rhodes rhoconfig ``syncserver``): reopening
-    the database on another server drops the client id and session; on the same one keeps them."""
+def test_a_client_id_stays_with_its_server_across_restarts(server: MockServer, tmp_path: Path) -> None:
+    """A server change drops the client id and the session, with the URL remembered beside the
+    database (Rhodes rhoconfig ``syncserver``): reopening the database on another server drops them;
+    on the same one keeps them. Only the mock's URL is ever contacted."""
     db = tmp_path / "restart.sqlite"
+    one = server.url
 
     def open_engine(url: str) -> SyncEngine:
-        eng = SyncEngine(url, db, transport=FakeTransport(server, url))
+        eng = SyncEngine(url, db)
         eng.add_model("Product")
         return eng
 
-    first = open_engine("http://one.invalid/application")
+    first = open_engine(one)
     assert first.login("alice", "secret").wait(WAIT)["error_code"] == 0  # type: ignore[index]
     assert first.dosync().wait(WAIT)["status"] == "complete"  # type: ignore[index]
     client_id = first.stores["user"].client_info().client_id
     first.close()
-    same = open_engine("http://one.invalid/application/")  # a trailing slash is the same server
+    same = open_engine(one + "/")  # a trailing slash is the same server
     assert same.logged_in() and same.stores["user"].client_info().client_id == client_id
     same.close()
     other = open_engine("http://two.invalid/application")
@@ -286,11 +278,11 @@ def test_a_client_id_stays_with_its_server_across_restarts(server: FakeServer, t
     other.close()
     back = open_engine("http://two.invalid/application")
     assert back.stores["user"].client_info().client_id is None  # nothing else was dropped
-    back.set_syncserver("http://one.invalid/application")  # remembered: reopening on one keeps the id
+    back.set_syncserver(one)  # remembered: reopening on one keeps the id
     assert back.login("alice", "secret").wait(WAIT)["error_code"] == 0  # type: ignore[index]
     assert back.dosync().wait(WAIT)["status"] == "complete"  # type: ignore[index]
     client_id = back.stores["user"].client_info().client_id
     back.close()
-    again = open_engine("http://one.invalid/application")
+    again = open_engine(one)
     assert again.logged_in() and again.stores["user"].client_info().client_id == client_id
     again.close()

@@ -4,34 +4,28 @@ poll wait after a restart, and ``close`` while the caller holds the sync mutex."
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fakeserver import FakeServer, FakeTransport
+from live_mock import SHORT_TIMEOUT, Gates, lose_answer, records, requests_of, wait_until
 from mutex_harness import call_holding_the_mutex
 from rhoconnect_client.context import Settings
 from rhoconnect_client.engine import SyncEngine
 from rhoconnect_client.search import merge_server_errors
+from rhoconnect_mock import MockServer
 
 WAIT = 10
-URL = "http://fake.invalid/application"
+SERVER_DATA = {"Product": {"1": {"name": "Pen"}, "2": {"name": "Ink"}}, "Customer": {"c1": {"first": "Ann"}}}
 
 
 @pytest.fixture
-def server() -> FakeServer:
-    return FakeServer(
-        {"Product": {"1": {"name": "Pen"}, "2": {"name": "Ink"}}, "Customer": {"c1": {"first": "Ann"}}}
-    )
-
-
-@pytest.fixture
-def engine(server: FakeServer, tmp_path: Path) -> Iterator[SyncEngine]:
-    eng = SyncEngine(URL, tmp_path / "app.sqlite", transport=FakeTransport(server), bulk_wait_seconds=0.01)
+def engine(server: MockServer, tmp_path: Path) -> Iterator[SyncEngine]:
+    eng = SyncEngine(server.url, tmp_path / "app.sqlite", bulk_wait_seconds=0.01, timeout=SHORT_TIMEOUT)
     eng.add_model("Product", sync_priority=1)
     eng.add_model("Customer", sync_priority=2)
     yield eng
@@ -54,7 +48,7 @@ def unwritable_settings(database: Path) -> None:
 
 
 def test_an_unwritable_settings_file_neither_fails_the_login_nor_the_bulk_sync(
-    engine: SyncEngine, server: FakeServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    engine: SyncEngine, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     engine.bulksync_state = 0  # saved while the file can still be written
     unwritable_settings(tmp_path / "app.sqlite")
@@ -72,11 +66,21 @@ def test_an_unwritable_settings_file_neither_fails_the_login_nor_the_bulk_sync(
 
 
 def test_a_pages_refresh_time_is_stored_in_backend_refresh_time(
-    engine: SyncEngine, server: FakeServer
+    engine: SyncEngine, server: MockServer
 ) -> None:
-    """§4.2: old servers sent ``refresh_time`` after ``count``; Rhodes keeps it per source."""
+    """Old servers sent ``refresh_time`` after ``count``; Rhodes keeps it per source. RhoConnect 7.8
+    never sends it, so the mock answers with such a page (a final one, token ``""``) by a rule."""
     login(engine)
-    server.refresh_time["Product"] = 3600
+    old_page = [
+        {"version": 3},
+        {"token": ""},
+        {"count": 2},
+        {"refresh_time": 3600},
+        {"progress_count": 0},
+        {"total_count": 2},
+        {"insert": SERVER_DATA["Product"]},
+    ]
+    server.fail("query", source="Product", status=200, body=json.dumps(old_page), times=1)
     assert engine.dosync().wait(WAIT)["status"] == "complete"  # type: ignore[index]
     assert engine.model("Product").source.backend_refresh_time == 3600
     assert engine.model("Customer").source.backend_refresh_time == 0
@@ -86,19 +90,19 @@ def test_a_pages_refresh_time_is_stored_in_backend_refresh_time(
         .fetchone()
     )
     assert tuple(row) == (3600,)
-    del server.refresh_time["Product"]  # a page without one keeps what was stored
-    server.data["Product"]["3"] = {"name": "Cap"}
+    # A page without one keeps what was stored.
+    server.push_changes("Product", "alice", insert={"3": {"name": "Cap"}})
     assert engine.dosync().wait(WAIT)["status"] == "complete"  # type: ignore[index]
     assert engine.model("Product").source.backend_refresh_time == 3600
     assert engine.model("Product").count() == 3
 
 
 def test_a_search_over_several_sources_keeps_every_sources_error(
-    engine: SyncEngine, server: FakeServer
+    engine: SyncEngine, server: MockServer
 ) -> None:
     login(engine)
-    server.source_errors["Product"] = {"search-error": "products down"}
-    server.source_errors["Customer"] = {"search-error": "customers down"}
+    server.fail("search", "search-error", source="Product", message="products down", times=1)
+    server.fail("search", "search-error", source="Customer", message="customers down", times=3)
     result = engine.search(["Product", "Customer"], search_params={"a": "b"}).wait(WAIT)
     assert result is not None and (result["status"], result["error_code"]) == ("error", 8)
     assert result["server_errors"] == {
@@ -108,7 +112,6 @@ def test_a_search_over_several_sources_keeps_every_sources_error(
         }
     }
     # One failing source of several: still says which one.
-    del server.source_errors["Product"]
     result = engine.search(["Product", "Customer"], search_params={"a": "b"}).wait(WAIT)
     assert result is not None and result["server_errors"] == {
         "search-error": {"message": "customers down", "sources": {"Customer": {"message": "customers down"}}}
@@ -133,9 +136,9 @@ def test_merge_server_errors_gathers_object_errors_of_every_source() -> None:
 
 
 def test_a_synced_model_in_the_local_partition_is_refused_and_nothing_is_declared(
-    server: FakeServer, tmp_path: Path
+    server: MockServer, tmp_path: Path
 ) -> None:
-    with SyncEngine(URL, tmp_path / "l.sqlite", transport=FakeTransport(server)) as eng:
+    with SyncEngine(server.url, tmp_path / "l.sqlite") as eng:
         with pytest.raises(ValueError, match="'local' holds local-only models"):
             eng.add_model("Memo", partition="local", sync_type="incremental")
         assert "local" not in eng.stores
@@ -144,12 +147,12 @@ def test_a_synced_model_in_the_local_partition_is_refused_and_nothing_is_declare
 
 
 def test_a_restarted_engine_polls_when_the_interval_since_the_last_sync_runs_out(
-    server: FakeServer, tmp_path: Path
+    server: MockServer, gates: Gates, tmp_path: Path
 ) -> None:
-    """§9.2: the first poll wait is the interval minus the time since the last sync, so an app
-    reopened 59 min 59 s into an hour's interval syncs within seconds, not an hour later."""
+    """The first poll wait is the interval minus the time since the last sync, so an app reopened
+    59 min 59 s into an hour's interval syncs within seconds, not an hour later."""
     db = tmp_path / "p.sqlite"
-    with SyncEngine(URL, db, transport=FakeTransport(server)) as first:
+    with SyncEngine(server.url, db) as first:
         first.add_model("Product", sync_priority=1)
         first.add_model("Customer", sync_priority=2, partition="app")
         login(first)
@@ -158,54 +161,54 @@ def test_a_restarted_engine_polls_when_the_interval_since_the_last_sync_runs_out
         for store in first.stores.values():
             with store.transaction() as conn:
                 conn.execute("UPDATE sources SET last_updated=?", (stamp,))
-    server.log.clear()
-    polled = threading.Event()
-    server.fail("query", "call", func=polled.set)
-    with SyncEngine(URL, db, transport=FakeTransport(server), poll_interval=3600) as again:
-        assert polled.wait(WAIT), "no poll sync: the first wait was not shortened"
+    server.clear_journal()
+    polled = gates.watch("GET", "/application")  # a query
+    with SyncEngine(server.url, db, poll_interval=3600) as again:
+        assert polled.arrived.wait(WAIT), "no poll sync: the first wait was not shortened"
         assert again.wait_idle(WAIT)
-    assert [op for op, _ in server.log].count("query") >= 1
+    assert len(requests_of(server, "query")) >= 1
 
 
 def test_close_while_the_app_holds_the_sync_mutex_returns_and_closes_once_released(
-    server: FakeServer, tmp_path: Path
+    server: MockServer, tmp_path: Path
 ) -> None:
     """The sync thread waits for the mutex the app holds: ``close`` must not wait for it (it would
     never end); it returns, and the databases close when the app lets go. Nothing is damaged."""
     db = tmp_path / "m.sqlite"
-    engine = SyncEngine(URL, db, transport=FakeTransport(server))
+    engine = SyncEngine(server.url, db)
     engine.add_model("Product", sync_priority=1)
     login(engine)
     engine.model("Product").create({"name": "mine"})
     ok, handle = call_holding_the_mutex(engine, engine.close, WAIT)
     assert ok, "close waited for a sync thread blocked on the app's own mutex"
     assert handle.wait(WAIT) is not None and handle.stopped
-    deadline = time.monotonic() + WAIT
-    while True:  # the sync thread closes the databases once its command has ended
+
+    def closed() -> bool:
         store = engine.stores["user"]
         try:
             with store.lock:  # never touch a connection while another thread closes it
                 store.conn.execute("SELECT 1")
         except sqlite3.ProgrammingError:
-            break
-        assert time.monotonic() < deadline, "the databases were never closed"
-        time.sleep(0.02)
-    with SyncEngine(URL, db, transport=FakeTransport(server)) as again:
+            return True
+        return False
+
+    wait_until(closed, "the sync thread to close the databases once its command has ended")
+    with SyncEngine(server.url, db) as again:
         assert again.stores["user"].integrity_check() == "ok"
         assert again.dosync().wait(WAIT)["status"] == "complete"  # type: ignore[index]
         # The local create survived the stopped sync and reached the server exactly once.
         assert [o["name"] for o in again.model("Product").find_all()].count("mine") == 1
-        assert [a.get("name") for a in server.data["Product"].values()].count("mine") == 1
+        assert [a.get("name") for a in records(server, "Product").values()].count("mine") == 1
 
 
 def test_resolving_uncertain_creates_with_an_unwritable_settings_file_completes_the_sync(
-    engine: SyncEngine, server: FakeServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    engine: SyncEngine, server: MockServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A push broke off (creates held as uncertain); by the next sync the disk is full: the pull
     that resolves them must still complete, and the create reach the server exactly once."""
     login(engine)
     engine.model("Product").create({"name": "held"})
-    server.fail("push", "timeout")
+    lose_answer(server, "cud")
     engine.dosync().wait(WAIT)
     assert engine._settings.uncertain_creates.get("Product")
     unwritable_settings(tmp_path / "app.sqlite")
@@ -213,5 +216,5 @@ def test_resolving_uncertain_creates_with_an_unwritable_settings_file_completes_
         for _ in range(2):  # resolve (and re-send if the server never saw it)
             assert engine.dosync().wait(WAIT)["status"] == "complete"  # type: ignore[index]
     assert any("uncertain creates" in r.getMessage() for r in caplog.records)
-    assert [a.get("name") for a in server.data["Product"].values()].count("held") == 1
+    assert [a.get("name") for a in records(server, "Product").values()].count("held") == 1
     assert engine.stores["user"].pending_count() == 0

@@ -1,4 +1,4 @@
-"""The exception tree: one root, Rhodes numbers and Decision D4 ``error_code``."""
+"""The exception tree: one root, the Rhodes error numbers, ``error_code`` (HTTP status or Rhodes number)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,31 @@ from rhoconnect_client import exceptions as exc
 
 
 def test_every_exception_derives_from_the_root() -> None:
-    for name in exc.__all__:
+    classes = [name for name in exc.__all__ if not name.startswith("ERR_")]
+    assert len(classes) == 14
+    for name in classes:
         assert issubclass(getattr(exc, name), exc.RhoconnectError)
-    assert exc.__all__ == sorted(exc.__all__)
+    constants = [name for name in exc.__all__ if name.startswith("ERR_")]
+    assert exc.__all__ == sorted(constants) + sorted(classes)  # constants first, as ruff sorts them
+
+
+def test_error_numbers_are_the_rhodes_ones() -> None:
+    """Named as Rhodes ``RhoAppAdapter`` names them, so that code ported from Rhodes reads the same."""
+    numbers = {name: getattr(exc, name) for name in exc.__all__ if name.startswith("ERR_")}
+    assert numbers == {
+        "ERR_NONE": 0,
+        "ERR_NETWORK": 1,
+        "ERR_REMOTESERVER": 2,
+        "ERR_RUNTIME": 3,
+        "ERR_UNEXPECTEDSERVERRESPONSE": 4,
+        "ERR_DIFFDOMAINSINSYNCSRC": 5,
+        "ERR_NOSERVERRESPONSE": 6,
+        "ERR_CLIENTISNOTLOGGEDIN": 7,
+        "ERR_CUSTOMSYNCSERVER": 8,
+        "ERR_UNATHORIZED": 9,
+        "ERR_CANCELBYUSER": 10,
+        "ERR_SYNCVERSION": 11,
+    }
 
 
 @pytest.mark.parametrize(

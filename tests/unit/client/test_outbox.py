@@ -1,4 +1,4 @@
-"""Push states of ``changed_values.sent`` (protocol.md §5.3), RCC spec scenarios, and a property test
+"""Push states of ``changed_values.sent``, RCC spec scenarios, and a property test
 that random create/update/destroy/push/fail/link sequences never lose a change."""
 
 from __future__ import annotations
@@ -199,8 +199,9 @@ ops = st.lists(
 )
 
 
-class FakeServer:
-    """Applies successful pushes the way an adapter would and hands out links."""
+class ServerModel:
+    """What the server holds, for the property test: applies successful pushes the way an adapter
+    would and hands out links (the store alone is under test, so no HTTP)."""
 
     def __init__(self) -> None:
         self.objects: dict[str, dict[str, str]] = {}
@@ -238,7 +239,7 @@ def test_random_sequences_never_lose_a_change(tmp_path: Path, sequence: list[tup
     store = Store(tmp_path / f"prop-{uuid.uuid4().hex}.db", synchronous="OFF")  # fresh per example
     store.register_source("Product")
     model = Model(store, "Product")
-    server = FakeServer()
+    server = ServerModel()
     for i in range(3):  # objects the server already has, so updates and destroys of synced data happen
         server.objects[f"k{i}"] = {"b": "x", "a0": str(i)}
         store.apply_page(

@@ -1,4 +1,8 @@
-"""The sync thread: order, merging of identical queued commands, stop, polling, crash safety."""
+"""The sync thread: order, merging of identical queued commands, stop, polling, crash safety.
+
+Waits are on events; the few checks that something does NOT happen wait a bounded time for the event
+that would show it (and fail at once if it comes).
+"""
 
 from __future__ import annotations
 
@@ -10,11 +14,19 @@ from rhoconnect_client.sync_thread import STARTUP_WAIT, Command, SyncThread, fir
 
 def test_commands_run_in_order_and_identical_queued_ones_merge() -> None:
     gate = threading.Event()
+    started = threading.Event()
     ran: list[str] = []
     thread = SyncThread()
     try:
-        first = thread.submit(Command("a", "a", lambda: (gate.wait(5), ran.append("a"), {"n": 1})[2]))
-        time.sleep(0.1)
+
+        def held() -> dict[str, int]:
+            started.set()
+            gate.wait(5)
+            ran.append("a")
+            return {"n": 1}
+
+        first = thread.submit(Command("a", "a", held))
+        assert started.wait(5)  # "a" runs: no longer queued
         second = thread.submit(Command("b", "b", lambda: (ran.append("b"), {"n": 2})[1]))
         again = thread.submit(Command("b", "b", lambda: (ran.append("b2"), {"n": 3})[1]))
         running_key = thread.submit(Command("a", "a", lambda: (ran.append("a2"), {"n": 4})[1]))
@@ -33,8 +45,7 @@ def test_stop_drops_queue_flags_running_and_waits() -> None:
 
         def long() -> dict[str, int]:
             started.set()
-            while not thread.stop_flag.is_set():
-                time.sleep(0.01)
+            thread.stop_flag.wait(5)
             return {"n": 1}
 
         running = thread.submit(Command("long", 1, long))
@@ -62,10 +73,10 @@ def test_poll_timer_and_interval_change() -> None:
     try:
         assert polled.wait(5)
         assert thread.set_poll_interval(0) == 0.05
-        time.sleep(0.1)
-        seen = len(count)
-        time.sleep(0.2)
-        assert len(count) == seen  # disabled
+        # A poll already under way ends before a command queued now has run.
+        assert thread.submit(Command("sync point", "sync point", lambda: {})).wait(5) == {}
+        polled.clear()
+        assert not polled.wait(0.3)  # disabled
     finally:
         thread.close()
 
@@ -105,7 +116,8 @@ def test_the_first_wait_is_used_once_then_the_whole_interval() -> None:
     thread = SyncThread(poll_interval=3600, on_poll=on_poll, first_wait=0.05)
     try:
         assert polled.wait(5), "the shortened first wait did not fire"
-        time.sleep(0.3)
+        polled.clear()
+        assert not polled.wait(0.3)
         assert len(polls) == 1  # the next wait is the whole hour
     finally:
         thread.close()
@@ -113,11 +125,19 @@ def test_the_first_wait_is_used_once_then_the_whole_interval() -> None:
 
 def test_close_without_waiting_runs_on_exit_on_the_sync_thread_after_the_command() -> None:
     gate = threading.Event()
+    started = threading.Event()
     order: list[str] = []
     exited = threading.Event()
     thread = SyncThread()
-    handle = thread.submit(Command("held", 1, lambda: (gate.wait(5), order.append("command"), {"n": 1})[2]))
-    time.sleep(0.1)
+
+    def held() -> dict[str, int]:
+        started.set()
+        gate.wait(5)
+        order.append("command")
+        return {"n": 1}
+
+    handle = thread.submit(Command("held", 1, held))
+    assert started.wait(5)
 
     def on_exit() -> None:
         order.append("exit" if thread.in_sync_thread() else "exit on the wrong thread")

@@ -32,7 +32,10 @@ class Recorder(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), Handler)
         self.requests: list[dict[str, Any]] = []
         self.reply: tuple[int, dict[str, str], bytes] = (200, {}, b"")
-        self.delay = 0.0
+        # A slow server: while ``hold`` is set, requests wait for ``release`` before answering.
+        self.hold = False
+        self.arrived = threading.Event()
+        self.release = threading.Event()
         self.mode = "normal"
 
     @property
@@ -52,8 +55,9 @@ class Handler(BaseHTTPRequestHandler):
         self.server.requests.append(
             {"method": self.command, "path": self.path, "headers": dict(self.headers), "body": body}
         )
-        if self.server.delay:
-            time.sleep(self.server.delay)
+        self.server.arrived.set()
+        if self.server.hold:
+            self.server.release.wait(30)
         if self.server.mode == "reset":
             self.wfile.write(b'HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n[{"ver')
             self.wfile.flush()
@@ -76,6 +80,7 @@ def server() -> Iterator[Recorder]:
     thread = threading.Thread(target=srv.serve_forever, daemon=True)
     thread.start()
     yield srv
+    srv.release.set()
     srv.shutdown()
     srv.server_close()
 
@@ -219,7 +224,7 @@ def test_connection_refused() -> None:
 
 
 def test_timeout(server: Recorder) -> None:
-    server.delay = 1.0
+    server.hold = True
     transport = Transport(server.url + "/application", timeout=0.2)
     with pytest.raises(RequestTimeout) as info:
         transport.client_create()
@@ -234,18 +239,25 @@ def test_connection_reset_mid_body(server: Recorder) -> None:
 
 
 def test_cancel_interrupts_a_blocked_request(server: Recorder) -> None:
-    server.delay = 3.0
+    server.hold = True
     transport = Transport(server.url + "/application", timeout=10)
-    timer = threading.Timer(0.2, transport.cancel)
-    timer.start()
+
+    def cancel_once_it_arrived() -> None:
+        if server.arrived.wait(5):
+            transport.cancel()
+
+    canceller = threading.Thread(target=cancel_once_it_arrived)
+    canceller.start()
     started = time.monotonic()
     with pytest.raises(Cancelled):
         transport.client_create()
     assert time.monotonic() - started < 2.0
+    canceller.join(5)
     with pytest.raises(Cancelled):  # stays cancelled until reset
         transport.client_create()
     transport.reset_cancel()
-    server.delay = 0
+    server.hold = False
+    server.release.set()
     assert transport.client_create() == b""
 
 
