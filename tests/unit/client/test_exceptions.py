@@ -8,7 +8,7 @@ from rhoconnect_client import exceptions as exc
 
 def test_every_exception_derives_from_the_root() -> None:
     classes = [name for name in exc.__all__ if not name.startswith("ERR_")]
-    assert len(classes) == 14
+    assert len(classes) == 16
     for name in classes:
         assert issubclass(getattr(exc, name), exc.RhoconnectError)
     constants = [name for name in exc.__all__ if name.startswith("ERR_")]
