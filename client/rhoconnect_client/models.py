@@ -5,7 +5,9 @@ gets a temporary id (microseconds since 2009-01-01, as Rhodes ``generate_id``) u
 ``links`` give it the real one; ``find`` with the old id then returns ``None``.
 
 A ``Model`` holds the source *name*, not its id: a bulk swap renumbers sources from the server's file.
-Every write takes ``store.lock`` and runs in one transaction.
+Every write takes ``store.lock`` and runs in one transaction, committed without fsync when it is the
+outermost one: a local change survives a crash of the app at once and a power cut from the next sync
+on (the durability rule in ``store``).
 """
 
 from __future__ import annotations
@@ -91,7 +93,7 @@ class Model:
         values = dict(attrs or {})
         object_id = _text(values.pop("object", None)) or generate_id()
         clean = _clean(values)
-        with self.store.transaction() as conn:
+        with self.store.transaction(durable=False) as conn:
             source = self.source
             if self._exists(conn, source, object_id):
                 raise StoreError(f"{self.name} already has an object {object_id!r}")
@@ -101,7 +103,7 @@ class Model:
     def update(self, object_id: str, attrs: Mapping[str, Any]) -> dict[str, str]:
         """Change attributes; only the ones whose value differs are written and queued."""
         clean = _clean(attrs)
-        with self.store.transaction() as conn:
+        with self.store.transaction(durable=False) as conn:
             source = self.source
             current = self._read(conn, source, object_id)
             if current is None:
@@ -114,7 +116,7 @@ class Model:
 
     def destroy(self, object_id: str) -> None:
         """Delete locally; the server delete is queued unless the create was never sent."""
-        with self.store.transaction() as conn:
+        with self.store.transaction(durable=False) as conn:
             source = self.source
             if not self._exists(conn, source, object_id) and not outbox.has_unsent_create(
                 conn, source.source_id, object_id

@@ -15,11 +15,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .protocol import Page
+from .schema import DEFERRABLE_INDEXES
 
 if TYPE_CHECKING:  # avoid an import cycle: store imports this module
     from .store import Source
 
-__all__ = ["AppliedPage", "apply_page", "purge_confirmed", "rename_links"]
+__all__ = ["AppliedPage", "apply_page", "defer_indexes", "purge_confirmed", "rename_links"]
 
 _UPSERT = (
     "INSERT INTO object_values (source_id, attrib, object, value) VALUES (?, ?, ?, ?) "
@@ -151,3 +152,24 @@ def purge_confirmed(conn: sqlite3.Connection, source_id: int) -> int:
     """Delete outbox rows in states 3 and 4 (confirmed by the server); returns how many."""
     cur = conn.execute("DELETE FROM changed_values WHERE source_id=? AND sent>=3", (source_id,))
     return cur.rowcount
+
+
+def defer_indexes(conn: sqlite3.Connection, source_id: int, incoming: int) -> bool:
+    """Before a large initial load of an empty source: drop ``by_src_id`` and ``by_src_value``.
+
+    Keeping those two up to date row by row (``by_src_value`` over long values above all) is most of
+    the cost of a first sync; built once over the loaded rows they cost a fraction, the way a bulk
+    file arrives with its indexes built. Only done when the source holds no object and the table
+    has fewer rows than ``incoming`` objects, so the rebuild never costs more than the rows it
+    saves. Reads stay correct meanwhile, only slower. Returns True when the indexes were dropped.
+    """
+    if conn.execute("SELECT 1 FROM object_values WHERE source_id=? LIMIT 1", (source_id,)).fetchone():
+        return False
+    rows = conn.execute("SELECT count(*) FROM (SELECT 1 FROM object_values LIMIT ?)", (incoming,)).fetchone()[
+        0
+    ]
+    if rows >= incoming:
+        return False
+    for name in DEFERRABLE_INDEXES:
+        conn.execute(f'DROP INDEX IF EXISTS "{name}"')
+    return True
