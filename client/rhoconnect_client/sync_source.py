@@ -36,6 +36,7 @@ from .exceptions import (
 from .notify import error_fields
 from .protocol import Page, parse_client_create, parse_page
 from .push import push, resolve_uncertain
+from .registration import register_if_due
 from .store import Source, Store
 
 __all__ = [
@@ -51,6 +52,9 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+# A first load of at least this many objects builds the secondary indexes once at the end.
+INITIAL_LOAD_MIN = 5000
 
 
 def source_params(
@@ -215,8 +219,29 @@ class Syncer:
         if not stored:
             with store.lock:
                 store.set_token(source.source_id, 1)
+        try:
+            return self._pull_pages(store, source, client_id, state, failed, send, deferred_ok=not stored)
+        finally:
+            if store.indexes_deferred:
+                with store.lock:
+                    store.build_indexes()
+
+    def _pull_pages(
+        self,
+        store: Store,
+        source: Source,
+        client_id: str,
+        state: _Counters,
+        failed: set[str],
+        send: int | None,
+        *,
+        deferred_ok: bool,
+    ) -> bool:
+        """The page loop of ``pull``. A run starting from token 0 into an empty source defers the
+        secondary indexes until the load ends (``Store.defer_indexes``)."""
         schema_changed = False
         transport = self.ctx.transport
+        first = True
         while True:
             self.ctx.check_stop()
             body = transport.query(
@@ -227,6 +252,13 @@ class Syncer:
                 query_params=self.query_params,
             )
             page = parse_page(body)
+            if first and deferred_ok and page.total_count >= INITIAL_LOAD_MIN and not page.links:
+                with store.lock:
+                    store.defer_indexes(source.source_id, page.total_count)
+            elif page.links and store.indexes_deferred:
+                with store.lock:  # renaming linked ids in child sources looks values up
+                    store.build_indexes()
+            first = False
             if page.errors:
                 failed.update(page.errors.create)
                 self._report_server_errors(source, page, state)
@@ -338,10 +370,12 @@ def start_session(ctx: SyncContext) -> str:
         raise NotLoggedIn("not logged in")
     ctx.transport.session = info.session
     try:
-        return ensure_client_id(ctx)
+        client_id = ensure_client_id(ctx)
     except NotAuthorized:
         drop_session(ctx)
         raise
+    register_if_due(ctx, client_id)  # a push pin not yet registered for this client id
+    return client_id
 
 
 def ensure_client_id(ctx: SyncContext) -> str:
