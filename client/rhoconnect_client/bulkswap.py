@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 
 from .exceptions import BulkError, StoreError
 from .schema import configure_connection, ensure_schema, validate_bulk_file
+from .store_rows import options_in
 
 if TYPE_CHECKING:
     from .store import Store
@@ -134,17 +135,19 @@ def _renumber(conn: sqlite3.Connection, changes: dict[int, int]) -> None:
 def _map_sources(conn: sqlite3.Connection) -> None:
     """Make ``bulk.sources`` (already renumbered, see ``_file_ids``) hold every local source."""
     local = conn.execute(
-        "SELECT source_id, sync_priority, sync_type, associations, blob_attribs, schema FROM main.sources"
+        "SELECT source_id, sync_priority, sync_type, associations, blob_attribs, schema, source_attribs "
+        "FROM main.sources"
     ).fetchall()
-    for source_id, priority, sync_type, associations, blob_attribs, schema in local:
+    for source_id, priority, sync_type, associations, blob_attribs, schema, source_attribs in local:
+        options = source_attribs if options_in(source_attribs) else None  # the app's pass_through...
         keep_local_data = sync_type == "none"  # a local-only model's objects are the app's own
         if conn.execute("SELECT 1 FROM bulk.sources WHERE source_id=?", (source_id,)).fetchone():
             # The app's declaration decides how a model syncs; the server's file decides the data.
             conn.execute(
                 "UPDATE bulk.sources SET token=0, sync_priority=?, sync_type=?, "
                 "associations=coalesce(?, associations), blob_attribs=coalesce(?, blob_attribs), "
-                "schema=coalesce(schema, ?) WHERE source_id=?",
-                (priority, sync_type, associations, blob_attribs, schema, source_id),
+                "schema=coalesce(schema, ?), source_attribs=coalesce(?, source_attribs) WHERE source_id=?",
+                (priority, sync_type, associations, blob_attribs, schema, options, source_id),
             )
             if keep_local_data:  # the file lists unrequested sources too (finding 17)
                 conn.execute("DELETE FROM bulk.object_values WHERE source_id=?", (source_id,))

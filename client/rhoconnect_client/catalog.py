@@ -11,11 +11,12 @@ stay in ``object_values`` (a table per fixed-schema source is not implemented).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from .models import Model
 from .store import Store
+from .store_rows import SOURCE_OPTIONS
 
 __all__ = ["declare", "merge_blob_attribs", "schema_properties"]
 
@@ -33,8 +34,17 @@ def declare(
     schema: Mapping[str, Any] | str | None,
     associations: str | None,
     blob_attribs: str | None,
+    options: Collection[str] = (),
 ) -> Model:
-    """Register (or update) source ``name`` in ``partition`` and return its model."""
+    """Register (or update) source ``name`` in ``partition`` and return its model.
+
+    ``options`` are Rhodes' source options, kept in ``sources.source_attribs``: ``pass_through``
+    (every page replaces the source's data, objects with unconfirmed local changes excepted, and one
+    page ends the pull; pushed creates are not kept waiting for links) and ``full_update`` (an
+    update carries all the object's attributes).
+    """
+    if isinstance(options, str) or not set(options) <= SOURCE_OPTIONS:
+        raise ValueError(f"options must be a list of {', '.join(sorted(SOURCE_OPTIONS))}, not {options!r}")
     if sync_type not in _SYNC_TYPES:
         raise ValueError(f"sync_type must be incremental, bulk_sync_only or none, not {sync_type!r}")
     if partition == "local" and sync_type != "none":
@@ -66,6 +76,7 @@ def declare(
             associations=associations,
             blob_attribs=blob_attribs,
             source_id=source_id,
+            options=options,
         )
     return Model(store, source)
 

@@ -158,8 +158,9 @@ class SyncEngine:
         schema: Mapping[str, Any] | str | None = None,
         associations: str | None = None,
         blob_attribs: str | None = None,
+        options: Sequence[str] = (),
     ) -> Model:
-        """Declare a model (a source); idempotent. Rules, ``schema`` and ``blob_attribs``: ``catalog``."""
+        """Declare a model (a source); idempotent. Rules and arguments: ``catalog.declare``."""
         model = declare(
             self._stores,
             self._store,
@@ -170,12 +171,12 @@ class SyncEngine:
             schema=schema,
             associations=associations,
             blob_attribs=blob_attribs,
+            options=options,
         )
         self._models[name] = model
         return model
 
     def model(self, name: str) -> Model:
-        """The local object API of a declared model."""
         model = self._models.get(name)
         if model is not None:
             return model

@@ -170,6 +170,8 @@ def begin_push(conn: sqlite3.Connection, source: Source, parents: list[tuple[int
     )
     if cur.rowcount == 0:
         return None
+    if source.full_update:
+        _expand_updates(conn, sid)
     blob_list = sorted(source.blob_attributes)
     marks = ",".join("?" * len(blob_list))
     blob_sql = f"CASE WHEN ov.attrib IN ({marks}) THEN '{BLOB_TYPE}' END" if blob_list else "NULL"
@@ -209,11 +211,31 @@ def begin_push(conn: sqlite3.Connection, source: Source, parents: list[tuple[int
     return batch
 
 
-def push_succeeded(conn: sqlite3.Connection, source_id: int) -> None:
-    """The POST got 200: creates now wait for their link, updates and deletes are done."""
+def _expand_updates(conn: sqlite3.Connection, sid: int) -> None:
+    """``full_update``: every object with an update in flight sends all its attributes (Rhodes
+    ``updateFullUpdateChanges``); the added rows travel and leave with the changed ones."""
     conn.execute(
-        "UPDATE changed_values SET sent=2 WHERE source_id=? AND sent=1 AND update_type='create'", (source_id,)
+        "INSERT INTO changed_values (source_id, attrib, object, value, update_type, sent) "
+        "SELECT ov.source_id, ov.attrib, ov.object, ov.value, 'update', 1 FROM object_values ov "
+        "WHERE ov.object IN (SELECT object FROM changed_values WHERE source_id=? AND sent=1 "
+        "AND update_type='update') AND +ov.source_id=? AND NOT EXISTS (SELECT 1 FROM changed_values c "
+        "WHERE c.object=ov.object AND c.source_id=? AND c.attrib=ov.attrib AND c.sent=1 "
+        "AND c.update_type='update') ORDER BY ov.object, ov.rowid",
+        (sid, sid, sid),
     )
+
+
+def push_succeeded(conn: sqlite3.Connection, source_id: int, *, keep_creates: bool = True) -> None:
+    """The POST got 200: creates now wait for their link, updates and deletes are done.
+
+    ``keep_creates`` False (a ``pass_through`` source, whose server keeps no objects to link):
+    creates are done too, as in Rhodes.
+    """
+    if keep_creates:
+        conn.execute(
+            "UPDATE changed_values SET sent=2 WHERE source_id=? AND sent=1 AND update_type='create'",
+            (source_id,),
+        )
     conn.execute("DELETE FROM changed_values WHERE source_id=? AND sent=1", (source_id,))
 
 

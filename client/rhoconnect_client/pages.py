@@ -101,6 +101,14 @@ def apply_page(
     sid = source.source_id
     if page.token > 1 and page.token == source.token:
         return AppliedPage(resent=True)
+    if source.pass_through:
+        # The page replaces the source's data (Rhodes pass_through); objects with local changes the
+        # server has not confirmed stay, so that nothing of the app's is lost.
+        conn.execute(
+            "DELETE FROM object_values WHERE source_id=? AND object NOT IN "
+            "(SELECT object FROM changed_values WHERE source_id=? AND sent<3)",
+            (sid, sid),
+        )
     if page.metadata is not None:
         conn.execute("UPDATE sources SET metadata=? WHERE source_id=?", (page.metadata, sid))
     if page.links:
@@ -133,12 +141,13 @@ def apply_page(
             )
     # §4.2: a page's ``refresh_time`` is kept in ``backend_refresh_time``; pages without one (the
     # modern server never sends it) leave the stored value alone.
+    token = 0 if source.pass_through else page.token  # pass_through: one page ends the pull
     conn.execute(
         "UPDATE sources SET token=?, backend_refresh_time=coalesce(?, backend_refresh_time) "
         "WHERE source_id=?",
-        (page.token, page.refresh_time, sid),
+        (token, page.refresh_time, sid),
     )
-    if page.token == 0:
+    if token == 0:
         purge_confirmed(conn, sid)
     return AppliedPage(
         created=list(page.links),

@@ -257,6 +257,7 @@ class Store:
         associations: Associations = None,
         blob_attribs: str | None = None,
         source_id: int | None = None,
+        options: Collection[str] = (),
     ) -> Source:
         """Declare a model; idempotent. An existing source keeps its id and token and takes the new
         properties. ``source_id`` lets the engine keep ids unique across partitions; otherwise the
@@ -273,11 +274,15 @@ class Store:
         with self.transaction() as conn:
             existing = self.source(name)
             values = (sync_priority, partition or self.partition, sync_type, schema, assoc, blob_attribs)
+            attribs = ",".join(sorted(set(options))) or None
             if existing is not None:
+                if attribs is None and not existing.options:
+                    attribs = existing.source_attribs  # a bulk file's attribute counts stay
                 conn.execute(
                     "UPDATE sources SET sync_priority=?, partition=?, sync_type=?, "
-                    "schema=coalesce(?, schema), associations=?, blob_attribs=? WHERE source_id=?",
-                    (*values, existing.source_id),
+                    "schema=coalesce(?, schema), associations=?, blob_attribs=?, source_attribs=? "
+                    "WHERE source_id=?",
+                    (*values, attribs, existing.source_id),
                 )
                 return self._require(existing.source_id)
             if source_id is None:
@@ -288,8 +293,8 @@ class Store:
                 raise StoreError(f"source id {source_id} is already used by {self._require(source_id).name}")
             conn.execute(
                 "INSERT INTO sources (source_id, name, token, sync_priority, partition, sync_type, schema, "
-                "associations, blob_attribs) VALUES (?, ?, 0, ?, ?, ?, ?, ?, ?)",
-                (source_id, name, *values),
+                "associations, blob_attribs, source_attribs) VALUES (?, ?, 0, ?, ?, ?, ?, ?, ?, ?)",
+                (source_id, name, *values, attribs),
             )
             return self._require(source_id)
 
@@ -399,7 +404,7 @@ class Store:
 
     def push_succeeded(self, source_id: int) -> None:
         with self.transaction() as conn:
-            outbox.push_succeeded(conn, source_id)
+            outbox.push_succeeded(conn, source_id, keep_creates=not self._require(source_id).pass_through)
 
     def push_failed(self, source_id: int) -> None:
         with self.transaction() as conn:

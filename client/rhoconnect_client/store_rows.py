@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["SOURCE_COLUMNS", "ClientInfo", "Source", "source_from_row"]
+__all__ = ["SOURCE_COLUMNS", "SOURCE_OPTIONS", "ClientInfo", "Source", "options_in", "source_from_row"]
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,24 @@ class Source:
     last_updated: int = 0
     # A page's ``refresh_time`` (§4.2); 0 until a server sends one (RhoConnect 7.8 never does).
     backend_refresh_time: int = 0
+    # Rhodes keeps a source's options (``pass_through``) in ``source_attribs``; a bulk file writes
+    # attribute counts there instead (``name,25,...``), which carry no option.
+    source_attribs: str | None = None
+
+    @property
+    def options(self) -> frozenset[str]:
+        """The source options set in ``source_attribs`` (``pass_through``, ``full_update``)."""
+        return options_in(self.source_attribs)
+
+    @property
+    def pass_through(self) -> bool:
+        """Each page replaces the source's data and paging stops after it (Rhodes ``pass_through``)."""
+        return "pass_through" in self.options
+
+    @property
+    def full_update(self) -> bool:
+        """An update sends every attribute of the object, not only the changed ones."""
+        return "full_update" in self.options
 
     @property
     def synced(self) -> bool:
@@ -62,8 +80,16 @@ class Source:
 
 SOURCE_COLUMNS = (
     "source_id, name, token, sync_priority, partition, sync_type, metadata, schema, associations, "
-    "blob_attribs, last_updated, backend_refresh_time"
+    "blob_attribs, last_updated, backend_refresh_time, source_attribs"
 )
+
+SOURCE_OPTIONS = frozenset({"pass_through", "full_update"})
+
+
+def options_in(source_attribs: str | None) -> frozenset[str]:
+    """Option words of a ``source_attribs`` value; empty unless every word is a known option."""
+    words = {w.strip() for w in (source_attribs or "").split(",") if w.strip()}
+    return frozenset(words) if words and words <= SOURCE_OPTIONS else frozenset()
 
 
 def _pairs(text: str | None) -> list[tuple[str, str]]:
@@ -85,4 +111,5 @@ def source_from_row(row: Sequence[Any]) -> Source:
         blob_attribs=row[9],
         last_updated=int(row[10] or 0),
         backend_refresh_time=int(row[11] or 0),
+        source_attribs=row[12],
     )

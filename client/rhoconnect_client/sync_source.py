@@ -278,7 +278,7 @@ class Syncer:
             else:
                 log.debug("%s: page %s re-sent, already applied", source.name, page.token)
             schema_changed = schema_changed or page.schema_changed
-            if page.token == 0:
+            if page.token == 0 or source.pass_through:  # pass_through: one page (Rhodes)
                 return schema_changed
             send = page.token
 

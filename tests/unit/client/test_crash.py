@@ -105,7 +105,8 @@ def test_sigkill_during_page_applies(tmp_path: Path) -> None:
                 assert model.count({"page": str(token)}) == PAGE_OBJECTS + 1
                 assert model.count({"page": str(token + 1)}) == 0
             batch = store.begin_push(1)  # rows left in flight are sent again, none lost
-            assert batch is not None and set(reported) <= set(batch.create)
+            if reported or batch is not None:  # nothing queued yet when killed before the first create
+                assert batch is not None and set(reported) <= set(batch.create), (round_no, len(reported))
             store.push_failed(1)
     if not reported:
         pytest.skip("the worker never got far enough on this machine to report a create")
