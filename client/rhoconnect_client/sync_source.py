@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import bulk
+from .blobs import download_blobs
 from .context import SyncContext
 from .exceptions import (
     Cancelled,
@@ -170,6 +171,7 @@ class Syncer:
                 # Creates of a broken-off push that never reached the server: send them now.
                 push(self.ctx, store, source, client_id)
                 schema_changed = self.pull(store, source, client_id, state, failed) or schema_changed
+            download_blobs(self.ctx, store, source, client_id)  # blob URLs become local files
         except Cancelled:
             raise
         except RhoconnectError as exc:
