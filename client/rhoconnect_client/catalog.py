@@ -94,10 +94,12 @@ def schema_properties(schema: Mapping[str, Any] | str) -> dict[str, str]:
 
 
 def merge_blob_attribs(blob_attribs: str | None, properties: Mapping[str, str]) -> str | None:
-    """``blob_attribs`` plus every property of type ``blob`` not yet listed (overwrite flag 0)."""
+    """``blob_attribs`` plus every property of type ``blob`` not yet listed (flag 1 for
+    ``blob,overwrite``), as RhoConnect derives a source's ``blob_attribs`` from its schema."""
     parts = [p.strip() for p in (blob_attribs or "").split(",") if p.strip()]
     listed = set(parts[::2])
     for name, kind in properties.items():
-        if kind == "blob" and name not in listed:
-            parts += [name, "0"]
+        words = [w.strip() for w in kind.split(",")]  # "blob" or "blob,overwrite", as the server writes
+        if "blob" in words and name not in listed:
+            parts += [name, "1" if "overwrite" in words else "0"]
     return ",".join(parts) or None

@@ -154,3 +154,12 @@ def test_local_names_follow_rhodes() -> None:
     assert local_name("http://h/x/a?extension=jpg").endswith(".jpg")
     assert local_name("http://h/x/blob").endswith(".bin")
     assert local_name("http://h/a.png").startswith("id_")
+
+
+def test_blob_attribs_from_schema_types_as_the_server_derives_them(tmp_path: Path) -> None:
+    with SyncEngine("http://127.0.0.1:1/application", tmp_path / "db.sqlite") as engine:
+        schema = {"property": {"name": "string", "thumb": "blob,overwrite", "image": "blob"}}
+        model = engine.add_model("Product", schema=schema)
+        assert model.source.blob_attribs == "thumb,1,image,0"
+        with pytest.raises(ValueError, match="property"):
+            engine.add_model("Other", schema={"version": "1.0"})
