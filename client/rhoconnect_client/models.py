@@ -136,18 +136,33 @@ class Model:
         conditions: Mapping[str, Any] | None = None,
         *,
         order_by: str | Sequence[str] | None = None,
+        order_dir: str = "ASC",
+        limit: int | None = None,
+        offset: int = 0,
     ) -> list[dict[str, str]]:
         """Objects whose attributes equal every condition (all objects without conditions).
 
-        Results are in object id order unless ``order_by`` names attributes (missing ones sort first).
+        Results are in object id order unless ``order_by`` names attributes (missing ones sort
+        first); ``order_dir`` ``"DESC"`` reverses it; ``limit`` and ``offset`` take one page of the
+        result (Rhom ``find(:all, :conditions, :order, :orderdir, :per_page, :offset)``).
         """
+        direction = str(order_dir).upper()
+        if direction not in ("ASC", "DESC"):
+            raise ValueError(f"order_dir must be 'ASC' or 'DESC', not {order_dir!r}")
+        if limit is not None and (not isinstance(limit, int) or limit < 0):
+            raise ValueError(f"limit must be a non-negative int or None, not {limit!r}")
+        if not isinstance(offset, int) or offset < 0:
+            raise ValueError(f"offset must be a non-negative int, not {offset!r}")
         with self.store.lock:
             objects = self._load(self.source.source_id, conditions)
         result = [{"object": oid, **attrs} for oid, attrs in objects.items()]
         if order_by:
             keys = [order_by] if isinstance(order_by, str) else list(order_by)
-            result.sort(key=lambda obj: tuple(obj.get(k, "") for k in keys))
-        return result
+            result.sort(key=lambda obj: tuple(obj.get(k, "") for k in keys), reverse=direction == "DESC")
+        elif direction == "DESC":
+            result.reverse()
+        end = None if limit is None else offset + limit
+        return result[offset:end]
 
     def count(self, conditions: Mapping[str, Any] | None = None) -> int:
         with self.store.lock:
