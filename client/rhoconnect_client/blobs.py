@@ -28,6 +28,7 @@ from pathlib import Path
 
 from .context import SyncContext
 from .exceptions import StoreError
+from .fixed import values_table
 from .store import Source, Store
 
 __all__ = ["download_blobs", "files_dir", "local_name"]
@@ -80,8 +81,8 @@ def download_blobs(ctx: SyncContext, store: Store, source: Source, client_id: st
     marks = ",".join("?" * len(attrs))
     with store.lock:
         rows = store.conn.execute(
-            f"SELECT object, attrib, value FROM object_values WHERE attrib IN ({marks}) AND source_id=? "
-            "AND value LIKE '%://%'",
+            f"SELECT object, attrib, value FROM {values_table(source)} WHERE attrib IN ({marks}) "
+            "AND source_id=? AND value LIKE '%://%'",
             (*attrs, source.source_id),
         ).fetchall()
     if not rows:
@@ -99,7 +100,8 @@ def download_blobs(ctx: SyncContext, store: Store, source: Source, client_id: st
         with store.transaction() as conn:
             # Only if the value is still that URL: a newer page or a local write wins.
             conn.execute(
-                "UPDATE object_values SET value=? WHERE object=? AND attrib=? AND +source_id=? AND value=?",
+                f"UPDATE {values_table(source)} SET value=? WHERE object=? AND attrib=? AND +source_id=? "
+                "AND value=?",
                 (str(dest), object_id, attrib, source.source_id, url),
             )
         done += 1

@@ -3,9 +3,9 @@
 Rhodes rules (protocol.md §9.1): a source id names one source across all partitions (new ids are
 the maximum of every partition plus one); a name lives in one partition only; the ``local``
 partition holds only models that never sync. A ``schema`` (the server's ``{"property": {...}}``
-form, or its JSON text) is kept in ``sources.schema``; its properties of type ``blob`` join the
-source's ``blob_attribs`` (``attr,overwrite,...``), as Rhodes derives them. The objects themselves
-stay in ``object_values`` (a table per fixed-schema source is not implemented).
+form, or its JSON text) makes a fixed-schema model, kept in its own table (``fixed``); its
+properties of type ``blob`` join the source's ``blob_attribs`` (``attr,overwrite,...``), as
+RhoConnect derives them. Declaring it again with another schema rebuilds the table.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import json
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
+from . import fixed
 from .models import Model
 from .store import Store
 from .store_rows import SOURCE_OPTIONS
@@ -66,7 +67,8 @@ def declare(
         # Rhodes allocates ids across all partitions so that an id names one source (max + 1).
         used = [src.source_id for other in stores.values() for src in other.sources()]
         source_id = max(used, default=0) + 1
-    with store.transaction():
+    with store.transaction() as conn:
+        before = store.source(name)
         source = store.register_source(
             name,
             sync_priority=sync_priority,
@@ -78,6 +80,10 @@ def declare(
             source_id=source_id,
             options=options,
         )
+        if before is not None and fixed.is_fixed(before) and before.schema != source.schema:
+            fixed.rebuild(conn, before, source)  # the table follows the new schema
+        elif fixed.is_fixed(source):
+            fixed.install(conn, source)
     return Model(store, source)
 
 

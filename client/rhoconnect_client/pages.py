@@ -14,6 +14,7 @@ import sqlite3
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from .fixed import upsert_sql, values_table, values_table_of
 from .protocol import Page
 from .schema import DEFERRABLE_INDEXES
 
@@ -21,11 +22,6 @@ if TYPE_CHECKING:  # avoid an import cycle: store imports this module
     from .store import Source
 
 __all__ = ["AppliedPage", "apply_page", "defer_indexes", "purge_confirmed", "rename_links"]
-
-_UPSERT = (
-    "INSERT INTO object_values (source_id, attrib, object, value) VALUES (?, ?, ?, ?) "
-    "ON CONFLICT (object, attrib, source_id) DO UPDATE SET value=excluded.value"
-)
 
 
 @dataclass(frozen=True)
@@ -69,7 +65,8 @@ def rename_links(
     if not pairs:
         return
     # OR REPLACE: if the server already sent the object under its real id, the local row wins.
-    conn.executemany("UPDATE OR REPLACE object_values SET object=? WHERE object=? AND +source_id=?", pairs)
+    table = values_table_of(conn, source_id)
+    conn.executemany(f"UPDATE OR REPLACE {table} SET object=? WHERE object=? AND +source_id=?", pairs)
     if not children:
         return
     conn.execute("CREATE TEMP TABLE IF NOT EXISTS rc_links (temp TEXT PRIMARY KEY, real TEXT)")
@@ -77,7 +74,8 @@ def rename_links(
     conn.executemany("INSERT OR REPLACE INTO temp.rc_links VALUES (?, ?)", [(t, r) for r, t, _ in pairs])
     for child_id, attrib in children:
         conn.executemany(
-            "UPDATE object_values SET value=? WHERE attrib=? AND source_id=? AND value=?",
+            f"UPDATE {values_table_of(conn, child_id)} SET value=? "
+            "WHERE attrib=? AND source_id=? AND value=?",
             [(real, attrib, child_id, temp) for real, temp, _ in pairs],
         )
         # One pass over the child's outbox (usually small) instead of one scan per link.
@@ -98,14 +96,14 @@ def apply_page(
     server writes an attribute of an object whose create is still waiting for its link, that outbox
     row becomes ``sent=4`` (Rhodes "oo conflicts"); a deleted one becomes 3. Both are purged at token 0.
     """
-    sid = source.source_id
+    sid, table = source.source_id, values_table(source)
     if page.token > 1 and page.token == source.token:
         return AppliedPage(resent=True)
     if source.pass_through:
         # The page replaces the source's data (Rhodes pass_through); objects with local changes the
         # server has not confirmed stay, so that nothing of the app's is lost.
         conn.execute(
-            "DELETE FROM object_values WHERE source_id=? AND object NOT IN "
+            f"DELETE FROM {table} WHERE source_id=? AND object NOT IN "
             "(SELECT object FROM changed_values WHERE source_id=? AND sent<3)",
             (sid, sid),
         )
@@ -119,7 +117,7 @@ def apply_page(
     )
     if page.delete:
         keys = [(oid, attrib, sid) for oid, attrs in page.delete.items() for attrib in attrs]
-        conn.executemany("DELETE FROM object_values WHERE object=? AND attrib=? AND source_id=?", keys)
+        conn.executemany(f"DELETE FROM {table} WHERE object=? AND attrib=? AND source_id=?", keys)
         if waiting:
             conn.executemany(
                 "UPDATE changed_values SET sent=3 WHERE object=? AND attrib=? AND source_id=? AND sent>1",
@@ -127,7 +125,7 @@ def apply_page(
             )
     if page.insert:
         conn.executemany(
-            _UPSERT,
+            upsert_sql(table),
             [
                 (sid, attrib, oid, value)
                 for oid, attrs in page.insert.items()
@@ -172,6 +170,8 @@ def defer_indexes(conn: sqlite3.Connection, source_id: int, incoming: int) -> bo
     has fewer rows than ``incoming`` objects, so the rebuild never costs more than the rows it
     saves. Reads stay correct meanwhile, only slower. Returns True when the indexes were dropped.
     """
+    if values_table_of(conn, source_id) != "object_values":
+        return False  # a fixed-schema source loads into its own table
     if conn.execute("SELECT 1 FROM object_values WHERE source_id=? LIMIT 1", (source_id,)).fetchone():
         return False
     rows = conn.execute("SELECT count(*) FROM (SELECT 1 FROM object_values LIMIT ?)", (incoming,)).fetchone()[

@@ -38,7 +38,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from . import bulkswap, outbox, pages, recovery
+from . import bulkswap, fixed, outbox, pages, recovery
 from .exceptions import StoreError, UnknownSource
 from .protocol import Page, PushBatch
 from .schema import DEFERRABLE_INDEXES, configure_connection, ensure_schema
@@ -108,6 +108,14 @@ class Store:
         try:
             configure_connection(conn, on_disk=not self.in_memory, synchronous=self.synchronous)
             ensure_schema(conn)
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                rows = conn.execute(f"SELECT {SOURCE_COLUMNS} FROM sources").fetchall()
+                fixed.install_all(conn, [source_from_row(r) for r in rows])
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
             self._wal = str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal"
             self._level = self.synchronous
         except sqlite3.DatabaseError as exc:
@@ -480,6 +488,9 @@ class Store:
         next sync asks for a client reset; the client id and session are kept."""
         with self.transaction() as conn:
             conn.execute("DELETE FROM object_values")
+            for source in self.sources():
+                if fixed.is_fixed(source):
+                    conn.execute(f"DELETE FROM {fixed.values_table(source)}")
             conn.execute("DELETE FROM changed_values")
             conn.execute("UPDATE sources SET token=0, metadata=NULL")
             if conn.execute("SELECT count(*) FROM client_info").fetchone()[0] == 0:

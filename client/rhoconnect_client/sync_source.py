@@ -34,6 +34,7 @@ from .exceptions import (
     RhoconnectError,
     StoreError,
 )
+from .fixed import values_table
 from .notify import error_fields
 from .protocol import Page, parse_client_create, parse_page
 from .push import push, resolve_uncertain
@@ -424,10 +425,12 @@ def drop_synced_data(store: Store) -> None:
     ``incremental`` sources: ``bulk_sync_only`` data comes from bulk files.
     """
     with store.transaction() as conn:
-        ids = [src.source_id for src in store.sources() if src.sync_type == "incremental"]
-        for sid in ids:
+        for src in store.sources():
+            if src.sync_type != "incremental":
+                continue
+            sid = src.source_id
             conn.execute(
-                "DELETE FROM object_values WHERE source_id=? AND object NOT IN "
+                f"DELETE FROM {values_table(src)} WHERE source_id=? AND object NOT IN "
                 "(SELECT object FROM changed_values WHERE source_id=?)",
                 (sid, sid),
             )
