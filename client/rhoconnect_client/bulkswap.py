@@ -29,6 +29,7 @@ from collections.abc import Collection
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from . import fixed
 from .exceptions import BulkError, StoreError
 from .schema import configure_connection, ensure_schema, validate_bulk_file
 from .store_rows import options_in
@@ -269,6 +270,8 @@ def _swap_memory(store: Store, staged: Path) -> None:
         src.close()
     configure_connection(store.conn, on_disk=False, synchronous=store.synchronous)
     ensure_schema(store.conn)
+    with store.transaction() as conn:
+        fixed.install_all(conn, store.sources())  # a file reopened from disk gets this in Store._open
 
 
 def _swap_file(store: Store, staged: Path) -> None:

@@ -144,3 +144,17 @@ def test_bulk_sync_keeps_the_fixed_table(server: MockServer, tmp_path: Path) -> 
         assert item.count() == len(records)
     finally:
         engine.close()
+
+
+def test_bulk_sync_of_an_in_memory_database_keeps_the_fixed_table(server: MockServer) -> None:
+    engine = SyncEngine(server.url, ":memory:", bulk_wait_seconds=0.05)
+    try:
+        item = engine.add_model("Item", schema=SCHEMA)
+        engine.login("alice", "pw").wait(WAIT)
+        engine.bulksync_state = 0
+        assert engine.dosync().wait(WAIT)["status"] == "complete"  # type: ignore[index]
+        assert item.count() == len(server.state.records("Item", "alice"))
+        conn = engine.stores["user"].conn
+        assert conn.execute('SELECT count(*) FROM "Item"').fetchone() == (item.count(),)
+    finally:
+        engine.close()
