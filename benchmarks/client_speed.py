@@ -76,10 +76,12 @@ def extract_client(rev: str, dest: Path) -> str:
     return commit
 
 
-def run_child(client_dir: Path, kind: str, base: str, db: Path, n: int) -> dict[str, Any]:
+def run_child(
+    client_dir: Path, kind: str, base: str, db: Path, n: int, user: str = "bench"
+) -> dict[str, Any]:
     env = {**os.environ, "PYTHONPATH": str(client_dir)}
     out = subprocess.run(
-        [sys.executable, __file__, "_child", kind, base, str(db), str(n)],
+        [sys.executable, __file__, "_child", kind, base, str(db), str(n), user],
         env=env,
         capture_output=True,
         text=True,
@@ -94,15 +96,15 @@ def run_child(client_dir: Path, kind: str, base: str, db: Path, n: int) -> dict[
 # --------------------------------------------------------------------------- child side
 
 
-def _child(kind: str, base: str, db: str, n: int) -> None:
+def _child(kind: str, base: str, db: str, n: int, user: str) -> None:
     from rhoconnect_client import SyncEngine  # from PYTHONPATH: the client under test
 
-    engine = SyncEngine(base + "/application", db, bulk_wait_seconds=0.05)
+    engine = SyncEngine(base + "/application", db, bulk_wait_seconds=0.05, timeout=600)
     try:
         if kind == "bulk-renumber":
             engine.add_model("Note", sync_type="none")  # takes id 1: the file's Product (1) becomes 2
         model = engine.add_model("Product")
-        assert engine.login("bench", "pw").wait(60)["error_code"] == 0  # type: ignore[index]
+        assert engine.login(user, "pw").wait(60)["error_code"] == 0  # type: ignore[index]
         if kind == "creates":
             started = time.perf_counter()
             for i in range(n):
@@ -137,7 +139,10 @@ def compare(kind: str, n: int, repeat: int, baseline: str) -> dict[str, Any]:
             for i in range(repeat):
                 for name in ("new", "base"):  # A B A B: load spikes hit both
                     db = tmp / f"{name}{i}.sqlite"
-                    times[name].append(run_child(clients[name], kind, base, db, n)["s"])
+                    # A user per run: the mock keeps a built bulk file per user, which the second
+                    # run of a pair would otherwise reuse.
+                    user = f"bench-{name}-{i}"
+                    times[name].append(run_child(clients[name], kind, base, db, n, user)["s"])
         finally:
             proc.terminate()
             proc.wait()
@@ -180,7 +185,7 @@ def million() -> dict[str, Any]:
 
 def main(argv: list[str]) -> None:
     if argv and argv[0] == "_child":
-        _child(argv[1], argv[2], argv[3], int(argv[4]))
+        _child(argv[1], argv[2], argv[3], int(argv[4]), argv[5] if len(argv) > 5 else "bench")
         return
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
