@@ -8,7 +8,8 @@ the partition's database and handed to ``Store.install_bulk_database``, which va
 swaps it in keeping pending local changes.
 
 Notifications (``sync_type`` ``bulk``, no source keys, ``-1`` callback only): ``start`` with
-partition ``""``, then per partition ``start``, ``download``, ``change_db``, ``ok`` (all
+partition ``""``, then per partition ``start``, ``download``, ``change_db``, ``blobs`` (only when a
+source of the partition has blob attributes, whose files are then downloaded), ``ok`` (all
 ``in_progress``), ``ok``/finished on ``nop``, and at the end ``complete`` with status ``ok``. A failure
 gives ``status`` ``error`` with an empty ``bulk_status`` and ends the sync.
 """
@@ -24,6 +25,7 @@ import zlib
 from pathlib import Path
 from typing import Any
 
+from .blobs import download_blobs
 from .context import SyncContext
 from .exceptions import BulkError, Cancelled, NotAuthorized, ProtocolError, RequestTimeout, RhoconnectError
 from .notify import BulkParams, bulk_params, error_fields
@@ -130,4 +132,9 @@ def _bulk_partition(ctx: SyncContext, client_id: str, partition: str, store: Sto
         reserved = [src.source_id for _, o in ctx.partitions() if o is not store for src in o.sources()]
         with store.lock:
             store.install_bulk_database(data_file, reserved_ids=reserved)
+    with_blobs = [src for src in store.sources() if src.synced and src.blob_attributes]
+    if with_blobs:
+        ctx.global_event(bulk_params(partition, "blobs"))
+        for source in with_blobs:
+            download_blobs(ctx, store, source, client_id)
     ctx.global_event(bulk_params(partition, "ok"))

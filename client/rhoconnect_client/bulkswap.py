@@ -8,8 +8,9 @@ Steps, each leaving the current database untouched until the final atomic rename
 3. in one transaction on the copy: take ``client_info`` from the current database, keep the local
    declaration and id of every source (sync type, priority, associations; the file's ids are
    renumbered, see ``_file_ids``), carry over sources the file does not know with their data,
-   unpivot fixed-schema tables into ``object_values`` (this client stores every model as a property
-   bag), copy ``changed_values``, and re-apply pending creates/updates (upsert) and deletes;
+   unpivot fixed-schema tables into ``object_values`` (the reopened store moves them back into a
+   table per source, ``fixed``), copy ``changed_values``, and re-apply pending creates/updates
+   (upsert) and deletes;
 4. swap: the current database leaves WAL mode (checkpointed, no ``-wal`` file that could be replayed
    onto the new file), is closed, and the copy is renamed over it; then it is reopened.
 
@@ -28,8 +29,10 @@ from collections.abc import Collection
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from . import fixed
 from .exceptions import BulkError, StoreError
 from .schema import configure_connection, ensure_schema, validate_bulk_file
+from .store_rows import options_in
 
 if TYPE_CHECKING:
     from .store import Store
@@ -131,20 +134,39 @@ def _renumber(conn: sqlite3.Connection, changes: dict[int, int]) -> None:
         raise
 
 
+def _local_values(conn: sqlite3.Connection) -> str:
+    """The current database's ``(source_id, attrib, object, value)`` rows: ``object_values``, plus
+    the views of fixed-schema sources when there are any (``fixed``)."""
+    views = [
+        r[0]
+        for r in conn.execute(
+            "SELECT name FROM main.sqlite_master WHERE type='view' AND name LIKE 'rc_values_%' ORDER BY name"
+        )
+    ]
+    if not views:
+        return "main.object_values"
+    arms = " UNION ALL ".join(
+        f"SELECT source_id, attrib, object, value FROM main.{v}" for v in ["object_values", *views]
+    )
+    return f"({arms})"
+
+
 def _map_sources(conn: sqlite3.Connection) -> None:
     """Make ``bulk.sources`` (already renumbered, see ``_file_ids``) hold every local source."""
     local = conn.execute(
-        "SELECT source_id, sync_priority, sync_type, associations, blob_attribs, schema FROM main.sources"
+        "SELECT source_id, sync_priority, sync_type, associations, blob_attribs, schema, source_attribs "
+        "FROM main.sources"
     ).fetchall()
-    for source_id, priority, sync_type, associations, blob_attribs, schema in local:
+    for source_id, priority, sync_type, associations, blob_attribs, schema, source_attribs in local:
+        options = source_attribs if options_in(source_attribs) else None  # the app's pass_through...
         keep_local_data = sync_type == "none"  # a local-only model's objects are the app's own
         if conn.execute("SELECT 1 FROM bulk.sources WHERE source_id=?", (source_id,)).fetchone():
             # The app's declaration decides how a model syncs; the server's file decides the data.
             conn.execute(
                 "UPDATE bulk.sources SET token=0, sync_priority=?, sync_type=?, "
                 "associations=coalesce(?, associations), blob_attribs=coalesce(?, blob_attribs), "
-                "schema=coalesce(schema, ?) WHERE source_id=?",
-                (priority, sync_type, associations, blob_attribs, schema, source_id),
+                "schema=coalesce(schema, ?), source_attribs=coalesce(?, source_attribs) WHERE source_id=?",
+                (priority, sync_type, associations, blob_attribs, schema, options, source_id),
             )
             if keep_local_data:  # the file lists unrequested sources too (finding 17)
                 conn.execute("DELETE FROM bulk.object_values WHERE source_id=?", (source_id,))
@@ -158,14 +180,15 @@ def _map_sources(conn: sqlite3.Connection) -> None:
         if keep_local_data:
             conn.execute(
                 "INSERT INTO bulk.object_values (source_id, attrib, object, value) "
-                "SELECT source_id, attrib, object, value FROM main.object_values WHERE source_id=?",
+                f"SELECT source_id, attrib, object, value FROM {_local_values(conn)} WHERE source_id=?",
                 (source_id,),
             )
     conn.execute("UPDATE bulk.sources SET token=0 WHERE token IS NULL")
 
 
 def _unpivot_fixed_tables(conn: sqlite3.Connection) -> None:
-    """Fixed-schema sources arrive as their own table (errors transcript step 85); store them as rows."""
+    """Fixed-schema sources arrive as their own table; their rows join ``object_values`` so that the
+    merge below treats both kinds alike, and the table is dropped."""
     for source_id, name, schema in conn.execute(
         "SELECT source_id, name, schema FROM bulk.sources WHERE schema IS NOT NULL AND schema<>'' "
         "AND coalesce(sync_type, '')<>'none'"
@@ -188,6 +211,9 @@ def _unpivot_fixed_tables(conn: sqlite3.Connection) -> None:
                 f'SELECT ?, ?, "object", "{column}" FROM bulk."{name}" WHERE "{column}" IS NOT NULL',
                 (source_id, column),
             )
+        # Opening the swapped file builds the table again from these rows, pending local changes
+        # applied, with the schema the file brings (``fixed.install_all``).
+        conn.execute(f'DROP TABLE bulk."{name}"')
 
 
 def _carry_changes(conn: sqlite3.Connection) -> None:
@@ -203,7 +229,7 @@ def _carry_changes(conn: sqlite3.Connection) -> None:
     conn.execute(
         "INSERT OR REPLACE INTO bulk.object_values (source_id, attrib, object, value) "
         "SELECT DISTINCT ov.source_id, ov.attrib, ov.object, ov.value FROM main.changed_values cv "
-        "JOIN main.object_values ov ON ov.object=cv.object AND +ov.source_id=cv.source_id "
+        f"JOIN {_local_values(conn)} ov ON ov.object=cv.object AND +ov.source_id=cv.source_id "
         "AND (ov.attrib=cv.attrib OR cv.update_type='create') "
         "WHERE cv.sent<=2 AND cv.update_type IN ('create', 'update')"
     )
@@ -244,6 +270,8 @@ def _swap_memory(store: Store, staged: Path) -> None:
         src.close()
     configure_connection(store.conn, on_disk=False, synchronous=store.synchronous)
     ensure_schema(store.conn)
+    with store.transaction() as conn:
+        fixed.install_all(conn, store.sources())  # a file reopened from disk gets this in Store._open
 
 
 def _swap_file(store: Store, staged: Path) -> None:

@@ -8,6 +8,13 @@ Commands::
     rhoconnect-client search --server URL --login U --password P --db FILE --source NAME
                              --param KEY=VALUE ... [--progress-step N]
     rhoconnect-client show   --db FILE SOURCE [--json]
+    rhoconnect-client create --db FILE SOURCE NAME=VALUE ...
+    rhoconnect-client update --db FILE SOURCE OBJECT_ID NAME=VALUE ...
+    rhoconnect-client delete --db FILE SOURCE OBJECT_ID
+    rhoconnect-client push   --server URL --login U --password P --db FILE [--source NAME ...]
+
+``create``/``update``/``delete`` work on the local database only (no server needed) and queue the
+change; ``push`` (or ``sync``) sends it.
 
 ``sync`` shows one progress bar per source (records received of the server's ``total_count``), then
 a summary table. Every failure is one line on stderr, never a traceback. Exit codes: 0 success, 1 a
@@ -33,8 +40,8 @@ import click
 from .context import DEFAULT_BULK_TIMEOUT
 from .engine import SyncEngine
 from .exceptions import ERR_CUSTOMSYNCSERVER, ERR_NONE, RhoconnectError, StoreError
-from .models import Model
-from .store import Store
+from .models import Model, ObjectNotFound
+from .store import Store, partition_path
 from .transport import DEFAULT_DEADLINE, DEFAULT_MAX_BODY_BYTES
 
 __all__ = ["main"]
@@ -225,7 +232,7 @@ class _Bars:
         self.bars.clear()
 
 
-@click.group()
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="rhoconnect-harness")
 def main() -> None:
     """Reference RhoConnect client: sync a local SQLite database with a RhoConnect server."""
@@ -412,3 +419,138 @@ def show(db: str, source: str, as_json: bool) -> None:
     for row in rows:
         click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
     click.echo(f"({len(objects)} objects)")
+
+
+# --------------------------------------------------------------------------- local record commands
+
+
+def _assignments(items: tuple[str, ...]) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise CliError(f"attributes must look like NAME=VALUE, not {item!r}")
+        values[key] = value
+    return values
+
+
+def _open_model(db: str, source: str, *, create: bool) -> tuple[list[Store], Model]:
+    """The store holding SOURCE (the ``user`` database or its ``app`` partition beside it); with
+    ``create`` an unknown source is declared in ``user``, as ``add_model`` would."""
+    paths = [db, partition_path(db, "app")]
+    if not create and not Path(db).is_file():
+        raise LocalStoreError(f"no database at {db}")
+    stores: list[Store] = []
+    try:
+        for path in paths:
+            if path == db or Path(path).is_file():
+                stores.append(Store(path, partition="user" if path == db else "app"))
+        for store in stores:
+            if store.source(source) is not None:
+                return stores, Model(store, source)
+        if not create:
+            known = ", ".join(s.name for st in stores for s in st.sources()) or "none"
+            raise CliError(f"no source {source!r} in {db} (known: {known})")
+        stores[0].register_source(source)
+        return stores, Model(stores[0], source)
+    except StoreError as exc:
+        for store in stores:
+            store.close()
+        raise LocalStoreError(exc.message) from exc
+    except CliError:
+        for store in stores:
+            store.close()
+        raise
+
+
+def _local_write(
+    db: str, source: str, write: Callable[[Model], dict[str, str] | None], *, create: bool
+) -> None:
+    stores, model = _open_model(db, source, create=create)
+    try:
+        result = write(model)
+    except ObjectNotFound as exc:
+        raise CliError(exc.message) from exc
+    except (ValueError, TypeError) as exc:
+        raise CliError(str(exc)) from exc
+    except StoreError as exc:
+        raise LocalStoreError(exc.message) from exc
+    finally:
+        for store in stores:
+            store.close()
+    if result is not None:
+        click.echo(json.dumps(result, sort_keys=True))
+
+
+_DB_OPTION = click.option("--db", required=True, type=click.Path(dir_okay=False), help="Local database file.")
+
+
+@main.command()
+@_DB_OPTION
+@click.argument("source")
+@click.argument("attributes", nargs=-1)
+def create(db: str, source: str, attributes: tuple[str, ...]) -> None:
+    """Create a local object of SOURCE from NAME=VALUE ATTRIBUTES; prints it with its temporary id.
+
+    The create is queued and sent by the next ``sync`` or ``push``, which gives it the server's id.
+    """
+    values = _assignments(attributes)
+    _local_write(db, source, lambda model: model.create(values), create=True)
+
+
+@main.command()
+@_DB_OPTION
+@click.argument("source")
+@click.argument("object_id")
+@click.argument("attributes", nargs=-1, required=True)
+def update(db: str, source: str, object_id: str, attributes: tuple[str, ...]) -> None:
+    """Change NAME=VALUE ATTRIBUTES of object OBJECT_ID of SOURCE; prints the object.
+
+    Only the attributes whose value differs are queued for the next ``sync`` or ``push``.
+    """
+    values = _assignments(attributes)
+    _local_write(db, source, lambda model: model.update(object_id, values), create=False)
+
+
+@main.command()
+@_DB_OPTION
+@click.argument("source")
+@click.argument("object_id")
+def delete(db: str, source: str, object_id: str) -> None:
+    """Delete object OBJECT_ID of SOURCE locally; the delete is sent by the next ``sync`` or ``push``."""
+
+    def destroy(model: Model) -> None:
+        model.destroy(object_id)
+        click.echo(f"deleted {source} {object_id}")
+
+    _local_write(db, source, destroy, create=False)
+
+
+@main.command()
+@_server_options
+@click.option("--source", "sources", multiple=True, help="Only this source; repeatable.")
+def push(opts: ServerOptions, sources: tuple[str, ...]) -> None:
+    """Log in and sync every source with local changes (push, then the pages with their links)."""
+    engine = _open_engine(opts)
+    try:
+        pending = [
+            src.name
+            for store in engine.stores.values()
+            for src in store.sources()
+            if src.synced and store.pending_count(src.source_id) and (not sources or src.name in sources)
+        ]
+        if not pending:
+            click.echo("nothing to push")
+            return
+        _login(engine, opts.login_name, opts.password)
+        bars = _Bars()
+        engine.set_notification(-1, bars)
+        for handle in [engine.dosync_source(name, False) for name in pending]:
+            while handle.wait(0.1) is None and not handle.done():
+                bars.pump()
+        bars.close()
+        failures = _summary(engine, pending, bars)
+    finally:
+        engine.close()
+    if failures:
+        raise SourceFailed(failures)

@@ -51,6 +51,10 @@ class Settings:
     # Rhodes rhoconfig ``syncserver``: the server that issued the stored client id and session.
     syncserver: str | None = None
     path: Path | None = None
+    # Push registration (``SyncEngine.set_push_token``): the platform name and push service sent with
+    # the pin; the pin itself and the port live in ``client_info`` as in Rhodes.
+    device_type: str = ""
+    push_type: str = ""
     # The app thread (bulksync_state, set_syncserver) and the sync thread both save: one at a time,
     # or one's rename of the shared temporary file pulls it from under the other's.
     _save_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)

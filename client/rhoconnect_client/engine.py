@@ -11,7 +11,6 @@ The engine owns one :class:`~rhoconnect_client.store.Store` per partition (``use
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import threading
@@ -20,13 +19,15 @@ from pathlib import Path
 from typing import Any
 
 from . import checks
+from .catalog import declare
 from .context import DEFAULT_BULK_TIMEOUT, Settings, SyncContext
-from .exceptions import UnknownSource
+from .exceptions import RhoconnectError, UnknownSource
 from .models import Model
 from .mutex import SyncMutex
 from .notify import GLOBAL, Callback, Notifier, Registration, merge_params
+from .registration import remember
 from .search import run_search
-from .session import adopt_server, drop_session, run_login
+from .session import adopt_server, drop_session, run_login, start_session
 from .status import StatusReporter
 from .store import Store, partition_path
 from .sync_source import Syncer
@@ -164,45 +165,25 @@ class SyncEngine:
         schema: Mapping[str, Any] | str | None = None,
         associations: str | None = None,
         blob_attribs: str | None = None,
+        options: Sequence[str] = (),
     ) -> Model:
-        """Declare a model (a source); idempotent. ``sync_type``: incremental, bulk_sync_only, none
-        (the only one allowed in the ``local`` partition)."""
-        if sync_type not in ("incremental", "bulk_sync_only", "none"):
-            raise ValueError(f"sync_type must be incremental, bulk_sync_only or none, not {sync_type!r}")
-        if partition == "local" and sync_type != "none":
-            # The local partition is never synced (no query, no push, no bulk file): accepting
-            # this would queue changes that never leave the device.
-            raise ValueError(
-                f"model {name!r}: partition 'local' holds local-only models that are never synced, "
-                f"so its sync_type must be 'none', not {sync_type!r}"
-            )
-        for other_partition, other in self._stores.items():
-            if other_partition != partition and other.source(name) is not None:
-                raise ValueError(f"model {name!r} already lives in partition {other_partition!r}")
-        store = self._store(partition)
-        schema_text = schema if schema is None or isinstance(schema, str) else json.dumps(schema)
-        source_id = None
-        if store.source(name) is None:
-            # Rhodes allocates ids across all partitions so that an id names one source (max + 1).
-            used = [src.source_id for other in self._stores.values() for src in other.sources()]
-            source_id = max(used, default=0) + 1
-        with store.lock:
-            source = store.register_source(
-                name,
-                sync_priority=sync_priority,
-                sync_type=sync_type,
-                partition=partition,
-                schema=schema_text,
-                associations=associations,
-                blob_attribs=blob_attribs,
-                source_id=source_id,
-            )
-        model = Model(store, source)
+        """Declare a model (a source); idempotent. Rules and arguments: ``catalog.declare``."""
+        model = declare(
+            self._stores,
+            self._store,
+            name,
+            sync_priority=sync_priority,
+            sync_type=sync_type,
+            partition=partition,
+            schema=schema,
+            associations=associations,
+            blob_attribs=blob_attribs,
+            options=options,
+        )
         self._models[name] = model
         return model
 
     def model(self, name: str) -> Model:
-        """The local object API of a declared model."""
         model = self._models.get(name)
         if model is not None:
             return model
@@ -230,9 +211,35 @@ class SyncEngine:
         command = Command(
             "login",
             ("login", login, password, id(callback)),
-            lambda: run_login(self._ctx, login, password, registration),
+            lambda: self._login_and_register(login, password, registration),
         )
         return self._thread.submit(command)
+
+    def _login_and_register(self, login: str, password: str, reg: Registration | None) -> dict[str, Any]:
+        """Rhodes registers the push pin right after a successful login (``registration``)."""
+        params = run_login(self._ctx, login, password, reg)
+        if params.get("error_code") == 0 and self._stores["user"].client_info().token:
+            try:
+                start_session(self._ctx)  # client id, then the registration while it is due
+            except RhoconnectError as exc:  # the login itself succeeded; the next sync retries
+                log.warning("push registration after login failed: %s", exc.message)
+        return params
+
+    def set_push_token(
+        self, token: str | None, device_type: str, port: int | str = 100, push_type: str = ""
+    ) -> Handle | None:
+        """Give the device's push pin (``None`` forgets it) for ``clientregister``; see
+        ``registration.remember``. A changed pin is registered at once when logged in (the handle
+        gives ``{"registered": bool}``), else after the next login or at the next sync."""
+        if not (remember(self._ctx, token, device_type, port, push_type) and token and self.logged_in()):
+            return None
+
+        def register() -> dict[str, Any]:
+            client_id = start_session(self._ctx)
+            info = self._stores["user"].client_info()
+            return {"registered": bool(info.token_sent) and info.client_id == client_id}
+
+        return self._thread.submit(Command("register", ("register", token), register))
 
     def logout(self) -> None:
         """Forget the session; no request is made and the client id stays."""

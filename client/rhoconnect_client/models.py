@@ -5,7 +5,9 @@ gets a temporary id (microseconds since 2009-01-01, as Rhodes ``generate_id``) u
 ``links`` give it the real one; ``find`` with the old id then returns ``None``.
 
 A ``Model`` holds the source *name*, not its id: a bulk swap renumbers sources from the server's file.
-Every write takes ``store.lock`` and runs in one transaction.
+Every write takes ``store.lock`` and runs in one transaction, committed without fsync when it is the
+outermost one: a local change survives a crash of the app at once and a power cut from the next sync
+on (the durability rule in ``store``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 
 from . import outbox
 from .exceptions import StoreError, UnknownSource
+from .fixed import properties, values_table
 from .store import Source, Store
 
 __all__ = ["EPOCH_2009", "Model", "ObjectNotFound", "generate_id"]
@@ -65,6 +68,16 @@ def _clean(attrs: Mapping[str, Any]) -> dict[str, str]:
     return out
 
 
+def _check_properties(source: Source, attrs: Mapping[str, str]) -> None:
+    """A fixed-schema model has a column per property and nothing else."""
+    props = properties(source.schema)
+    unknown = sorted(set(attrs) - set(props)) if props else []
+    if unknown:
+        raise ValueError(
+            f"{source.name} has no propert{'y' if len(unknown) == 1 else 'ies'} {', '.join(unknown)}"
+        )
+
+
 class Model:
     """Objects of one source in one partition store."""
 
@@ -91,8 +104,9 @@ class Model:
         values = dict(attrs or {})
         object_id = _text(values.pop("object", None)) or generate_id()
         clean = _clean(values)
-        with self.store.transaction() as conn:
+        with self.store.transaction(durable=False) as conn:
             source = self.source
+            _check_properties(source, clean)
             if self._exists(conn, source, object_id):
                 raise StoreError(f"{self.name} already has an object {object_id!r}")
             outbox.local_create(conn, source, object_id, clean)
@@ -101,8 +115,9 @@ class Model:
     def update(self, object_id: str, attrs: Mapping[str, Any]) -> dict[str, str]:
         """Change attributes; only the ones whose value differs are written and queued."""
         clean = _clean(attrs)
-        with self.store.transaction() as conn:
+        with self.store.transaction(durable=False) as conn:
             source = self.source
+            _check_properties(source, clean)
             current = self._read(conn, source, object_id)
             if current is None:
                 raise ObjectNotFound(self.name, object_id)
@@ -114,7 +129,7 @@ class Model:
 
     def destroy(self, object_id: str) -> None:
         """Delete locally; the server delete is queued unless the create was never sent."""
-        with self.store.transaction() as conn:
+        with self.store.transaction(durable=False) as conn:
             source = self.source
             if not self._exists(conn, source, object_id) and not outbox.has_unsent_create(
                 conn, source.source_id, object_id
@@ -134,35 +149,51 @@ class Model:
         conditions: Mapping[str, Any] | None = None,
         *,
         order_by: str | Sequence[str] | None = None,
+        order_dir: str = "ASC",
+        limit: int | None = None,
+        offset: int = 0,
     ) -> list[dict[str, str]]:
         """Objects whose attributes equal every condition (all objects without conditions).
 
-        Results are in object id order unless ``order_by`` names attributes (missing ones sort first).
+        Results are in object id order unless ``order_by`` names attributes (missing ones sort
+        first); ``order_dir`` ``"DESC"`` reverses it; ``limit`` and ``offset`` take one page of the
+        result (Rhom ``find(:all, :conditions, :order, :orderdir, :per_page, :offset)``).
         """
+        direction = str(order_dir).upper()
+        if direction not in ("ASC", "DESC"):
+            raise ValueError(f"order_dir must be 'ASC' or 'DESC', not {order_dir!r}")
+        if limit is not None and (not isinstance(limit, int) or limit < 0):
+            raise ValueError(f"limit must be a non-negative int or None, not {limit!r}")
+        if not isinstance(offset, int) or offset < 0:
+            raise ValueError(f"offset must be a non-negative int, not {offset!r}")
         with self.store.lock:
-            objects = self._load(self.source.source_id, conditions)
+            objects = self._load(self.source, conditions)
         result = [{"object": oid, **attrs} for oid, attrs in objects.items()]
         if order_by:
             keys = [order_by] if isinstance(order_by, str) else list(order_by)
-            result.sort(key=lambda obj: tuple(obj.get(k, "") for k in keys))
-        return result
+            result.sort(key=lambda obj: tuple(obj.get(k, "") for k in keys), reverse=direction == "DESC")
+        elif direction == "DESC":
+            result.reverse()
+        end = None if limit is None else offset + limit
+        return result[offset:end]
 
     def count(self, conditions: Mapping[str, Any] | None = None) -> int:
         with self.store.lock:
-            sid = self.source.source_id
+            source = self.source
             if not conditions:
                 row = self.store.conn.execute(
-                    "SELECT count(DISTINCT object) FROM object_values WHERE source_id=?", (sid,)
+                    f"SELECT count(DISTINCT object) FROM {values_table(source)} WHERE source_id=?",
+                    (source.source_id,),
                 ).fetchone()
                 return int(row[0])
-            return self._count_matching(sid, conditions)
+            return self._count_matching(source, conditions)
 
     # ------------------------------------------------------------------ helpers
 
     @staticmethod
     def _exists(conn: Any, source: Source, object_id: str) -> bool:
         row = conn.execute(
-            "SELECT 1 FROM object_values WHERE object=? AND +source_id=? LIMIT 1",
+            f"SELECT 1 FROM {values_table(source)} WHERE object=? AND +source_id=? LIMIT 1",
             (object_id, source.source_id),
         ).fetchone()
         return row is not None
@@ -170,7 +201,7 @@ class Model:
     @staticmethod
     def _read(conn: Any, source: Source, object_id: str) -> dict[str, str] | None:
         rows = conn.execute(
-            "SELECT attrib, value FROM object_values WHERE object=? AND +source_id=?",
+            f"SELECT attrib, value FROM {values_table(source)} WHERE object=? AND +source_id=?",
             (object_id, source.source_id),
         ).fetchall()
         if not rows:
@@ -181,32 +212,33 @@ class Model:
         return {attrib: value for attrib, value in rows}
 
     @staticmethod
-    def _condition_sql(sid: int, conditions: Mapping[str, Any]) -> tuple[str, list[object]]:
-        """One ``SELECT object`` per condition (each an ``(attrib, source_id, value)`` index range),
-        intersected inside SQLite so the matching ids never travel through Python."""
-        parts = ["SELECT object FROM object_values WHERE attrib=? AND source_id=? AND value=?"] * len(
-            conditions
-        )
+    def _condition_sql(source: Source, conditions: Mapping[str, Any]) -> tuple[str, list[object]]:
+        """One ``SELECT object`` per condition (each an ``(attrib, source_id, value)`` index range,
+        or a column compare of a fixed-schema table), intersected inside SQLite so the matching ids
+        never travel through Python."""
+        table = values_table(source)
+        parts = [f"SELECT object FROM {table} WHERE attrib=? AND source_id=? AND value=?"] * len(conditions)
         args: list[object] = []
         for attrib, value in conditions.items():
-            args += [attrib, sid, _text(value)]
+            args += [attrib, source.source_id, _text(value)]
         return " INTERSECT ".join(parts), args
 
-    def _count_matching(self, sid: int, conditions: Mapping[str, Any]) -> int:
-        sql, args = self._condition_sql(sid, conditions)
+    def _count_matching(self, source: Source, conditions: Mapping[str, Any]) -> int:
+        sql, args = self._condition_sql(source, conditions)
         return int(self.store.conn.execute(f"SELECT count(*) FROM ({sql})", args).fetchone()[0])
 
-    def _load(self, sid: int, conditions: Mapping[str, Any] | None) -> dict[str, dict[str, str]]:
+    def _load(self, source: Source, conditions: Mapping[str, Any] | None) -> dict[str, dict[str, str]]:
         """Attributes of every (matching) object, in object id order, in one query."""
+        sid, table = source.source_id, values_table(source)
         if conditions:
-            sql, args = self._condition_sql(sid, conditions)
+            sql, args = self._condition_sql(source, conditions)
             query = (
-                "SELECT object, attrib, value FROM object_values "
+                f"SELECT object, attrib, value FROM {table} "
                 f"WHERE object IN ({sql}) AND +source_id=? ORDER BY object"
             )
             params: list[object] = [*args, sid]
         else:
-            query = "SELECT object, attrib, value FROM object_values WHERE source_id=? ORDER BY object"
+            query = f"SELECT object, attrib, value FROM {table} WHERE source_id=? ORDER BY object"
             params = [sid]
         objects: dict[str, dict[str, str]] = {}
         for oid, attrib, value in self.store.conn.execute(query, params):

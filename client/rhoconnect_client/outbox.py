@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .fixed import upsert_sql, values_table
 from .protocol import PushBatch
 
 if TYPE_CHECKING:
@@ -67,11 +68,7 @@ def has_unsent_create(conn: sqlite3.Connection, source_id: int, object_id: str) 
 
 def local_create(conn: sqlite3.Connection, source: Source, object_id: str, attrs: Mapping[str, str]) -> None:
     sid = source.source_id
-    conn.executemany(
-        "INSERT INTO object_values (source_id, attrib, object, value) VALUES (?, ?, ?, ?) "
-        "ON CONFLICT (object, attrib, source_id) DO UPDATE SET value=excluded.value",
-        [(sid, a, object_id, v) for a, v in attrs.items()],
-    )
+    conn.executemany(upsert_sql(values_table(source)), [(sid, a, object_id, v) for a, v in attrs.items()])
     if source.synced:
         conn.execute(
             "INSERT INTO changed_values (source_id, attrib, object, value, update_type, sent) "
@@ -85,11 +82,7 @@ def local_update(
 ) -> None:
     """Write ``changes`` (only attributes whose value differs) and queue them unless a create is unsent."""
     sid = source.source_id
-    conn.executemany(
-        "INSERT INTO object_values (source_id, attrib, object, value) VALUES (?, ?, ?, ?) "
-        "ON CONFLICT (object, attrib, source_id) DO UPDATE SET value=excluded.value",
-        [(sid, a, object_id, v) for a, v in changes.items()],
-    )
+    conn.executemany(upsert_sql(values_table(source)), [(sid, a, object_id, v) for a, v in changes.items()])
     if not source.synced or has_unsent_create(conn, sid, object_id):
         return
     conn.executemany(
@@ -113,7 +106,8 @@ def local_destroy(conn: sqlite3.Connection, source: Source, object_id: str) -> N
         )
         if not unsent_create:
             rows = conn.execute(
-                "SELECT attrib, value FROM object_values WHERE object=? AND +source_id=?", (object_id, sid)
+                f"SELECT attrib, value FROM {values_table(source)} WHERE object=? AND +source_id=?",
+                (object_id, sid),
             ).fetchall()
             if not rows:  # an object without attributes still has to be deleted on the server
                 rows = [(OBJECT_MARKER, None)]
@@ -122,7 +116,7 @@ def local_destroy(conn: sqlite3.Connection, source: Source, object_id: str) -> N
                 "sent) VALUES (?, ?, ?, ?, ?, 'delete', 0)",
                 [(sid, a, object_id, v, _attrib_type(source, a)) for a, v in rows],
             )
-    conn.execute("DELETE FROM object_values WHERE object=? AND +source_id=?", (object_id, sid))
+    conn.execute(f"DELETE FROM {values_table(source)} WHERE object=? AND +source_id=?", (object_id, sid))
 
 
 # --------------------------------------------------------------------------- push states
@@ -146,7 +140,7 @@ def _exclude_waiting(conn: sqlite3.Connection, source: Source, parents: list[tup
     )
     for parent_id, attrib in parents:
         conn.execute(
-            "INSERT OR IGNORE INTO temp.rc_hold SELECT ov.object FROM object_values ov "
+            f"INSERT OR IGNORE INTO temp.rc_hold SELECT ov.object FROM {values_table(source)} ov "
             "WHERE ov.source_id=? AND ov.attrib=? AND ov.value IN (SELECT object FROM changed_values "
             "WHERE source_id=? AND update_type='create' AND sent<3)",
             (sid, attrib, parent_id),
@@ -170,21 +164,25 @@ def begin_push(conn: sqlite3.Connection, source: Source, parents: list[tuple[int
     )
     if cur.rowcount == 0:
         return None
+    table = values_table(source)
+    order = "ov.rowid" if table == "object_values" else "ov.attrib"  # a view has no rowid
+    if source.full_update:
+        _expand_updates(conn, sid, table, order)
     blob_list = sorted(source.blob_attributes)
     marks = ",".join("?" * len(blob_list))
     blob_sql = f"CASE WHEN ov.attrib IN ({marks}) THEN '{BLOB_TYPE}' END" if blob_list else "NULL"
     conn.execute(
         "INSERT INTO changed_values (source_id, attrib, object, value, attrib_type, update_type, sent) "
         f"SELECT ov.source_id, ov.attrib, ov.object, ov.value, {blob_sql}, 'create', 1 "
-        "FROM changed_values cv JOIN object_values ov ON ov.object=cv.object AND +ov.source_id=cv.source_id "
+        f"FROM changed_values cv JOIN {table} ov ON ov.object=cv.object AND +ov.source_id=cv.source_id "
         "WHERE cv.source_id=? AND cv.update_type='create' AND cv.attrib=? AND cv.sent=1 "
-        "ORDER BY cv.rowid, ov.rowid",
+        f"ORDER BY cv.rowid, {order}",
         (*blob_list, sid, OBJECT_MARKER),
     )
     # The marker goes once the attribute rows carry the create (kept for an object without attributes).
     conn.execute(
         "DELETE FROM changed_values WHERE source_id=? AND update_type='create' AND attrib=? AND sent=1 "
-        "AND EXISTS (SELECT 1 FROM object_values ov "
+        f"AND EXISTS (SELECT 1 FROM {table} ov "
         "WHERE ov.object=changed_values.object AND +ov.source_id=?)",
         (sid, OBJECT_MARKER, sid),
     )
@@ -209,11 +207,31 @@ def begin_push(conn: sqlite3.Connection, source: Source, parents: list[tuple[int
     return batch
 
 
-def push_succeeded(conn: sqlite3.Connection, source_id: int) -> None:
-    """The POST got 200: creates now wait for their link, updates and deletes are done."""
+def _expand_updates(conn: sqlite3.Connection, sid: int, table: str, order: str) -> None:
+    """``full_update``: every object with an update in flight sends all its attributes (Rhodes
+    ``updateFullUpdateChanges``); the added rows travel and leave with the changed ones."""
     conn.execute(
-        "UPDATE changed_values SET sent=2 WHERE source_id=? AND sent=1 AND update_type='create'", (source_id,)
+        "INSERT INTO changed_values (source_id, attrib, object, value, update_type, sent) "
+        f"SELECT ov.source_id, ov.attrib, ov.object, ov.value, 'update', 1 FROM {table} ov "
+        "WHERE ov.object IN (SELECT object FROM changed_values WHERE source_id=? AND sent=1 "
+        "AND update_type='update') AND +ov.source_id=? AND NOT EXISTS (SELECT 1 FROM changed_values c "
+        "WHERE c.object=ov.object AND c.source_id=? AND c.attrib=ov.attrib AND c.sent=1 "
+        f"AND c.update_type='update') ORDER BY ov.object, {order}",
+        (sid, sid, sid),
     )
+
+
+def push_succeeded(conn: sqlite3.Connection, source_id: int, *, keep_creates: bool = True) -> None:
+    """The POST got 200: creates now wait for their link, updates and deletes are done.
+
+    ``keep_creates`` False (a ``pass_through`` source, whose server keeps no objects to link):
+    creates are done too, as in Rhodes.
+    """
+    if keep_creates:
+        conn.execute(
+            "UPDATE changed_values SET sent=2 WHERE source_id=? AND sent=1 AND update_type='create'",
+            (source_id,),
+        )
     conn.execute("DELETE FROM changed_values WHERE source_id=? AND sent=1", (source_id,))
 
 

@@ -14,17 +14,14 @@ import sqlite3
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from .fixed import upsert_sql, values_table, values_table_of
 from .protocol import Page
+from .schema import DEFERRABLE_INDEXES
 
 if TYPE_CHECKING:  # avoid an import cycle: store imports this module
     from .store import Source
 
-__all__ = ["AppliedPage", "apply_page", "purge_confirmed", "rename_links"]
-
-_UPSERT = (
-    "INSERT INTO object_values (source_id, attrib, object, value) VALUES (?, ?, ?, ?) "
-    "ON CONFLICT (object, attrib, source_id) DO UPDATE SET value=excluded.value"
-)
+__all__ = ["AppliedPage", "apply_page", "defer_indexes", "purge_confirmed", "rename_links"]
 
 
 @dataclass(frozen=True)
@@ -68,7 +65,8 @@ def rename_links(
     if not pairs:
         return
     # OR REPLACE: if the server already sent the object under its real id, the local row wins.
-    conn.executemany("UPDATE OR REPLACE object_values SET object=? WHERE object=? AND +source_id=?", pairs)
+    table = values_table_of(conn, source_id)
+    conn.executemany(f"UPDATE OR REPLACE {table} SET object=? WHERE object=? AND +source_id=?", pairs)
     if not children:
         return
     conn.execute("CREATE TEMP TABLE IF NOT EXISTS rc_links (temp TEXT PRIMARY KEY, real TEXT)")
@@ -76,7 +74,8 @@ def rename_links(
     conn.executemany("INSERT OR REPLACE INTO temp.rc_links VALUES (?, ?)", [(t, r) for r, t, _ in pairs])
     for child_id, attrib in children:
         conn.executemany(
-            "UPDATE object_values SET value=? WHERE attrib=? AND source_id=? AND value=?",
+            f"UPDATE {values_table_of(conn, child_id)} SET value=? "
+            "WHERE attrib=? AND source_id=? AND value=?",
             [(real, attrib, child_id, temp) for real, temp, _ in pairs],
         )
         # One pass over the child's outbox (usually small) instead of one scan per link.
@@ -97,9 +96,17 @@ def apply_page(
     server writes an attribute of an object whose create is still waiting for its link, that outbox
     row becomes ``sent=4`` (Rhodes "oo conflicts"); a deleted one becomes 3. Both are purged at token 0.
     """
-    sid = source.source_id
+    sid, table = source.source_id, values_table(source)
     if page.token > 1 and page.token == source.token:
         return AppliedPage(resent=True)
+    if source.pass_through:
+        # The page replaces the source's data (Rhodes pass_through); objects with local changes the
+        # server has not confirmed stay, so that nothing of the app's is lost.
+        conn.execute(
+            f"DELETE FROM {table} WHERE source_id=? AND object NOT IN "
+            "(SELECT object FROM changed_values WHERE source_id=? AND sent<3)",
+            (sid, sid),
+        )
     if page.metadata is not None:
         conn.execute("UPDATE sources SET metadata=? WHERE source_id=?", (page.metadata, sid))
     if page.links:
@@ -110,7 +117,7 @@ def apply_page(
     )
     if page.delete:
         keys = [(oid, attrib, sid) for oid, attrs in page.delete.items() for attrib in attrs]
-        conn.executemany("DELETE FROM object_values WHERE object=? AND attrib=? AND source_id=?", keys)
+        conn.executemany(f"DELETE FROM {table} WHERE object=? AND attrib=? AND source_id=?", keys)
         if waiting:
             conn.executemany(
                 "UPDATE changed_values SET sent=3 WHERE object=? AND attrib=? AND source_id=? AND sent>1",
@@ -118,7 +125,7 @@ def apply_page(
             )
     if page.insert:
         conn.executemany(
-            _UPSERT,
+            upsert_sql(table),
             [
                 (sid, attrib, oid, value)
                 for oid, attrs in page.insert.items()
@@ -132,12 +139,13 @@ def apply_page(
             )
     # §4.2: a page's ``refresh_time`` is kept in ``backend_refresh_time``; pages without one (the
     # modern server never sends it) leave the stored value alone.
+    token = 0 if source.pass_through else page.token  # pass_through: one page ends the pull
     conn.execute(
         "UPDATE sources SET token=?, backend_refresh_time=coalesce(?, backend_refresh_time) "
         "WHERE source_id=?",
-        (page.token, page.refresh_time, sid),
+        (token, page.refresh_time, sid),
     )
-    if page.token == 0:
+    if token == 0:
         purge_confirmed(conn, sid)
     return AppliedPage(
         created=list(page.links),
@@ -151,3 +159,26 @@ def purge_confirmed(conn: sqlite3.Connection, source_id: int) -> int:
     """Delete outbox rows in states 3 and 4 (confirmed by the server); returns how many."""
     cur = conn.execute("DELETE FROM changed_values WHERE source_id=? AND sent>=3", (source_id,))
     return cur.rowcount
+
+
+def defer_indexes(conn: sqlite3.Connection, source_id: int, incoming: int) -> bool:
+    """Before a large initial load of an empty source: drop ``by_src_id`` and ``by_src_value``.
+
+    Keeping those two up to date row by row (``by_src_value`` over long values above all) is most of
+    the cost of a first sync; built once over the loaded rows they cost a fraction, the way a bulk
+    file arrives with its indexes built. Only done when the source holds no object and the table
+    has fewer rows than ``incoming`` objects, so the rebuild never costs more than the rows it
+    saves. Reads stay correct meanwhile, only slower. Returns True when the indexes were dropped.
+    """
+    if values_table_of(conn, source_id) != "object_values":
+        return False  # a fixed-schema source loads into its own table
+    if conn.execute("SELECT 1 FROM object_values WHERE source_id=? LIMIT 1", (source_id,)).fetchone():
+        return False
+    rows = conn.execute("SELECT count(*) FROM (SELECT 1 FROM object_values LIMIT ?)", (incoming,)).fetchone()[
+        0
+    ]
+    if rows >= incoming:
+        return False
+    for name in DEFERRABLE_INDEXES:
+        conn.execute(f'DROP INDEX IF EXISTS "{name}"')
+    return True

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from .exceptions import InvalidAction
+from .fixed import upsert_sql, values_table, values_table_of
 from .outbox import OBJECT_MARKER
 
 if TYPE_CHECKING:
@@ -74,7 +75,7 @@ def normalize_objects(objects: object) -> dict[str, dict[str, str]]:
 
 def _delete_object(conn: sqlite3.Connection, sid: int, oid: str) -> None:
     conn.execute("DELETE FROM changed_values WHERE object=? AND +source_id=?", (oid, sid))
-    conn.execute("DELETE FROM object_values WHERE object=? AND +source_id=?", (oid, sid))
+    conn.execute(f"DELETE FROM {values_table_of(conn, sid)} WHERE object=? AND +source_id=?", (oid, sid))
 
 
 def on_sync_create_error(conn: sqlite3.Connection, source: Source, objects: object, action: object) -> None:
@@ -137,17 +138,14 @@ def on_sync_update_error(
         for oid, attrs in normalize_objects(rollback_objects).items():
             if wanted and oid not in wanted:
                 continue
-            conn.executemany(
-                "INSERT INTO object_values (source_id, attrib, object, value) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (object, attrib, source_id) DO UPDATE SET value=excluded.value",
-                [(sid, a, oid, v) for a, v in attrs.items()],
-            )
+            conn.executemany(upsert_sql(values_table(source)), [(sid, a, oid, v) for a, v in attrs.items()])
         return
     for oid, attrs in normalize_objects(objects).items():
         if not attrs:  # only an id: send the object's current values again
             attrs = dict(
                 conn.execute(
-                    "SELECT attrib, value FROM object_values WHERE object=? AND +source_id=?", (oid, sid)
+                    f"SELECT attrib, value FROM {values_table(source)} WHERE object=? AND +source_id=?",
+                    (oid, sid),
                 ).fetchall()
             )
         _queue_missing(conn, source, oid, attrs, "update")

@@ -15,6 +15,7 @@ from pathlib import Path
 from .exceptions import BulkError, StoreError
 
 __all__ = [
+    "DEFERRABLE_INDEXES",
     "REQUIRED_COLUMNS",
     "SCHEMA_VERSION",
     "configure_connection",
@@ -75,13 +76,27 @@ CREATE TABLE IF NOT EXISTS sources (
 # Rhodes lacks: without them renaming 10,000 linked objects would scan changed_values each time.
 # Per-object queries elsewhere write ``+source_id``: without statistics SQLite would otherwise pick
 # by_src_id (every row of the source) over the per-object index, making find/push O(table size).
-_INDEXES = """
-CREATE INDEX IF NOT EXISTS by_src_id on object_values ("source_id");
+#
+# ``by_src_id`` and ``by_src_value`` are the *deferrable* ones: no write of the sync needs them (the
+# upserts rely on ``by_src_object``), so a large initial load drops them and builds them once at the
+# end (``Store.defer_indexes``); a file opened without them gets them back here.
+DEFERRABLE_INDEXES: dict[str, str] = {
+    "by_src_id": 'CREATE INDEX IF NOT EXISTS by_src_id on object_values ("source_id");',
+    "by_src_value": (
+        'CREATE INDEX IF NOT EXISTS by_src_value ON object_values ("attrib", "source_id", "value");'
+    ),
+}
+_INDEXES = (
+    DEFERRABLE_INDEXES["by_src_id"]
+    + """
 CREATE UNIQUE INDEX IF NOT EXISTS by_src_object ON object_values ("object", "attrib", "source_id");
-CREATE INDEX IF NOT EXISTS by_src_value ON object_values ("attrib", "source_id", "value");
+"""
+    + DEFERRABLE_INDEXES["by_src_value"]
+    + """
 CREATE INDEX IF NOT EXISTS rc_changed_object ON changed_values ("object", "source_id");
 CREATE INDEX IF NOT EXISTS rc_changed_sent ON changed_values ("source_id", "sent");
 """
+)
 
 REQUIRED_COLUMNS: dict[str, frozenset[str]] = {
     "client_info": frozenset({"client_id", "session", "token", "token_sent", "reset", "port"}),

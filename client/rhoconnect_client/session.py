@@ -25,8 +25,10 @@ from .exceptions import (
     NotLoggedIn,
     RhoconnectError,
 )
+from .fixed import values_table
 from .notify import ErrorFields, Registration, error_fields, no_error
 from .protocol import login_body, parse_client_create
+from .registration import register_if_due
 from .store import Store
 
 __all__ = [
@@ -112,10 +114,12 @@ def start_session(ctx: SyncContext) -> str:
         raise NotLoggedIn("not logged in")
     ctx.transport.session = info.session
     try:
-        return ensure_client_id(ctx)
+        client_id = ensure_client_id(ctx)
     except NotAuthorized:
         drop_session(ctx)
         raise
+    register_if_due(ctx, client_id)  # a push pin not yet registered for this client id
+    return client_id
 
 
 def ensure_client_id(ctx: SyncContext) -> str:
@@ -163,10 +167,12 @@ def drop_synced_data(store: Store) -> None:
     ``incremental`` sources: ``bulk_sync_only`` data comes from bulk files.
     """
     with store.transaction() as conn:
-        ids = [src.source_id for src in store.sources() if src.sync_type == "incremental"]
-        for sid in ids:
+        for src in store.sources():
+            if src.sync_type != "incremental":
+                continue
+            sid = src.source_id
             conn.execute(
-                "DELETE FROM object_values WHERE source_id=? AND object NOT IN "
+                f"DELETE FROM {values_table(src)} WHERE source_id=? AND object NOT IN "
                 "(SELECT object FROM changed_values WHERE source_id=?)",
                 (sid, sid),
             )

@@ -13,8 +13,17 @@ Threading: the connection is shared by the app's threads and the sync thread; ev
 takes ``lock`` (re-entrant), so an app holding it through ``SyncEngine.lock_sync_mutex`` keeps the sync
 thread from writing between its own statements.
 
-Durability: WAL journal and ``synchronous=FULL`` by default, every write in a transaction, so a killed
-process reopens with the last committed page and every committed local change.
+Durability rule (WAL journal, every write in a transaction):
+
+* whatever the sync engine writes (pages, push states, recovery) is committed with the store's
+  ``synchronous`` level, ``FULL`` by default: once a page's token is acknowledged the server forgets
+  the page, so the page must survive a power cut;
+* an app's local write (``Model.create/update/destroy`` outside an explicit transaction) is committed
+  with ``synchronous=NORMAL`` (no fsync): it survives a crash of the process at once, and a power cut
+  or OS crash from the next durable commit on, which at the latest is the start of the next push
+  (``begin_push`` commits with ``FULL``, which flushes every earlier commit with it). So nothing the
+  server was told about can be lost, and a power cut can only lose local changes made since the
+  last sync started. Without WAL (a filesystem refusing it) every commit uses the store's level.
 """
 
 from __future__ import annotations
@@ -26,14 +35,14 @@ import threading
 import time
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import bulkswap, outbox, pages, recovery
+from . import bulkswap, fixed, outbox, pages, recovery
 from .exceptions import StoreError, UnknownSource
 from .protocol import Page, PushBatch
-from .schema import configure_connection, ensure_schema
+from .schema import DEFERRABLE_INDEXES, configure_connection, ensure_schema
+from .store_rows import SOURCE_COLUMNS, ClientInfo, Source, source_from_row
 
 __all__ = [
     "AppliedPage",
@@ -61,82 +70,6 @@ def partition_path(base: str | os.PathLike[str], partition: str) -> str:
     return str(path.with_name(f"{path.stem}-{partition}{path.suffix}"))
 
 
-@dataclass(frozen=True)
-class ClientInfo:
-    """The single ``client_info`` row (protocol.md §9.1); ``session`` is the cookie string."""
-
-    client_id: str | None = None
-    session: str | None = None
-    reset: bool = False
-    token: str | None = None
-    token_sent: int = 0
-    port: str | None = None
-    last_sync_success: str | None = None
-
-
-@dataclass(frozen=True)
-class Source:
-    """One ``sources`` row: a model that syncs (or not) with the server."""
-
-    source_id: int
-    name: str
-    token: int
-    sync_priority: int
-    partition: str
-    sync_type: str
-    metadata: str | None = None
-    schema: str | None = None
-    associations: str | None = None
-    blob_attribs: str | None = None
-    last_updated: int = 0
-    # A page's ``refresh_time`` (§4.2); 0 until a server sends one (RhoConnect 7.8 never does).
-    backend_refresh_time: int = 0
-
-    @property
-    def synced(self) -> bool:
-        """False for local-only models (``sync_type`` ``none``), which never queue changes."""
-        return self.sync_type != "none"
-
-    @property
-    def association_pairs(self) -> list[tuple[str, str]]:
-        """``(child source name, attribute)`` pairs of models whose attribute holds an id of this one."""
-        return _pairs(self.associations)
-
-    @property
-    def blob_attributes(self) -> frozenset[str]:
-        """Attribute names stored as files (``blob_attribs`` is ``attr,overwrite,attr,overwrite...``)."""
-        parts = [p.strip() for p in (self.blob_attribs or "").split(",")]
-        return frozenset(p for p in parts[::2] if p)
-
-
-_SOURCE_COLUMNS = (
-    "source_id, name, token, sync_priority, partition, sync_type, metadata, schema, associations, "
-    "blob_attribs, last_updated, backend_refresh_time"
-)
-
-
-def _pairs(text: str | None) -> list[tuple[str, str]]:
-    parts = [p.strip() for p in (text or "").split(",")]
-    return [(parts[i], parts[i + 1]) for i in range(0, len(parts) - 1, 2) if parts[i] and parts[i + 1]]
-
-
-def _source(row: Sequence[Any]) -> Source:
-    return Source(
-        source_id=int(row[0]),
-        name=str(row[1]),
-        token=int(row[2] or 0),
-        sync_priority=int(row[3] if row[3] is not None else 1000),
-        partition=str(row[4] or "user"),
-        sync_type=str(row[5] or "incremental"),
-        metadata=row[6],
-        schema=row[7],
-        associations=row[8],
-        blob_attribs=row[9],
-        last_updated=int(row[10] or 0),
-        backend_refresh_time=int(row[11] or 0),
-    )
-
-
 class Store:
     """SQLite database of one partition with the Rhodes tables."""
 
@@ -154,6 +87,9 @@ class Store:
         self.synchronous = synchronous.upper()
         self.lock = threading.RLock()
         self._depth = 0
+        self._level = self.synchronous  # the connection's current PRAGMA synchronous
+        self._wal = False
+        self.indexes_deferred = False  # see defer_indexes
         if not self.in_memory:
             bulkswap.remove_leftovers(self.path)
         self.conn = self._open()
@@ -172,6 +108,16 @@ class Store:
         try:
             configure_connection(conn, on_disk=not self.in_memory, synchronous=self.synchronous)
             ensure_schema(conn)
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                rows = conn.execute(f"SELECT {SOURCE_COLUMNS} FROM sources").fetchall()
+                fixed.install_all(conn, [source_from_row(r) for r in rows])
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            self._wal = str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal"
+            self._level = self.synchronous
         except sqlite3.DatabaseError as exc:
             conn.close()
             raise StoreError(f"{self.path} is not a usable database: {exc}") from exc
@@ -186,11 +132,27 @@ class Store:
             self.conn.close()
             self.conn = self._open()
 
+    @property
+    def local_write_level(self) -> str:
+        """``synchronous`` level of an app's own writes (see the durability rule above)."""
+        if self._wal and self.synchronous in ("FULL", "EXTRA"):
+            return "NORMAL"
+        return self.synchronous
+
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One atomic unit of work; nested calls become savepoints of the outer transaction."""
+    def transaction(self, *, durable: bool = True) -> Iterator[sqlite3.Connection]:
+        """One atomic unit of work; nested calls become savepoints of the outer transaction.
+
+        ``durable=False`` (an app's local write) commits without fsync in WAL mode; the outermost
+        transaction decides (module docstring: durability rule).
+        """
         with self.lock:
             depth = self._depth
+            if depth == 0:
+                level = self.synchronous if durable else self.local_write_level
+                if level != self._level:
+                    self.conn.execute(f"PRAGMA synchronous={level}")
+                    self._level = level
             try:
                 self.conn.execute("BEGIN IMMEDIATE" if depth == 0 else f"SAVEPOINT rc_sp{depth}")
             except sqlite3.OperationalError as exc:  # e.g. another process holds the write lock
@@ -258,7 +220,26 @@ class Store:
             conn.execute(f'UPDATE client_info SET "{column}"=?', (value,))
 
     def set_client_id(self, client_id: str | None) -> None:
-        self._set_client_field("client_id", client_id)
+        """A new client id must be registered again (``token_sent`` back to 0)."""
+        with self.transaction():
+            self._set_client_field("client_id", client_id)
+            self._set_client_field("token_sent", 0)
+
+    def set_push_token(self, token: str | None, port: str) -> bool:
+        """Remember the push pin and port; True when they changed (registration due again)."""
+        with self.transaction():
+            info = self.client_info()
+            if info.token == token and info.port == port:
+                return False
+            self._set_client_field("token", token)
+            self._set_client_field("port", port)
+            self._set_client_field("token_sent", 0)
+            return True
+
+    def mark_token_sent(self, token: str) -> None:
+        """The server accepted the registration of ``token`` (unless the app changed it meanwhile)."""
+        with self.transaction() as conn:
+            conn.execute("UPDATE client_info SET token_sent=1 WHERE token=?", (token,))
 
     def set_session(self, session: str | None) -> None:
         self._set_client_field("session", session)
@@ -284,6 +265,7 @@ class Store:
         associations: Associations = None,
         blob_attribs: str | None = None,
         source_id: int | None = None,
+        options: Collection[str] = (),
     ) -> Source:
         """Declare a model; idempotent. An existing source keeps its id and token and takes the new
         properties. ``source_id`` lets the engine keep ids unique across partitions; otherwise the
@@ -300,11 +282,15 @@ class Store:
         with self.transaction() as conn:
             existing = self.source(name)
             values = (sync_priority, partition or self.partition, sync_type, schema, assoc, blob_attribs)
+            attribs = ",".join(sorted(set(options))) or None
             if existing is not None:
+                if attribs is None and not existing.options:
+                    attribs = existing.source_attribs  # a bulk file's attribute counts stay
                 conn.execute(
                     "UPDATE sources SET sync_priority=?, partition=?, sync_type=?, "
-                    "schema=coalesce(?, schema), associations=?, blob_attribs=? WHERE source_id=?",
-                    (*values, existing.source_id),
+                    "schema=coalesce(?, schema), associations=?, blob_attribs=?, source_attribs=? "
+                    "WHERE source_id=?",
+                    (*values, attribs, existing.source_id),
                 )
                 return self._require(existing.source_id)
             if source_id is None:
@@ -315,8 +301,8 @@ class Store:
                 raise StoreError(f"source id {source_id} is already used by {self._require(source_id).name}")
             conn.execute(
                 "INSERT INTO sources (source_id, name, token, sync_priority, partition, sync_type, schema, "
-                "associations, blob_attribs) VALUES (?, ?, 0, ?, ?, ?, ?, ?, ?)",
-                (source_id, name, *values),
+                "associations, blob_attribs, source_attribs) VALUES (?, ?, 0, ?, ?, ?, ?, ?, ?, ?)",
+                (source_id, name, *values, attribs),
             )
             return self._require(source_id)
 
@@ -324,17 +310,17 @@ class Store:
         """All sources in sync order: ``sync_priority`` ascending, then id."""
         with self.lock:
             rows = self.conn.execute(
-                f"SELECT {_SOURCE_COLUMNS} FROM sources ORDER BY sync_priority, source_id"
+                f"SELECT {SOURCE_COLUMNS} FROM sources ORDER BY sync_priority, source_id"
             ).fetchall()
-        return [_source(r) for r in rows]
+        return [source_from_row(r) for r in rows]
 
     def source(self, name_or_id: str | int) -> Source | None:
         column = "source_id" if isinstance(name_or_id, int) else "name"
         with self.lock:
             row = self.conn.execute(
-                f"SELECT {_SOURCE_COLUMNS} FROM sources WHERE {column}=?", (name_or_id,)
+                f"SELECT {SOURCE_COLUMNS} FROM sources WHERE {column}=?", (name_or_id,)
             ).fetchone()
-        return None if row is None else _source(row)
+        return None if row is None else source_from_row(row)
 
     def _require(self, name_or_id: str | int) -> Source:
         src = self.source(name_or_id)
@@ -387,6 +373,30 @@ class Store:
             source = self._require(source_id)
             return pages.apply_page(conn, source, page, self.children_of(source))
 
+    def defer_indexes(self, source_id: int, incoming: int) -> bool:
+        """Drop the secondary indexes before a large initial load (``pages.defer_indexes``); when
+        True, :meth:`build_indexes` must follow however the load ends (a crash is harmless: every
+        open re-creates missing indexes)."""
+        with self.transaction() as conn:
+            self.indexes_deferred = pages.defer_indexes(conn, source_id, incoming) or self.indexes_deferred
+        return self.indexes_deferred
+
+    def build_indexes(self) -> None:
+        """Build the indexes :meth:`defer_indexes` dropped (no-op when they exist).
+
+        The sort spills to temporary files rather than memory, so that building them over millions
+        of rows stays within the client's memory bound.
+        """
+        with self.lock:
+            self.conn.execute("PRAGMA temp_store=FILE")
+            try:
+                with self.transaction() as conn:
+                    for ddl in DEFERRABLE_INDEXES.values():
+                        conn.execute(ddl)
+                self.indexes_deferred = False
+            finally:
+                self.conn.execute("PRAGMA temp_store=MEMORY")
+
     def purge_confirmed(self, source_id: int) -> int:
         """Drop outbox rows the server has confirmed (``sent >= 3``); called at token 0."""
         with self.transaction() as conn:
@@ -402,7 +412,7 @@ class Store:
 
     def push_succeeded(self, source_id: int) -> None:
         with self.transaction() as conn:
-            outbox.push_succeeded(conn, source_id)
+            outbox.push_succeeded(conn, source_id, keep_creates=not self._require(source_id).pass_through)
 
     def push_failed(self, source_id: int) -> None:
         with self.transaction() as conn:
@@ -478,6 +488,9 @@ class Store:
         next sync asks for a client reset; the client id and session are kept."""
         with self.transaction() as conn:
             conn.execute("DELETE FROM object_values")
+            for source in self.sources():
+                if fixed.is_fixed(source):
+                    conn.execute(f"DELETE FROM {fixed.values_table(source)}")
             conn.execute("DELETE FROM changed_values")
             conn.execute("UPDATE sources SET token=0, metadata=NULL")
             if conn.execute("SELECT count(*) FROM client_info").fetchone()[0] == 0:

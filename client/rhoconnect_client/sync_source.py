@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import bulk
+from .blobs import download_blobs
 from .context import SyncContext
 from .exceptions import (
     Cancelled,
@@ -59,6 +60,9 @@ from .store import Source, Store
 __all__ = ["SourceResult", "Syncer", "apply_and_notify", "release_held_creates"]
 
 log = logging.getLogger(__name__)
+
+# A first load of at least this many objects builds the secondary indexes once at the end.
+INITIAL_LOAD_MIN = 5000
 
 
 @dataclass
@@ -150,6 +154,7 @@ class Syncer:
                 # Creates of a broken-off push that never reached the server: send them now.
                 push(self.ctx, store, source, client_id)
                 schema_changed = self.pull(store, source, client_id, state, failed) or schema_changed
+            download_blobs(self.ctx, store, source, client_id)  # blob URLs become local files
         except Cancelled:
             raise
         except RhoconnectError as exc:
@@ -201,10 +206,31 @@ class Syncer:
         if not stored:
             with store.lock:
                 store.set_token(source.source_id, 1)
+        try:
+            return self._pull_pages(store, source, client_id, state, failed, send, deferred_ok=not stored)
+        finally:
+            if store.indexes_deferred:
+                with store.lock:
+                    store.build_indexes()
+
+    def _pull_pages(
+        self,
+        store: Store,
+        source: Source,
+        client_id: str,
+        state: _Counters,
+        failed: set[str],
+        send: int | None,
+        *,
+        deferred_ok: bool,
+    ) -> bool:
+        """The page loop of ``pull``. A run starting from token 0 into an empty source defers the
+        secondary indexes until the load ends (``Store.defer_indexes``)."""
         schema_changed = False
         transport = self.ctx.transport
         page_size = self.ctx.settings.page_size
         guard = PagingGuard(page_size, Model(store, source).count())
+        first = True
         while True:
             self.ctx.check_stop()
             body = transport.query(
@@ -217,6 +243,13 @@ class Syncer:
             guard.check_body(body)
             page = parse_page(body)
             guard.check(page, resent=page.token != 0 and page.token == send)
+            if first and deferred_ok and page.total_count >= INITIAL_LOAD_MIN and not page.links:
+                with store.lock:
+                    store.defer_indexes(source.source_id, page.total_count)
+            elif page.links and store.indexes_deferred:
+                with store.lock:  # renaming linked ids in child sources looks values up
+                    store.build_indexes()
+            first = False
             if page.errors:
                 failed.update(page.errors.create)
                 self._report_server_errors(source, page, state)
@@ -236,7 +269,7 @@ class Syncer:
             else:
                 log.debug("%s: page %s re-sent, already applied", source.name, page.token)
             schema_changed = schema_changed or page.schema_changed
-            if page.token == 0:
+            if page.token == 0 or source.pass_through:  # pass_through: one page (Rhodes)
                 return schema_changed
             send = page.token
 

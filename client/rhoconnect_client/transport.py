@@ -189,6 +189,14 @@ class Transport:
         url = self._base + f"rc/v1/clients/{_quote(client_id)}/reset"
         self._send("POST", url, data=body, json_body=bool(body), client_id=client_id)
 
+    def client_register(self, client_id: str, body: bytes) -> None:
+        """POST the device registration (push pin, port, device type; §3.3); 200 with an empty body."""
+        if self.url_family == "classic":
+            url = self._base + "clientregister"
+        else:
+            url = self._base + f"rc/v1/clients/{_quote(client_id)}/register"
+        self._send("POST", url, data=body, json_body=True, client_id=client_id)
+
     def query_url(
         self, source_name: str, *, client_id: str, page_size: int, token: int | None, query_params: str = ""
     ) -> str:

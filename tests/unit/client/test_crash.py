@@ -73,6 +73,14 @@ def kill_after(proc: subprocess.Popen[str], delay: float) -> None:
     proc.send_signal(signal.SIGKILL)
 
 
+def collect(proc: subprocess.Popen[str]) -> tuple[str, str]:
+    """Output of a killed worker, including lines ``readline`` already buffered with "ready"
+    (``communicate`` would read past that buffer and lose them)."""
+    proc.wait(timeout=30)
+    assert proc.stdout is not None and proc.stderr is not None
+    return proc.stdout.read(), proc.stderr.read()
+
+
 def run_and_kill(db: Path, start: int, delay: float) -> list[str]:
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[3] / "client"))
     proc = subprocess.Popen(
@@ -85,7 +93,7 @@ def run_and_kill(db: Path, start: int, delay: float) -> list[str]:
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == "ready", proc.stderr.read() if proc.stderr else ""
     kill_after(proc, delay)
-    out, err = proc.communicate(timeout=30)
+    out, err = collect(proc)
     assert proc.returncode == -signal.SIGKILL, err
     return [line for line in out.split() if line.startswith("L")]
 
@@ -159,7 +167,7 @@ def test_sigkill_during_bulk_swaps(tmp_path: Path, crash_seed: int) -> None:
         )
         assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
         kill_after(proc, rng.uniform(0.2, 0.8))
-        out, err = proc.communicate(timeout=30)
+        out, err = collect(proc)
         assert proc.returncode == -signal.SIGKILL, err
         reported += [line for line in out.split() if line.startswith("L")]
         with Store(db) as store:

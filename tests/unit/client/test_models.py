@@ -135,3 +135,19 @@ def test_bad_arguments_are_clear_errors(product: Model) -> None:
     with pytest.raises(TypeError, match="mapping"):
         product.update(obj["object"], "name=y")  # type: ignore[arg-type]
     assert product.find(obj["object"]) == obj
+
+
+def test_find_all_order_direction_limit_and_offset(store: Store, product: Model) -> None:
+    for i, name in enumerate(["c", "a", "d", "b"]):
+        product.create({"object": f"o{i}", "name": name, "brand": "X" if i % 2 else "Y"})
+    names = lambda objs: [o["name"] for o in objs]  # noqa: E731
+    assert names(product.find_all(order_by="name", order_dir="DESC")) == ["d", "c", "b", "a"]
+    assert names(product.find_all(order_by="name", limit=2)) == ["a", "b"]
+    assert names(product.find_all(order_by="name", limit=2, offset=2)) == ["c", "d"]
+    assert names(product.find_all({"brand": "X"}, order_by="name", order_dir="desc", limit=1)) == ["b"]
+    assert [o["object"] for o in product.find_all(order_dir="DESC", limit=3)] == ["o3", "o2", "o1"]
+    assert product.find_all(offset=10) == []
+    with pytest.raises(ValueError):
+        product.find_all(order_dir="sideways")
+    with pytest.raises(ValueError):
+        product.find_all(limit=-1)

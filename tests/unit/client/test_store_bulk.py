@@ -131,11 +131,16 @@ def test_swap_keeps_pending_changes_and_local_source_ids(tmp_path: Path, store: 
     assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert store.integrity_check() == "ok"
     assert not list(tmp_path.glob("*.bulk-new*"))
+    # Property bags in object_values; the fixed-schema source in its own table, a column per property.
     assert store.conn.execute("SELECT DISTINCT source_id FROM object_values ORDER BY 1").fetchall() == [
         (1,),
         (2,),
-        (3,),
     ]
+    assert store.conn.execute('SELECT * FROM "Fixed" ORDER BY object').fetchall() == [
+        ("f1", "Fixed 1", "2.50", "1"),
+        ("f2", "Fixed 2", None, "2"),
+    ]
+    assert Model(store, "Fixed").find("f2") == {"object": "f2", "name": "Fixed 2", "qty": "2"}
 
 
 def test_sources_new_to_the_partition_avoid_reserved_ids(tmp_path: Path) -> None:

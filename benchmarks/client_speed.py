@@ -1,0 +1,207 @@
+"""Client speed on the mock's default generated data (Faker, 5 attributes), against a baseline client.
+
+    .venv/bin/python benchmarks/client_speed.py full 100000 [--repeat 3] [--baseline REV]
+    .venv/bin/python benchmarks/client_speed.py creates 10000 [--repeat 3] [--baseline REV]
+    .venv/bin/python benchmarks/client_speed.py bulk-renumber 100000 [--repeat 3] [--baseline REV]
+    .venv/bin/python benchmarks/client_speed.py million              # 100k then 1M, this client only
+
+The server is ``rhoconnect-mock serve --records Product=N`` in its own process (the default
+generator: Faker values, attributes name, brand, price, quantity, sku). Every client run is a fresh
+child process (``_child``) with ``PYTHONPATH`` pointing at one client's sources: this tree's
+``client/`` ("new") or the client of git revision ``REV`` extracted with ``git archive`` ("base",
+default ``main``). The two alternate A B A B against the same server, so load spikes on the shared
+machine hit both; medians and the median ratio are reported as one JSON line per benchmark.
+
+* ``full N``: login, then ``dosync`` of Product into a fresh on-disk database, timed from ``dosync``
+  to ``complete``;
+* ``creates N``: N ``Model.create`` calls, each its own transaction (no ``sync_mutex``);
+* ``bulk-renumber N``: a local-only model declared first, so the bulk file's source ids are
+  renumbered, then ``dosync`` with ``bulksync_state = 0``, timed end to end (server build included);
+* ``million``: ``full`` of 100,000 then of 1,000,000 records with this client; the ratio of the two
+  and the 1M child's peak RSS (``ru_maxrss``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def start_mock(records: int) -> tuple[subprocess.Popen[str], str]:
+    """``rhoconnect-mock serve --records Product=N`` on a free port; returns it and its base URL."""
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from rhoconnect_mock.cli import main; main()",
+            "serve",
+            "--port",
+            "0",
+            "--records",
+            f"Product={records}",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "RHOCONNECT_MOCK_BULK_WAIT_POLLS": "0"},
+    )
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if "http://" in line:
+            url = next(word for word in line.split() if word.startswith("http://"))
+            return proc, url.rstrip("/").removesuffix("/application")
+    raise RuntimeError("mock server did not start")
+
+
+def extract_client(rev: str, dest: Path) -> str:
+    """The ``client/`` folder of git revision ``rev`` under ``dest``; returns the commit id."""
+    commit = subprocess.run(
+        ["git", "rev-parse", rev], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    archive = subprocess.run(["git", "archive", commit, "client"], cwd=ROOT, capture_output=True, check=True)
+    with tarfile.open(fileobj=BytesIO(archive.stdout)) as tar:
+        tar.extractall(dest, filter="data")
+    return commit
+
+
+def run_child(
+    client_dir: Path, kind: str, base: str, db: Path, n: int, user: str = "bench"
+) -> dict[str, Any]:
+    env = {**os.environ, "PYTHONPATH": str(client_dir)}
+    out = subprocess.run(
+        [sys.executable, __file__, "_child", kind, base, str(db), str(n), user],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"{kind} child failed: {out.stderr[-2000:]}")
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+# --------------------------------------------------------------------------- child side
+
+
+def _child(kind: str, base: str, db: str, n: int, user: str) -> None:
+    from rhoconnect_client import SyncEngine  # from PYTHONPATH: the client under test
+
+    engine = SyncEngine(base + "/application", db, bulk_wait_seconds=0.05, timeout=600)
+    try:
+        if kind == "bulk-renumber":
+            engine.add_model("Note", sync_type="none")  # takes id 1: the file's Product (1) becomes 2
+        model = engine.add_model("Product")
+        assert engine.login(user, "pw").wait(60)["error_code"] == 0  # type: ignore[index]
+        if kind == "creates":
+            started = time.perf_counter()
+            for i in range(n):
+                model.create({"name": f"n{i}", "brand": "b", "price": "1", "quantity": "2", "sku": f"s{i}"})
+            elapsed = time.perf_counter() - started
+            assert model.count() == n
+        else:
+            if kind == "bulk-renumber":
+                engine.bulksync_state = 0
+            started = time.perf_counter()
+            result = engine.dosync(False).wait(3600)
+            elapsed = time.perf_counter() - started
+            assert result is not None and result["status"] == "complete", result
+            assert model.count() == n, model.count()
+    finally:
+        engine.close()
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"s": round(elapsed, 3), "peak_rss_mb": round(peak_mb, 1)}))
+
+
+# --------------------------------------------------------------------------- parent side
+
+
+def compare(kind: str, n: int, repeat: int, baseline: str) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        commit = extract_client(baseline, tmp / "base")
+        clients = {"new": ROOT / "client", "base": tmp / "base" / "client"}
+        proc, base = start_mock(n if kind != "creates" else 10)
+        times: dict[str, list[float]] = {"new": [], "base": []}
+        try:
+            for i in range(repeat):
+                for name in ("new", "base"):  # A B A B: load spikes hit both
+                    db = tmp / f"{name}{i}.sqlite"
+                    # A user per run: the mock keeps a built bulk file per user, which the second
+                    # run of a pair would otherwise reuse.
+                    user = f"bench-{name}-{i}"
+                    times[name].append(run_child(clients[name], kind, base, db, n, user)["s"])
+        finally:
+            proc.terminate()
+            proc.wait()
+    ratios = [a / b for a, b in zip(times["new"], times["base"], strict=True)]
+    return {
+        "bench": kind,
+        "records": n,
+        "data": "mock default (Faker), 5 attributes",
+        "new_median_s": round(statistics.median(times["new"]), 3),
+        "base_median_s": round(statistics.median(times["base"]), 3),
+        "median_ratio_new_to_base": round(statistics.median(ratios), 3),
+        "new_runs": times["new"],
+        "base_runs": times["base"],
+        "baseline": f"{baseline} ({commit[:10]})",
+        "load_avg": os.getloadavg(),
+    }
+
+
+def million() -> dict[str, Any]:
+    figures: dict[int, dict[str, Any]] = {}
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        for n in (100_000, 1_000_000):
+            proc, base = start_mock(n)
+            try:
+                figures[n] = run_child(ROOT / "client", "full", base, tmp / f"m{n}.sqlite", n)
+            finally:
+                proc.terminate()
+                proc.wait()
+    return {
+        "bench": "million",
+        "data": "mock default (Faker), 5 attributes",
+        "s_100k": figures[100_000]["s"],
+        "s_1m": figures[1_000_000]["s"],
+        "ratio_1m_to_100k": round(figures[1_000_000]["s"] / figures[100_000]["s"], 2),
+        "peak_rss_mb_1m": figures[1_000_000]["peak_rss_mb"],
+        "load_avg": os.getloadavg(),
+    }
+
+
+def main(argv: list[str]) -> None:
+    if argv and argv[0] == "_child":
+        _child(argv[1], argv[2], argv[3], int(argv[4]), argv[5] if len(argv) > 5 else "bench")
+        return
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("bench", choices=["full", "creates", "bulk-renumber", "million"])
+    parser.add_argument("n", type=int, nargs="?", default=None)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--baseline", default="main", help="git revision of the baseline client")
+    args = parser.parse_args(argv)
+    if args.bench == "million":
+        result = million()
+    else:
+        default = 10_000 if args.bench == "creates" else 100_000
+        result = compare(args.bench, args.n or default, args.repeat, args.baseline)
+    print(json.dumps(result), flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

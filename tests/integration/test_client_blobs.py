@@ -1,0 +1,165 @@
+"""Blob attributes against a live mock: local files uploaded as multipart parts ``<attr>-<id>``,
+server URLs downloaded into the files folder after a sync and after a bulk sync."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from rhoconnect_client import SyncEngine
+from rhoconnect_client.blobs import local_name
+from rhoconnect_mock import MockServer
+
+pytestmark = pytest.mark.integration
+WAIT = 30
+PICTURE = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8
+
+
+@pytest.fixture
+def server() -> Iterator[MockServer]:
+    with MockServer({"bulk_wait_polls": 0, "sources": {"Product": {"records": 3}}}) as srv:
+        yield srv
+
+
+class Files:
+    """A small file server standing for the blob store the server's URLs point at."""
+
+    def __init__(self) -> None:
+        self.requests: list[str] = []
+        files = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                files.requests.append(self.path)
+                if not self.path.startswith("/files/"):
+                    self.send_error(404)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(PICTURE)))
+                self.end_headers()
+                self.wfile.write(PICTURE)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def files() -> Iterator[Files]:
+    f = Files()
+    yield f
+    f.close()
+
+
+def test_local_blob_is_uploaded_as_a_multipart_part(server: MockServer, tmp_path: Path) -> None:
+    picture = tmp_path / "pen.png"
+    picture.write_bytes(PICTURE)
+    engine = SyncEngine(server.url, tmp_path / "db.sqlite")
+    try:
+        model = engine.add_model("Product", blob_attribs="image,0")
+        engine.login("alice", "pw").wait(WAIT)
+        temp = model.create({"name": "Pen", "image": str(picture)})["object"]
+        assert engine.dosync().wait(WAIT)["status"] == "complete"  # type: ignore[index]
+        assert server.journal(operation="cud")[-1].request_body is None  # not JSON: multipart
+        (new_id,) = [o for o, a in server.state.records("Product", "alice").items() if a.get("name") == "Pen"]
+        stored = server.state.blob("Product", "alice", new_id, "image")
+        assert stored is not None and stored[1] == PICTURE
+        assert stored[0] == f"image-{temp}"  # the part is named <attr>-<object id as sent>
+    finally:
+        engine.close()
+
+
+def test_server_blob_urls_are_downloaded_after_a_sync(
+    server: MockServer, files: Files, tmp_path: Path
+) -> None:
+    engine = SyncEngine(server.url, tmp_path / "db.sqlite")
+    try:
+        model = engine.add_model("Product", schema={"property": {"name": "string", "image": "blob"}})
+        assert model.source.blob_attributes == {"image"}  # from the schema's blob type
+        server.state.backend_insert(
+            "Product", "alice", "99", {"name": "Pic", "image": files.url + "/files/p.png"}
+        )
+        server.state.backend_insert(
+            "Product", "alice", "98", {"name": "Doc", "image": files.url + "/files/get?extension=pdf"}
+        )
+        engine.login("alice", "pw").wait(WAIT)
+        assert engine.dosync().wait(WAIT)["status"] == "complete"  # type: ignore[index]
+        client_id = engine.stores["user"].client_info().client_id
+        assert sorted(files.requests) == sorted(
+            [f"/files/p.png?client_id={client_id}", f"/files/get?extension=pdf&client_id={client_id}"]
+        )
+        folder = tmp_path / "db-files"
+        pic = Path((model.find("99") or {})["image"])
+        doc = Path((model.find("98") or {})["image"])
+        assert pic.parent == folder and pic.suffix == ".png" and pic.read_bytes() == PICTURE
+        assert doc.parent == folder and doc.suffix == ".pdf"
+        assert engine.dosync().wait(WAIT)["status"] == "complete"  # type: ignore[index]
+        assert len(files.requests) == 2  # local paths are not downloaded again
+    finally:
+        engine.close()
+
+
+def test_a_failed_download_fails_the_source_and_keeps_the_url(
+    server: MockServer, files: Files, tmp_path: Path
+) -> None:
+    engine = SyncEngine(server.url, tmp_path / "db.sqlite")
+    try:
+        model = engine.add_model("Product", blob_attribs="image,1")
+        url = files.url + "/missing.png"
+        server.state.backend_insert("Product", "alice", "97", {"name": "Gone", "image": url})
+        engine.login("alice", "pw").wait(WAIT)
+        outcome: list[dict[str, object]] = []
+        engine.set_notification("Product", outcome.append)
+        engine.dosync().wait(WAIT)
+        assert outcome[-1]["status"] == "error" and outcome[-1]["error_code"] == 404
+        assert (model.find("97") or {})["image"] == url  # tried again after the next sync
+        assert not list((tmp_path / "db-files").glob("*"))  # no half-written file
+    finally:
+        engine.close()
+
+
+def test_blob_urls_are_downloaded_after_a_bulk_sync(server: MockServer, files: Files, tmp_path: Path) -> None:
+    engine = SyncEngine(server.url, tmp_path / "db.sqlite", bulk_wait_seconds=0.05)
+    try:
+        model = engine.add_model("Product", blob_attribs="image,0")
+        server.state.backend_insert(
+            "Product", "alice", "99", {"name": "Pic", "image": files.url + "/files/b.jpg"}
+        )
+        engine.login("alice", "pw").wait(WAIT)
+        events: list[dict[str, object]] = []
+        engine.set_notification(-1, events.append)
+        engine.bulksync_state = 0
+        assert engine.dosync().wait(WAIT)["status"] == "complete"  # type: ignore[index]
+        statuses = [e.get("bulk_status") for e in events if e.get("sync_type") == "bulk"]
+        assert statuses.index("change_db") < statuses.index("blobs") < statuses.index("complete")
+        path = Path((model.find("99") or {})["image"])
+        assert path.read_bytes() == PICTURE and path.suffix == ".jpg"
+    finally:
+        engine.close()
+
+
+def test_local_names_follow_rhodes() -> None:
+    assert local_name("http://h/x/a.png").endswith(".png")
+    assert local_name("http://h/x/a?extension=jpg").endswith(".jpg")
+    assert local_name("http://h/x/blob").endswith(".bin")
+    assert local_name("http://h/a.png").startswith("id_")
+
+
+def test_blob_attribs_from_schema_types_as_the_server_derives_them(tmp_path: Path) -> None:
+    with SyncEngine("http://127.0.0.1:1/application", tmp_path / "db.sqlite") as engine:
+        schema = {"property": {"name": "string", "thumb": "blob,overwrite", "image": "blob"}}
+        model = engine.add_model("Product", schema=schema)
+        assert model.source.blob_attribs == "thumb,1,image,0"
+        with pytest.raises(ValueError, match="property"):
+            engine.add_model("Other", schema={"version": "1.0"})
