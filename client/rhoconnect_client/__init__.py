@@ -3,6 +3,9 @@
 Start with :class:`SyncEngine`; see ``engine`` for the API and ``exceptions`` for the error tree.
 """
 
+#: The distribution's version (``rhoconnect-client``): the only place it is written.
+__version__ = "0.2.0"
+
 from .engine import SyncEngine
 from .exceptions import (
     BulkError,
@@ -43,4 +46,5 @@ __all__ = [
     "SyncVersionError",
     "TransportError",
     "UnknownSource",
+    "__version__",
 ]

@@ -26,6 +26,7 @@ from typing import Any
 
 import click
 
+from . import __version__
 from .engine import SyncEngine
 from .exceptions import RhoconnectError, StoreError
 from .models import Model
@@ -188,8 +189,10 @@ class _Bars:
         self.bars.clear()
 
 
-@click.group()
-@click.version_option(package_name="rhoconnect-harness")
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(
+    __version__, "--version", "-V", prog_name="rhoconnect-client", message="%(prog)s %(version)s"
+)
 def main() -> None:
     """Reference RhoConnect client: sync a local SQLite database with a RhoConnect server."""
 

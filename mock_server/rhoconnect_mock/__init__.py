@@ -1,4 +1,7 @@
-"""A mock RhoConnect 7.8 server: ``create_app(config)`` and ``MockServer`` (see DESIGN.md)."""
+"""A mock RhoConnect 7.8 server: ``create_app(config)`` and ``MockServer`` (see ARCHITECTURE.md)."""
+
+#: The distribution's version (``rhoconnect-mock``): the only place it is written.
+__version__ = "0.2.0"
 
 from .app import create_app
 from .config import MockConfig, SourceConfig, load_config
@@ -13,6 +16,7 @@ __all__ = [
     "MockState",
     "RhoconnectMockError",
     "SourceConfig",
+    "__version__",
     "create_app",
     "load_config",
 ]
