@@ -3,8 +3,8 @@
 Start with :class:`SyncEngine`; see ``engine`` for the API and ``exceptions`` for the error tree.
 """
 
-#: The distribution's version (``rhoconnect-client``): the only place it is written.
-__version__ = "0.2.0"
+from importlib.metadata import PackageNotFoundError as _NotInstalled
+from importlib.metadata import version as _version
 
 from .engine import SyncEngine
 from .exceptions import (
@@ -26,6 +26,11 @@ from .exceptions import (
 from .models import Model
 from .status import StatusReporter
 from .sync_thread import Handle
+
+try:  # written once, in pyproject.toml; read from the installed distribution's metadata
+    __version__ = _version("rhoconnect-client")
+except _NotInstalled:  # imported from a source tree that was never installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "BulkError",

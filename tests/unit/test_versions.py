@@ -1,4 +1,4 @@
-"""One version per package, written once (``__version__``), shown by ``--version`` of each command."""
+"""One version per package, written once (its pyproject.toml), shown by ``--version`` of each command."""
 
 from __future__ import annotations
 
@@ -6,10 +6,13 @@ import re
 import subprocess
 import sys
 from importlib.metadata import version
+from pathlib import Path
 
 import pytest
 import rhoconnect_client
 import rhoconnect_mock
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize(
