@@ -27,7 +27,7 @@ UV = Path(sys.executable).parent / "uv"
 SERVER_STACK = {"flask", "werkzeug", "faker", "cheroot", "pyyaml", "jinja2", "itsdangerous"}
 #: Folders of the repository that no distribution contains: a packaged README must not send its
 #: reader there.
-NOT_SHIPPED = ("scripts/", "specs/", "features/", "docs/", "tests/", "benchmarks/", "protocol.md", "../")
+NOT_SHIPPED = ("scripts/", "specs/", "features/", "docs/", "tests/", "benchmarks/", "docs/protocol.md", "../")
 
 
 def _run(*args: str | Path, cwd: Path | None = None) -> str:

@@ -1,4 +1,5 @@
-"""Bulk sync: ``bulk_data`` polling, ``.rzip`` download and unzip, then the database swap (§8, D9).
+"""Bulk sync: ``bulk_data`` polling, ``.rzip`` download and unzip, then the database swap
+(docs/protocol.md#bulk-sync, decision "Bulk files").
 
 Per partition (``user``, ``app``; ``local`` never): ask ``bulk_data`` until the answer is not
 ``wait`` (sleeping ``bulk_wait_seconds`` between polls, interruptible by ``stop_sync``); ``nop`` means
@@ -6,7 +7,8 @@ nothing to do; ``url`` is downloaded as ``<scheme://host/><url>.rzip``, unzipped
 the partition's database and handed to ``Store.install_bulk_database``, which validates the file and
 swaps it in keeping pending local changes.
 
-Notifications (``sync_type`` ``bulk``, no source keys, ``-1`` callback only, §8.4): ``start`` with
+Notifications (``sync_type`` ``bulk``, no source keys, ``-1`` callback only,
+docs/protocol.md#installing-a-bulk-file): ``start`` with
 partition ``""``, then per partition ``start``, ``download``, ``change_db``, ``ok`` (all
 ``in_progress``), ``ok``/finished on ``nop``, and at the end ``complete`` with status ``ok``. A failure
 gives ``status`` ``error`` with an empty ``bulk_status`` and ends the sync.

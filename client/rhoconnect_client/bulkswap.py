@@ -1,4 +1,5 @@
-"""Installing a downloaded bulk file as a partition database, keeping local changes (protocol.md §8.4).
+"""Installing a downloaded bulk file as a partition database, keeping local changes
+(docs/protocol.md#installing-a-bulk-file).
 
 Steps, each leaving the current database untouched until the final atomic rename:
 
@@ -165,7 +166,7 @@ def _map_sources(conn: sqlite3.Connection) -> None:
 
 
 def _unpivot_fixed_tables(conn: sqlite3.Connection) -> None:
-    """Fixed-schema sources arrive as their own table (errors transcript step 85); store them as rows."""
+    """Fixed-schema sources arrive as their own table (recorded exchange errors-85); store them as rows."""
     for source_id, name, schema in conn.execute(
         "SELECT source_id, name, schema FROM bulk.sources WHERE schema IS NOT NULL AND schema<>'' "
         "AND coalesce(sync_type, '')<>'none'"

@@ -80,7 +80,8 @@ def _is_url(value: str) -> bool:
 
 
 def callback(name: str, value: object, *, optional: bool = True) -> Callback | None:
-    """A callable taking one dict, or an ``http(s)://`` URL that receives the form-encoded params (D6)."""
+    """A callable taking one dict, or an ``http(s)://`` URL that receives the form-encoded params (decision
+    "Callbacks")."""
     if value is None and optional:
         return None
     if isinstance(value, str):
@@ -103,7 +104,8 @@ def params(name: str, value: object) -> Mapping[str, Any] | str | None:
 
 
 def query_string(name: str, value: object) -> str:
-    """``query_params`` (a string, a mapping or None) as the raw string appended to the query URL (§4.1)."""
+    """``query_params`` (a string, a mapping or None) as the raw string appended to the query URL
+    (docs/protocol.md#query-request)."""
     if value is None:
         return ""
     if isinstance(value, str):

@@ -124,7 +124,7 @@ class SyncContext:
 
     def seconds_since_sync(self) -> float | None:
         """Seconds since the most recent ``sources.last_updated`` of any open partition; None if
-        no source was ever synced (the poll timer's first wait, §9.2)."""
+        no source was ever synced (the poll timer's first wait, docs/protocol.md#threads-stop-and-polling)."""
         stamps = [src.last_updated for _, store in self.partitions() for src in store.sources()]
         latest = max(stamps, default=0)
         return time.time() - latest if latest > 0 else None
@@ -134,7 +134,8 @@ class SyncContext:
             raise Cancelled("sync stopped")
 
     def sync_sources(self) -> list[tuple[Store, Source]]:
-        """Every synced source of every partition, in ``sync_priority`` order (§4.5)."""
+        """Every synced source of every partition, in ``sync_priority`` order
+        (docs/protocol.md#source-order)."""
         found = [(store, src) for _, store in self.partitions() for src in store.sources()]
         found = [(store, src) for store, src in found if src.sync_type != "none"]
         found.sort(key=lambda pair: (pair[1].sync_priority, pair[1].source_id))

@@ -3,8 +3,9 @@
 Every exception carries two numbers so that the engine can build an ``error`` notification without
 knowing which leaf it caught:
 
-* ``rho_error_code``: the Rhodes error number (protocol.md §1.3), for apps ported from Rhodes;
-* ``error_code``: per Decision D4, the HTTP status when the failure came with an HTTP response, else
+* ``rho_error_code``: the Rhodes error number (docs/protocol.md#client-error-numbers), for apps ported from
+Rhodes;
+* ``error_code``: per decision "error_code", the HTTP status when the failure came with an HTTP response, else
   the Rhodes number (which never collides with an HTTP status).
 
 Tree::
@@ -44,7 +45,8 @@ __all__ = [
     "UnknownSource",
 ]
 
-# Rhodes error numbers (protocol.md §1.3), kept as names for readability at the raise sites.
+# Rhodes error numbers (docs/protocol.md#client-error-numbers), kept as names for readability at the raise
+# sites.
 ERR_NETWORK = 1
 ERR_REMOTESERVER = 2
 ERR_RUNTIME = 3
@@ -67,7 +69,7 @@ class RhoconnectError(Exception):
 
     @property
     def error_code(self) -> int:
-        """Decision D4: the HTTP status if a response came, else the Rhodes number."""
+        """decision "error_code": the HTTP status if a response came, else the Rhodes number."""
         return self.rho_error_code
 
 
@@ -126,7 +128,8 @@ class HTTPStatusError(RhoconnectError):
 
 
 class NotAuthorized(HTTPStatusError):
-    """HTTP 401: the session is gone; the engine clears it and does not log in again (D8)."""
+    """HTTP 401: the session is gone; the engine clears it and does not log in again (decision "Sessions and
+    servers")."""
 
     rho_error_code = ERR_UNATHORIZED
 

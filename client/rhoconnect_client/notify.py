@@ -1,19 +1,22 @@
-"""Notifications: routing, parameter dicts and delivery (protocol.md §7, Decisions D3-D7).
+"""Notifications: routing, parameter dicts and delivery (docs/protocol.md#notifications, the decisions in
+docs/protocol.md#decisions).
 
 Who receives what:
 
 * a source event (``in_progress``, ``ok``, ``error``, ``schema-changed``) goes to the per-source
   callback of that source if one is set, else to the ``-1`` callback; a per-source callback is removed
-  after its first finished event (``ok``, ``error``, ``schema-changed``), the ``-1`` one stays (D7);
+  after its first finished event (``ok``, ``error``, ``schema-changed``), the ``-1`` one stays (decision
+  "Notification lifetime");
 * events without a source (``complete``, bulk events, "not logged in") go to the ``-1`` callback only;
 * during a search every event goes to that search's own one-shot callback;
 * object notifications go to the ``set_objectnotify_url`` callback, for watched objects only.
 
 A callback is a callable receiving one ``dict`` (native Python types; the registration ``params``
-merged in, D6) or an ``http(s)://`` URL that receives the same parameters POSTed form-encoded in the
+merged in, decision "Callbacks") or an ``http(s)://`` URL that receives the same parameters POSTed
+form-encoded in the
 Rhodes bracket notation. As in Rhodes, a callback answering exactly ``"stop"`` is cleared.
 
-While ``suppressed`` is set (after ``stop_sync``) nothing is delivered (D7).
+While ``suppressed`` is set (after ``stop_sync``) nothing is delivered (decision "Notification lifetime").
 """
 
 from __future__ import annotations
@@ -56,7 +59,7 @@ def merge_params(params: Mapping[str, Any] | str | None) -> dict[str, Any]:
 
 
 def error_fields(error: RhoconnectError, message: str | None = None) -> dict[str, Any]:
-    """``error_code`` (D4), ``rho_error_code`` and ``error_message`` for an exception.
+    """``error_code`` (decision "error_code"), ``rho_error_code`` and ``error_message`` for an exception.
 
     ``error_message`` is the response body for HTTP errors (as in Rhodes), the text otherwise.
     """
@@ -84,7 +87,7 @@ def _scalar(value: Any) -> str:
 
 
 def encode_form(params: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """Flatten params into Rhodes bracket notation (D6).
+    """Flatten params into Rhodes bracket notation (decision "Callbacks").
 
     ``{"server_errors": {"create-error": {"17": {"message": "m"}}}}`` becomes
     ``server_errors[create-error][17][message]=m``; a list of hashes becomes ``key[][field]=...``.
@@ -199,7 +202,8 @@ class Notifier:
         deleted: Iterable[str],
         links: Mapping[str, str] | None = None,
     ) -> dict[str, Any] | None:
-        """Report changed watched objects of one applied page (§7.3); None if nothing watched changed."""
+        """Report changed watched objects of one applied page (docs/protocol.md#object-notifications); None if
+        nothing watched changed."""
         with self._lock:
             registration = self._object_callback
             watched = self._watched.get(source_id)

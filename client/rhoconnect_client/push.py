@@ -1,4 +1,4 @@
-"""Pushing the outbox (§5), including pushes whose fate is unknown.
+"""Pushing the outbox (docs/protocol.md#pushing-local-changes), including pushes whose fate is unknown.
 
 A POST that got an HTTP answer either succeeded (200) or did not (any other status: nothing was
 applied, Rhodes rolls the rows back to unsent). A POST that broke without an answer (connection reset,

@@ -1,4 +1,5 @@
-"""Search (§6): one request per round for all listed sources, pages applied like query pages.
+"""Search (docs/protocol.md#search): one request per round for all listed sources, pages applied like query
+pages.
 
 Notifications go to the search's own one-shot callback only: ``in_progress`` after each page with
 objects and, when ``progress_step > 0``, every ``progress_step`` objects (the page is applied in
@@ -164,7 +165,8 @@ class _Search:
             raise
         except RhoconnectError as exc:
             if isinstance(exc, NotAuthorized):
-                drop_session(self.ctx)  # D8, for a 401 to the search request itself
+                # decision "Sessions and servers", for a 401 to the search request itself
+                drop_session(self.ctx)
             return self.fail(exc)
         if server_errors:
             return self.fail(ProtocolError("search error"), server_errors)
@@ -212,7 +214,8 @@ class _Search:
         step = self.request.progress_step
         chunks = list(split_page(page, step))
         for index, chunk in enumerate(chunks):
-            # Search tokens repeat across rounds (transcript steps 19-20) and are kept in memory;
+            # Search tokens repeat across rounds (recorded exchanges main-19 to main-20) and are kept in
+            # memory;
             # applied with token 1 the store neither mistakes a chunk for a re-send nor purges.
             apply_and_notify(self.ctx, store, source, dataclasses.replace(chunk, token=1))
             self.cumulative += chunk.count

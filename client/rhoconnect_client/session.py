@@ -1,4 +1,4 @@
-"""Login on the sync thread (protocol.md §2.1): get a session, store it, handle a change of user.
+"""Login on the sync thread (docs/protocol.md#login): get a session, store it, handle a change of user.
 
 Kept apart from ``engine`` (which only queues the command) because it is a small algorithm of its
 own: what a successful login writes, in what order, and what a new user resets.
@@ -20,7 +20,7 @@ def run_login(
     ctx: SyncContext, login: str, password: str, registration: Registration | None
 ) -> dict[str, Any]:
     """Log in and deliver the login callback's parameters (exactly ``error_code``/``error_message``,
-    plus ``rho_error_code``, Decision D4); a 200 without a session cookie is error 4."""
+    plus ``rho_error_code``, decision "error_code"); a 200 without a session cookie is error 4."""
     params: dict[str, Any]
     try:
         session = ctx.transport.login(login_body(login, password))

@@ -1,4 +1,5 @@
-"""The sync thread: one worker, a command queue, the poll timer and the stop flag (protocol.md §9.2).
+"""The sync thread: one worker, a command queue, the poll timer and the stop flag
+(docs/protocol.md#threads-stop-and-polling).
 
 Every network operation of the engine (login, sync, search) runs here, one at a time, so that the
 local database only ever has one writer besides the app. Callers get a :class:`Handle` at once.
@@ -36,7 +37,8 @@ STARTUP_WAIT = 10.0
 
 
 def first_poll_wait(interval: float, since_last_sync: float | None) -> float:
-    """The first poll wait after start (§9.2): ``interval`` shortened by the time since the most
+    """The first poll wait after start (docs/protocol.md#threads-stop-and-polling): ``interval`` shortened by
+    the time since the most
     recent sync; ``STARTUP_WAIT`` (or ``interval`` if shorter) when that is already overdue.
 
     ``since_last_sync`` None (never synced) leaves the interval whole, as Rhodes does; a negative
@@ -51,7 +53,8 @@ def first_poll_wait(interval: float, since_last_sync: float | None) -> float:
 
 
 def stopped_params() -> dict[str, Any]:
-    """What a stopped command's handle holds: an error with the Rhodes cancel code 10 (D4)."""
+    """What a stopped command's handle holds: an error with the Rhodes cancel code 10 (decision
+    "error_code")."""
     return {"status": "error", "error_code": 10, "rho_error_code": 10, "error_message": "sync stopped"}
 
 

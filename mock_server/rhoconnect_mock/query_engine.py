@@ -1,4 +1,5 @@
-"""Query pages: acknowledgement and re-send (Decision D2), schema changes, metadata, errors.
+"""Query pages: acknowledgement and re-send (decision "Paging acknowledgement"), schema changes, metadata,
+errors.
 
 Builds one answer of ``GET /app/v1/<Source>`` for a client from its document (``documents.scan``)
 and what waits for it: links of created objects, per-object errors (delivered once, or with the

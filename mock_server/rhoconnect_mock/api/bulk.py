@@ -1,17 +1,18 @@
 """Bulk sync: ``bulk_data`` in both URL families and the bulk file downloads under ``/data/``.
 
 RhoConnect 7.8 builds bulk files in a background job per (partition, user) and answers
-``{"result":"wait"}`` until the job is done, then ``{"result":"url","url":...}`` (errors
-transcript Part 0, steps 48-50 and 83-85). The mock builds the file at once (it takes about a
-second for 100,000 objects) but still answers ``wait`` for the first ``bulk_wait_polls`` polls,
-so clients exercise their wait loop. A finished file is reused until the data of a requested
-source change (``master_version``), a fixed schema's version changes, the requested sources
-change, or the state is reset.
+``{"result":"wait"}`` until the job is done, then ``{"result":"url","url":...}`` (recorded exchanges
+errors-03, errors-04, errors-48 to errors-50 and errors-83, errors-84). The mock builds the file at
+once (it takes about a second for 100,000 objects) but still answers ``wait`` for the first
+``bulk_wait_polls`` polls, so clients exercise their wait loop. A finished file is reused until the
+data of a requested source change (``master_version``), a fixed schema's version changes, the
+requested sources change, or the state is reset.
 
 As on the real server: ``nop`` when the partition has no sources; when a requested source has
 a stored ``source-error`` (or its simulated adapter fails while the file is built) the answer is
 ``{"result":"url","url":""}`` once and the files are deleted, so the next call waits again
-(Finding 9); handing out a url makes the client's documents match the file, so the following
+(recorded exchanges errors-48 to errors-50); handing out a url makes the client's documents match the file, so
+the following
 query does not send the same objects again (RhoConnect's ``update_clientdoc``).
 
 Downloads need no login (as recorded) and are confined to the bulk folder: any path that does

@@ -300,7 +300,8 @@ def test_401_clears_session_stops_sync_without_complete(engine: SyncEngine, serv
     )
     assert [e["status"] for e in events] == ["error"]  # no Customer, no complete
     assert not engine.logged_in()
-    assert engine.stores["user"].client_info().client_id  # the client id stays (D8)
+    # the client id stays (decision "Sessions and servers")
+    assert engine.stores["user"].client_info().client_id
     assert sum(1 for op, _ in server.log if op == "login") == 1  # no automatic re-login
     assert engine.stores["user"].pending_count() == 1
 
@@ -668,7 +669,8 @@ def test_bulk_sync_only_sources_get_data_from_bulk_only(server: FakeServer, tmp_
 
 def test_another_user_logging_in_gets_a_bulk_sync_again(server: FakeServer, tmp_path: Path) -> None:
     """A user change resets the data as Rhodes ``database_full_reset`` does, which also sets
-    ``bulksync_state`` back to 0 (protocol.md §3.2): else a ``bulk_sync_only`` source would stay
+    ``bulksync_state`` back to 0 (docs/protocol.md#when-the-client-creates-or-resets-its-id): else a
+    ``bulk_sync_only`` source would stay
     empty for the new user."""
     engine = SyncEngine(
         "http://fake.invalid/application",
@@ -693,7 +695,8 @@ def test_another_user_logging_in_gets_a_bulk_sync_again(server: FakeServer, tmp_
 
 
 def test_search_stops_a_running_sync_first(engine: SyncEngine, server: FakeServer) -> None:
-    """Rhodes ``rho_sync_doSearch`` calls ``rho_sync_stop`` before queueing the search (§6.1):
+    """Rhodes ``rho_sync_doSearch`` calls ``rho_sync_stop`` before queueing the search
+    (docs/protocol.md#search-request):
     the search does not wait behind a sync, whose handle reports that it was stopped."""
     login(engine)
     gate = threading.Event()

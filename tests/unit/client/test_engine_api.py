@@ -1,4 +1,5 @@
-"""The public ``SyncEngine`` API against the seed (SyncEngine-API.md) and Decisions D3-D9: argument
+"""The public ``SyncEngine`` API against the seed (SyncEngine-API.md) and the decisions in
+docs/protocol.md#decisions: argument
 checks at the call (nothing queued, nothing sent), ``get_user_name``, the sync mutex, notification
 removal and ``-1`` routing by id and name."""
 
@@ -124,8 +125,10 @@ def test_dosync_source_of_a_source_the_engine_does_not_sync_is_error_3(
 
 
 def test_dosync_source_of_a_bulk_sync_only_source_syncs_it(server: FakeServer, tmp_path: Path) -> None:
-    """``dosync`` skips a ``bulk_sync_only`` source (RCC ``syncOneSource``), but ``dosync_source``
-    asked for it by name syncs it like any other (RCC ``doSyncSource`` finds it and calls ``sync``)."""
+    """``dosync`` skips a ``bulk_sync_only`` source (the Rhodes C++ client's ``syncOneSource``), but
+    ``dosync_source``
+    asked for it by name syncs it like any other (the Rhodes C++ client's ``doSyncSource`` finds it and calls
+    ``sync``)."""
     url = "http://fake.invalid/application"
     with SyncEngine(url, tmp_path / "b.sqlite", transport=FakeTransport(server)) as engine:
         engine.add_model("Product", sync_type="bulk_sync_only")
@@ -262,7 +265,8 @@ def test_sync_mutex_pairs_and_unmatched_unlock(server: FakeServer, tmp_path: Pat
 
 
 def test_a_client_id_stays_with_its_server_across_restarts(server: FakeServer, tmp_path: Path) -> None:
-    """D8 with the URL remembered beside the database (Rhodes rhoconfig ``syncserver``): reopening
+    """decision "Sessions and servers" with the URL remembered beside the database (Rhodes rhoconfig
+    ``syncserver``): reopening
     the database on another server drops the client id and session; on the same one keeps them."""
     db = tmp_path / "restart.sqlite"
 

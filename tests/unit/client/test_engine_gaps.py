@@ -74,7 +74,8 @@ def test_an_unwritable_settings_file_neither_fails_the_login_nor_the_bulk_sync(
 def test_a_pages_refresh_time_is_stored_in_backend_refresh_time(
     engine: SyncEngine, server: FakeServer
 ) -> None:
-    """§4.2: old servers sent ``refresh_time`` after ``count``; Rhodes keeps it per source."""
+    """docs/protocol.md#page-layout: old servers sent ``refresh_time`` after ``count``; Rhodes keeps it per
+    source."""
     login(engine)
     server.refresh_time["Product"] = 3600
     assert engine.dosync().wait(WAIT)["status"] == "complete"  # type: ignore[index]
@@ -146,7 +147,8 @@ def test_a_synced_model_in_the_local_partition_is_refused_and_nothing_is_declare
 def test_a_restarted_engine_polls_when_the_interval_since_the_last_sync_runs_out(
     server: FakeServer, tmp_path: Path
 ) -> None:
-    """§9.2: the first poll wait is the interval minus the time since the last sync, so an app
+    """docs/protocol.md#threads-stop-and-polling: the first poll wait is the interval minus the time since the
+    last sync, so an app
     reopened 59 min 59 s into an hour's interval syncs within seconds, not an hour later."""
     db = tmp_path / "p.sqlite"
     with SyncEngine(URL, db, transport=FakeTransport(server)) as first:

@@ -1,4 +1,4 @@
-"""The exception tree: one root, Rhodes numbers and Decision D4 ``error_code``."""
+"""The exception tree: one root, Rhodes numbers and the ``error_code`` decision."""
 
 from __future__ import annotations
 
