@@ -3,9 +3,6 @@
 Start with :class:`SyncEngine`; see ``engine`` for the API and ``exceptions`` for the error tree.
 """
 
-from importlib.metadata import PackageNotFoundError as _NotInstalled
-from importlib.metadata import version as _version
-
 from .engine import SyncEngine
 from .exceptions import (
     BulkError,
@@ -27,11 +24,6 @@ from .models import Model
 from .status import StatusReporter
 from .sync_thread import Handle
 
-try:  # written once, in pyproject.toml; read from the installed distribution's metadata
-    __version__ = _version("rhoconnect-client")
-except _NotInstalled:  # imported from a source tree that was never installed
-    __version__ = "0+unknown"
-
 __all__ = [
     "BulkError",
     "Cancelled",
@@ -51,5 +43,17 @@ __all__ = [
     "SyncVersionError",
     "TransportError",
     "UnknownSource",
-    "__version__",
 ]
+
+
+def __getattr__(name: str) -> str:
+    """``__version__``: written once, in pyproject.toml, and read from the installed metadata on
+    first use (``importlib.metadata`` costs a noticeable part of the start-up time)."""
+    if name != "__version__":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("rhoconnect-client")
+    except PackageNotFoundError:  # imported from a source tree that was never installed
+        return "0+unknown"

@@ -26,7 +26,6 @@ from typing import Any
 
 import click
 
-from . import __version__
 from .engine import SyncEngine
 from .exceptions import RhoconnectError, StoreError
 from .models import Model
@@ -191,7 +190,12 @@ class _Bars:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(
-    __version__, "--version", "-V", prog_name="rhoconnect-client", message="%(prog)s %(version)s"
+    None,
+    "--version",
+    "-V",
+    package_name="rhoconnect-client",
+    prog_name="rhoconnect-client",
+    message="%(prog)s %(version)s",
 )
 def main() -> None:
     """Reference RhoConnect client: sync a local SQLite database with a RhoConnect server."""

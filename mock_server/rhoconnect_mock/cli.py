@@ -22,7 +22,6 @@ from typing import Any
 
 import click
 
-from . import __version__
 from .app import create_app, get_state
 from .config import MockConfig, parse_record_specs, parse_user_specs, resolve_config
 from .errors import ConfigError
@@ -113,7 +112,12 @@ def banner(cfg: MockConfig, base_url: str) -> str:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(
-    __version__, "--version", "-V", prog_name="rhoconnect-mock", message="%(prog)s %(version)s"
+    None,
+    "--version",
+    "-V",
+    package_name="rhoconnect-mock",
+    prog_name="rhoconnect-mock",
+    message="%(prog)s %(version)s",
 )
 def cli() -> None:
     """A mock RhoConnect server for client development and tests."""
