@@ -23,6 +23,7 @@ from .exceptions import (
 from .models import Model
 from .status import StatusReporter
 from .sync_thread import Handle
+from .version import __version__
 
 __all__ = [
     "BulkError",
@@ -43,17 +44,5 @@ __all__ = [
     "SyncVersionError",
     "TransportError",
     "UnknownSource",
+    "__version__",
 ]
-
-
-def __getattr__(name: str) -> str:
-    """``__version__``: written once, in pyproject.toml, and read from the installed metadata on
-    first use (``importlib.metadata`` costs a noticeable part of the start-up time)."""
-    if name != "__version__":
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("rhoconnect-client")
-    except PackageNotFoundError:  # imported from a source tree that was never installed
-        return "0+unknown"

@@ -215,8 +215,7 @@ class SyncEngine:
 
     # ------------------------------------------------------------------ session
     def login(self, login: str, password: str, callback: Callback | None = None) -> Handle:
-        """Queue a login; the handle (and callback) get ``error_code``/``error_message``
-        (docs/protocol.md#login)."""
+        """Queue a login (docs/protocol.md#login); handle and callback get ``error_code``, the message."""
         checks.text("login", login)
         checks.text("password", password)
         checks.callback("callback", callback)
@@ -230,8 +229,7 @@ class SyncEngine:
         return self._thread.submit(command)
 
     def logout(self) -> None:
-        """Forget the session; no request is made and the client id stays (decision "Sessions and
-        servers")."""
+        """Forget the session; no request is made, the client id stays (decision "Sessions and servers")."""
         self.stop_sync()
         main = self._stores["user"]
         with main.lock:
@@ -296,8 +294,8 @@ class SyncEngine:
         progress_step: int = -1,
         sync_changes: bool = False,
     ) -> Handle:
-        """Stop any running sync, then queue a server search (docs/protocol.md#search); results land in the
-        local models.
+        """Stop any running sync, then queue a server search (docs/protocol.md#search); results land in
+        the local models.
 
         Bad arguments (unknown source, negative offset ...) raise here, before anything is queued.
         A search over several sources reports each failing source's message under
@@ -414,8 +412,7 @@ class SyncEngine:
     def clean_objectnotify(self) -> None:
         self._notifier.clean_objectnotify()
 
-    # ------------------------------------------------------------------ recovery
-    # (docs/protocol.md#recovery-after-adapter-errors)
+    # -------------------------------------- recovery (docs/protocol.md#recovery-after-adapter-errors)
     # Each store call is one transaction under the store lock (the sync mutex).
     def on_sync_create_error(self, source_name: str, objects: Any, action: str) -> None:
         store, source = self._ctx.find_source(source_name)

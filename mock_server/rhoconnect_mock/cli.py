@@ -192,8 +192,8 @@ def serve(**options: Any) -> None:
     gc.freeze()  # the dataset lives as long as the process: keep it out of every collection
     host, port = server.bind_addr[0], server.bind_addr[1]
     shown = f"[{host}]" if ":" in str(host) else host
+    _stop_on_sigterm()  # before the banner: whoever waits for it may send SIGTERM at once
     click.echo(banner(cfg, f"http://{shown}:{port}"))
-    _stop_on_sigterm()
     try:
         server.serve()
     except KeyboardInterrupt:
