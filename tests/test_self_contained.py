@@ -1,9 +1,8 @@
 """The repository stands on its own: no reference to files, notes or machines outside it.
 
 Every text file is searched for what only made sense beside the project's working notes: a bare
-``docs/protocol.md`` (the description is ``docs/protocol.md``), numbered decisions, section signs,
-numbered findings or steps of a recording, issue numbers, the "the Rhodes C++ client's" abbreviation, a
-sibling folder,
+``protocol.md`` (the description is ``docs/protocol.md``), numbered decisions, section signs,
+numbered findings or steps of a recording, issue numbers, the "RCC" abbreviation, a sibling folder,
 an absolute path of some machine. References that point inside the repository are checked too:
 every ``docs/protocol.md#anchor`` names a heading there, and every recorded exchange named
 ``main-NN``/``errors-NN`` exists in ``tests/data/rhoconnect-7.8``.
@@ -23,13 +22,13 @@ SKIP_DIRS |= {"build", "dist", "reports"}
 TEXT = {".py", ".md", ".toml", ".yaml", ".yml", ".sh", ".feature", ".txt", ".json", ".cfg", ".ini", ""}
 
 FORBIDDEN = {
-    "bare docs/protocol.md": re.compile(r"(?<!docs/)(?<![\w/])protocol\.md"),
+    "bare protocol.md": re.compile(r"(?<!docs/)(?<![\w/])protocol\.md"),
     "numbered decision": re.compile(r"\bD[0-9]\b"),
     "section sign": re.compile("\u00a7"),
     "numbered finding": re.compile(r"Findings? [0-9]"),
     "numbered step": re.compile(r"(?<!after )\bsteps? [0-9]", re.I),
     "issue number": re.compile(r"\bissues? #?[0-9]", re.I),
-    "the Rhodes C++ client's": re.compile(r"\bRCC\b"),
+    "RCC": re.compile(r"\bRCC\b"),
     "sibling folder": re.compile(r"\.\./shared"),
     "absolute machine path": re.compile(r"/work/|/home/\w|/root/|/Users/\w|[A-Z]:\\\\"),
     "missing file": re.compile(r"DESIGN\.md"),
@@ -82,7 +81,7 @@ def _anchors(markdown: str) -> set[str]:
 
 
 def test_every_link_into_the_protocol_description_lands_on_a_heading() -> None:
-    doc = (REPO / "docs" / "docs/protocol.md").read_text(encoding="utf-8")
+    doc = (REPO / "docs" / "protocol.md").read_text(encoding="utf-8")
     anchors = _anchors(doc)
     used = {
         (path, m.group(1)) for path, _, line in LINES for m in re.finditer(r"protocol\.md#([\w\-]+)", line)
@@ -104,7 +103,7 @@ def test_every_named_recorded_exchange_exists() -> None:
 
 
 def test_every_decision_named_in_the_code_is_a_heading() -> None:
-    doc = (REPO / "docs" / "docs/protocol.md").read_text(encoding="utf-8")
+    doc = (REPO / "docs" / "protocol.md").read_text(encoding="utf-8")
     decisions = doc.split("\n## Decisions\n", 1)[1].split("\n## ", 1)[0]
     headings = set(re.findall(r"^### (.+)$", decisions, flags=re.M))
     named = {m.group(1) for _, _, line in LINES for m in re.finditer(r'decision "([^"]+)"', line)}
