@@ -192,9 +192,11 @@ def serve(**options: Any) -> None:
     gc.freeze()  # the dataset lives as long as the process: keep it out of every collection
     host, port = server.bind_addr[0], server.bind_addr[1]
     shown = f"[{host}]" if ":" in str(host) else host
-    _stop_on_sigterm()  # before the banner: whoever waits for it may send SIGTERM at once
-    click.echo(banner(cfg, f"http://{shown}:{port}"))
+    # SIGTERM is handled before the banner goes out (whoever waits for it may stop the server at
+    # once), and inside the try: an interrupt while printing still stops the worker threads.
+    _stop_on_sigterm()
     try:
+        click.echo(banner(cfg, f"http://{shown}:{port}"))
         server.serve()
     except KeyboardInterrupt:
         pass
