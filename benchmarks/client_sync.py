@@ -1,4 +1,4 @@
-"""Client engine benchmarks (issue 4 "Speed"): the real ``SyncEngine`` against ``rhoconnect-mock serve``
+"""Client engine benchmarks: the real ``SyncEngine`` against ``rhoconnect-mock serve``
 running in its own process, so client and server do not share a GIL.
 
     .venv/bin/python benchmarks/client_sync.py            # everything, results as JSON lines

@@ -1,14 +1,11 @@
 #!/usr/bin/env bash
-# Install the harness with its test extras into .venv (created if missing) and run every check:
-# ruff (lint and format), mypy (strict on both packages) and the whole pytest suite. Extra arguments go to pytest.
+# Install the workspace from uv.lock into .venv (both packages editable, with the test and lint
+# tools) and run every check: ruff (lint and format), mypy (strict on both packages) and the
+# whole pytest suite. Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PYTHON=${PYTHON:-python3}
-if [ ! -x .venv/bin/python ]; then
-    "$PYTHON" -m venv .venv
-fi
-.venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e '.[test]'
+source scripts/bootstrap.sh
+sync_venv
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy

@@ -39,6 +39,7 @@ from .models import Model
 from .notify import BulkParams, ErrorFields, ObjectNotifyParams, ObjectRef, SearchParams, SyncParams
 from .status import StatusReporter
 from .sync_thread import Handle
+from .version import __version__
 
 __all__ = [
     "ERR_CANCELBYUSER",
@@ -79,4 +80,5 @@ __all__ = [
     "SyncVersionError",
     "TransportError",
     "UnknownSource",
+    "__version__",
 ]

@@ -1,4 +1,5 @@
-"""Blob attributes: files the server references by URL, kept as local files (protocol.md §5.1, §8.4).
+"""Blob attributes: files the server references by URL, kept as local files (docs/protocol.md#push-request,
+docs/protocol.md#installing-a-bulk-file).
 
 A source's blob attributes are named in ``sources.blob_attribs`` (``attr,overwrite,...``, or a
 schema property of type ``blob``). Rhodes, in both directions:

@@ -1,4 +1,5 @@
-"""Installing a downloaded bulk file as a partition database, keeping local changes (protocol.md §8.4).
+"""Installing a downloaded bulk file as a partition database, keeping local changes
+(docs/protocol.md#installing-a-bulk-file).
 
 Steps, each leaving the current database untouched until the final atomic rename:
 

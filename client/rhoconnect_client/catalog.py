@@ -1,6 +1,6 @@
 """Declaring models: which partition store holds a source, its id, its schema and blob attributes.
 
-Rhodes rules (protocol.md §9.1): a source id names one source across all partitions (new ids are
+Rhodes rules (docs/protocol.md#local-storage): a source id names one source across all partitions (new ids are
 the maximum of every partition plus one); a name lives in one partition only; the ``local``
 partition holds only models that never sync. A ``schema`` (the server's ``{"property": {...}}``
 form, or its JSON text) makes a fixed-schema model, kept in its own table (``fixed``); its

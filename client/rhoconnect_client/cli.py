@@ -233,7 +233,14 @@ class _Bars:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="rhoconnect-harness")
+@click.version_option(
+    None,
+    "--version",
+    "-V",
+    package_name="rhoconnect-client",
+    prog_name="rhoconnect-client",
+    message="%(prog)s %(version)s",
+)
 def main() -> None:
     """Reference RhoConnect client: sync a local SQLite database with a RhoConnect server."""
 

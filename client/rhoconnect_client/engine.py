@@ -47,7 +47,8 @@ class SyncEngine:
     ``database`` is a file path (the ``user`` partition; ``app`` and ``local`` live beside it as
     ``<stem>-app<suffix>``...) or ``":memory:"``. Keyword options: ``url_family`` (``"classic"`` or
     ``"rest"``), ``poll_interval`` (seconds, 0 = no polling, the default; the first wait is
-    shortened by the time since the last sync, §9.2), ``page_size`` (2000), ``timeout`` (per read),
+    shortened by the time since the last sync, docs/protocol.md#threads-stop-and-polling), ``page_size``
+    (2000), ``timeout`` (per read),
     ``deadline`` (whole request), ``max_body_bytes`` (largest answer), ``verify_ssl`` (True),
     ``bulk_wait_seconds`` and ``bulk_timeout`` (pause between ``bulk_data`` polls, give up after),
     ``bulksync_state`` (None: bulk never runs, 0: bulk at the next sync), ``status_reporter``
@@ -202,7 +203,8 @@ class SyncEngine:
 
     # ------------------------------------------------------------------ session
     def login(self, login: str, password: str, callback: Callback | None = None) -> Handle:
-        """Queue a login; the handle (and callback) get ``error_code``/``error_message`` (§2.1)."""
+        """Queue a login; the handle (and callback) get ``error_code``/``error_message``
+        (docs/protocol.md#login)."""
         checks.text("login", login)
         checks.text("password", password)
         checks.callback("callback", callback)
@@ -304,7 +306,8 @@ class SyncEngine:
         progress_step: int = -1,
         sync_changes: bool = False,
     ) -> Handle:
-        """Stop any running sync, then queue a server search (§6); results land in the local models.
+        """Stop any running sync, then queue a server search (docs/protocol.md#search); results land in the
+        local models.
 
         Bad arguments (unknown source, negative offset ...) raise here, before anything is queued.
         A search over several sources reports each failing source's message under
@@ -323,7 +326,8 @@ class SyncEngine:
         checks.callback("callback", callback)
         checks.params("callback_param", callback_param)
         registration = Registration(callback, merge_params(callback_param)) if callback is not None else None
-        self.stop_sync()  # Rhodes rho_sync_doSearch: a running sync is stopped first (§6.1)
+        # Rhodes rho_sync_doSearch: a running sync is stopped first (docs/protocol.md#search-request)
+        self.stop_sync()
         command = Command(
             "search", ("search", id(request)), lambda: run_search(self._ctx, request, registration)
         )
@@ -343,7 +347,8 @@ class SyncEngine:
         return command
 
     def stop_sync(self) -> None:
-        """Cancel the running command and queued ones; return once the sync thread is idle (D7).
+        """Cancel the running command and queued ones; return once the sync thread is idle (decision
+        "Notification lifetime").
 
         From a callback (the sync thread) or while the caller holds the sync mutex (the sync thread
         may be waiting for it) waiting would never end: the stop is flagged and the command ends,
@@ -419,7 +424,8 @@ class SyncEngine:
     def clean_objectnotify(self) -> None:
         self._notifier.clean_objectnotify()
 
-    # ------------------------------------------------------------------ recovery (§5.4)
+    # ------------------------------------------------------------------ recovery
+    # (docs/protocol.md#recovery-after-adapter-errors)
     # Each store call is one transaction under the store lock (the sync mutex).
     def on_sync_create_error(self, source_name: str, objects: Any, action: str) -> None:
         store, source = self._ctx.find_source(source_name)
@@ -443,7 +449,8 @@ class SyncEngine:
         return int(previous) if float(previous).is_integer() else previous
 
     def set_syncserver(self, server_url: str) -> None:
-        """D8: stop the sync; a different URL drops the client id and the session.
+        """decision "Sessions and servers": stop the sync; a different URL drops the client id and the
+        session.
 
         The URL is remembered beside the database (Rhodes stores it in rhoconfig.txt), so that an
         engine opened later on another URL does not present this server's client id there.

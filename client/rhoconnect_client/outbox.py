@@ -1,12 +1,13 @@
 """The outbox (``changed_values``): local writes queue rows, a push moves them through ``sent`` states.
 
-States (protocol.md §5.3): 0 not sent; 1 in the request being sent; 2 create sent, waiting for its
+States (docs/protocol.md#outbox-states): 0 not sent; 1 in the request being sent; 2 create sent, waiting for
+its
 link; 3 linked or deleted by the server; 4 server overwrote an attribute of a waiting create. Rows in
 3 and 4 are purged at token 0 (``pages.purge_confirmed``). Nothing is deleted before the server
 confirmed it: an update/delete row leaves only after its POST succeeded, a create row only after its
 link (or a recovery action by the app).
 
-Local writes (Rhom semantics, §9.1):
+Local writes (Rhom semantics, docs/protocol.md#local-storage):
 * create: object attributes in ``object_values`` plus one row ``update_type='create', attrib='object'``;
 * update: one ``update`` row per changed attribute (replacing an unsent row of that attribute), none
   while the object still has an unsent create (the create carries the values);
@@ -123,7 +124,8 @@ def local_destroy(conn: sqlite3.Connection, source: Source, object_id: str) -> N
 
 
 def _exclude_waiting(conn: sqlite3.Connection, source: Source, parents: list[tuple[int, str]]) -> None:
-    """Fill ``temp.rc_hold`` with objects that must not be pushed now (§5.3, ``checkIgnorePushObjects``).
+    """Fill ``temp.rc_hold`` with objects that must not be pushed now (docs/protocol.md#outbox-states,
+    ``checkIgnorePushObjects``).
 
     Held: objects with a create waiting for its link (a row in state 2: pushing again would create
     them twice; states 3/4 mean the server knows the object, so changes queued since may go), and

@@ -1,4 +1,5 @@
-"""Applying a query or search page to the local tables (protocol.md §4.2, §4.3, §5.3).
+"""Applying a query or search page to the local tables (docs/protocol.md#page-layout,
+docs/protocol.md#acknowledgement-and-paging, docs/protocol.md#outbox-states).
 
 This is the hot path of a sync: a 2000-object page is a handful of ``executemany`` calls driven by
 the page's own rows, so its cost depends on the page, not on how many rows the table already holds
@@ -26,7 +27,7 @@ __all__ = ["AppliedPage", "apply_page", "defer_indexes", "purge_confirmed", "ren
 
 @dataclass(frozen=True)
 class AppliedPage:
-    """What a page changed, for object notifications (§7.3) and counters.
+    """What a page changed, for object notifications (docs/protocol.md#object-notifications) and counters.
 
     ``created`` holds the *temporary* ids that got a server id (``links``), ``updated`` the inserted
     object ids, ``deleted`` the deleted ones. ``resent`` is true when the page repeated the stored
@@ -137,7 +138,8 @@ def apply_page(
                 "UPDATE changed_values SET sent=4 WHERE object=? AND attrib=? AND source_id=? AND sent>1",
                 [(oid, attrib, sid) for oid, attrs in page.insert.items() for attrib in attrs],
             )
-    # §4.2: a page's ``refresh_time`` is kept in ``backend_refresh_time``; pages without one (the
+    # docs/protocol.md#page-layout: a page's ``refresh_time`` is kept in ``backend_refresh_time``; pages
+    # without one (the
     # modern server never sends it) leave the stored value alone.
     token = 0 if source.pass_through else page.token  # pass_through: one page ends the pull
     conn.execute(

@@ -1,6 +1,7 @@
 """Pure codec between wire JSON and typed values: pages, links, server errors, request bodies. No I/O.
 
-The page parser follows the Rhodes client (protocol.md §4.2, ``SyncSource::processServerResponse_ver3``)
+The page parser follows the Rhodes client (docs/protocol.md#page-layout,
+``SyncSource::processServerResponse_ver3``)
 rather than a schema: it reads ``version``, ``token``, ``source``, ``count``, ``refresh_time``,
 ``progress_count`` and ``total_count`` *in that order and only when the current element has that key*;
 whatever element comes next is the command hash. A real server always sends them in that order; a
@@ -50,7 +51,7 @@ class ObjectError:
 
 @dataclass(frozen=True)
 class ServerErrors:
-    """Adapter errors carried inside a page (protocol.md §10.2).
+    """Adapter errors carried inside a page (docs/protocol.md#adapter-errors-in-pages).
 
     ``source_error``/``search_error`` map an operation (``query-error``, ``login-error``,
     ``logoff-error``, ``search-error``) to its message.
@@ -74,7 +75,7 @@ class ServerErrors:
         )
 
     def to_notification(self) -> dict[str, Any]:
-        """The seed's ``server_errors`` hash (protocol.md §10.3), in the Rhodes key order.
+        """The seed's ``server_errors`` hash (docs/protocol.md#server_errors), in the Rhodes key order.
 
         Operation errors are flattened to ``{"query-error": {"message": m}}``; object errors become
         ``{"create-error": {id: {"message": m, "attributes": {...}}}}``; the rollback carries only
@@ -132,7 +133,7 @@ class Page:
 
 @dataclass
 class PushBatch:
-    """Local changes marked ``sent=1`` for one POST (protocol.md §5.1).
+    """Local changes marked ``sent=1`` for one POST (docs/protocol.md#push-request).
 
     ``create`` entries carry every attribute of the new object; ``update`` only the changed ones;
     ``delete`` the last known values. ``blobs`` maps the multipart part name ``<attrib>-<object>`` to
@@ -353,7 +354,7 @@ def _page_from_list(items: list[Any], *, require_source: bool) -> Page:
 
 
 def parse_page(data: bytes | str | list[Any]) -> Page:
-    """Parse one query page (protocol.md §4.2).
+    """Parse one query page (docs/protocol.md#page-layout).
 
     Raises ``ProtocolError`` for anything unparsable (Rhodes code 4) and ``SyncVersionError`` when
     the first element is not ``{"version":3}`` (code 11).
@@ -365,7 +366,8 @@ def parse_page(data: bytes | str | list[Any]) -> Page:
 
 
 def parse_search(data: bytes | str | list[Any]) -> list[Page]:
-    """Parse a search answer: one page per non-empty sub-array, each naming its ``source`` (§6.2)."""
+    """Parse a search answer: one page per non-empty sub-array, each naming its ``source``
+    (docs/protocol.md#search-answer)."""
     outer = _load(data, "search answer")
     if not isinstance(outer, list):
         raise ProtocolError("search answer: expected a JSON array")
@@ -382,14 +384,15 @@ def parse_search(data: bytes | str | list[Any]) -> list[Page]:
 
 
 def login_body(login: str, password: str) -> bytes:
-    """The clientlogin body, byte for byte as Rhodes sends it (§2.1)."""
+    """The clientlogin body, byte for byte as Rhodes sends it (docs/protocol.md#login)."""
     return json.dumps({"login": login, "password": password, "remember_me": 1}, separators=(",", ":")).encode(
         "utf-8"
     )
 
 
 def push_body(source_name: str, client_id: str, batch: PushBatch) -> dict[str, Any]:
-    """The CUD POST body (§5.1): sections in the order create, update, delete, then ``blob_fields``.
+    """The CUD POST body (docs/protocol.md#push-request): sections in the order create, update, delete, then
+    ``blob_fields``.
 
     An empty batch (a ``push_changes`` marker only) gives just ``source_name`` and ``client_id``.
     """
@@ -406,7 +409,8 @@ def push_body(source_name: str, client_id: str, batch: PushBatch) -> dict[str, A
 
 
 def parse_client_create(data: bytes | str | dict[str, Any]) -> str:
-    """The client id from ``{"client":{"client_id":"..."}}`` (§3.1); anything else is code 4."""
+    """The client id from ``{"client":{"client_id":"..."}}`` (docs/protocol.md#clientcreate); anything else is
+    code 4."""
     doc = _load(data, "clientcreate answer")
     client = doc.get("client") if isinstance(doc, dict) else None
     client_id = client.get("client_id") if isinstance(client, dict) else None
@@ -417,7 +421,7 @@ def parse_client_create(data: bytes | str | dict[str, Any]) -> str:
 
 
 def parse_bulk_data(data: bytes | str | dict[str, Any]) -> BulkAnswer:
-    """``{"result":"wait"|"nop"|"url", "url": ...}`` from ``bulk_data`` (§8.2)."""
+    """``{"result":"wait"|"nop"|"url", "url": ...}`` from ``bulk_data`` (docs/protocol.md#bulk_data)."""
     doc = _load(data, "bulk_data answer")
     result = doc.get("result") if isinstance(doc, dict) else None
     if result not in ("wait", "nop", "url"):

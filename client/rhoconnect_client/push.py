@@ -1,4 +1,4 @@
-"""Pushing the outbox (§5), including pushes whose fate is unknown.
+"""Pushing the outbox (docs/protocol.md#pushing-local-changes), including pushes whose fate is unknown.
 
 A POST answered 200 succeeded; one answered 4xx was refused (nothing applied, Rhodes rolls the rows
 back to unsent). Two outcomes are ambiguous, as the server may have created the objects: a POST that

@@ -1,11 +1,12 @@
-"""App-driven recovery after adapter errors: ``on_sync_create/update/delete_error`` (protocol.md §5.4).
+"""App-driven recovery after adapter errors: ``on_sync_create/update/delete_error``
+(docs/protocol.md#recovery-after-adapter-errors).
 
 ``objects`` may be one id, a list of ids, or the hash the app received in
 ``server_errors["create-error"]`` (``{id: {"message": m, "attributes": {...}}}``); a raw page hash
 (``{id: {attrs}}``) is accepted too. Actions are strings, optionally written like Ruby symbols
 (``":delete"``); anything else raises ``InvalidAction`` before the database is touched.
 
-Row effects follow RCC ``syncengine_spec.rb``:
+Row effects follow the Rhodes C++ client's ``syncengine_spec.rb``:
 * create ``delete``: every outbox row of the object and the object itself go;
 * create ``recreate``: if a ``delete`` is pending, as ``delete``; otherwise all rows of the object are
   replaced by one unsent create marker (the object is created again at the next sync);

@@ -1,4 +1,4 @@
-"""Push registration (``clientregister``, protocol.md §3.3): tell the server where to push.
+"""Push registration (``clientregister``, docs/protocol.md#clientregister): tell the server where to push.
 
 Rhodes registers the device after login and again whenever the push pin changes: the pin and port
 are kept in ``client_info`` (``token``, ``port``) with ``token_sent`` 1 once the server accepted

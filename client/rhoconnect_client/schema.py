@@ -1,6 +1,6 @@
 """The Rhodes table layout of a partition database: DDL, versioning, and validation of foreign files.
 
-The four tables are byte-for-byte those of a RhoConnect 7.8 bulk file (errors transcript step 7), so a
+The four tables are byte-for-byte those of a RhoConnect 7.8 bulk file (recorded exchange errors-07), so a
 bulk file can be swapped in as it is and a database written here can be read by Rhodes tooling. The
 client adds only indexes of its own (``IF NOT EXISTS``), which it re-creates whenever it opens a file,
 and records its schema version in ``PRAGMA user_version``.

@@ -179,7 +179,8 @@ class _Search:
         step = self.request.progress_step
         chunks = list(split_page(page, step))
         for index, chunk in enumerate(chunks):
-            # Search tokens repeat across rounds (transcript steps 19-20) and are kept in memory;
+            # Search tokens repeat across rounds (recorded exchanges main-19 to main-20) and are kept in
+            # memory;
             # applied with token 1 the store neither mistakes a chunk for a re-send nor purges.
             apply_and_notify(self.ctx, store, source, dataclasses.replace(chunk, token=1))
             self.cumulative += chunk.count

@@ -5,9 +5,9 @@ see ``partition_path``). The store owns the connection and the sync mutex ``lock
 concern lives in its own module and runs inside the store's transactions:
 
 * ``pages``: applying query/search pages (pull);
-* ``outbox``: local writes and the ``changed_values.sent`` states of a push (protocol.md §5.3);
-* ``recovery``: ``on_sync_*_error`` (§5.4);
-* ``bulkswap``: installing a bulk file (§8.4).
+* ``outbox``: local writes and the ``changed_values.sent`` states of a push (docs/protocol.md#outbox-states);
+* ``recovery``: ``on_sync_*_error`` (docs/protocol.md#recovery-after-adapter-errors);
+* ``bulkswap``: installing a bulk file (docs/protocol.md#installing-a-bulk-file).
 
 Threading: the connection is shared by the app's threads and the sync thread; every public method
 takes ``lock`` (re-entrant), so an app holding it through ``SyncEngine.lock_sync_mutex`` keeps the sync
@@ -248,7 +248,8 @@ class Store:
         self._set_client_field("reset", 1 if reset else 0)
 
     def clear_client_info(self) -> None:
-        """Forget client id and session (``set_syncserver`` with another URL, D8)."""
+        """Forget client id and session (``set_syncserver`` with another URL, decision "Sessions and
+        servers")."""
         with self.transaction() as conn:
             conn.execute("DELETE FROM client_info")
 
@@ -443,7 +444,8 @@ class Store:
         with self.lock:
             return outbox.pending_count(self.conn, source_id)
 
-    # ------------------------------------------------------------------ recovery (§5.4)
+    # ------------------------------------------------------------------ recovery
+    # (docs/protocol.md#recovery-after-adapter-errors)
 
     def on_sync_create_error(self, source_id: int, object_ids: object, action: object) -> None:
         with self.transaction() as conn:
@@ -474,7 +476,8 @@ class Store:
     def install_bulk_database(
         self, new_file: str | os.PathLike[str], *, reserved_ids: Collection[int] = ()
     ) -> None:
-        """Swap in a downloaded bulk file, keeping pending local changes and source ids (§8.4).
+        """Swap in a downloaded bulk file, keeping pending local changes and source ids
+        (docs/protocol.md#installing-a-bulk-file).
 
         ``reserved_ids`` are the source ids of the other partitions: a source that only the file
         knows gets an id outside them, so that an id names one source across partitions. See

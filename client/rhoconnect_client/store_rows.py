@@ -14,7 +14,7 @@ __all__ = ["SOURCE_COLUMNS", "SOURCE_OPTIONS", "ClientInfo", "Source", "options_
 
 @dataclass(frozen=True)
 class ClientInfo:
-    """The single ``client_info`` row (protocol.md §9.1); ``session`` is the cookie string."""
+    """The single ``client_info`` row (docs/protocol.md#local-storage); ``session`` is the cookie string."""
 
     client_id: str | None = None
     session: str | None = None
@@ -40,7 +40,8 @@ class Source:
     associations: str | None = None
     blob_attribs: str | None = None
     last_updated: int = 0
-    # A page's ``refresh_time`` (§4.2); 0 until a server sends one (RhoConnect 7.8 never does).
+    # A page's ``refresh_time`` (docs/protocol.md#page-layout); 0 until a server sends one (RhoConnect 7.8
+    # never does).
     backend_refresh_time: int = 0
     # Rhodes keeps a source's options (``pass_through``) in ``source_attribs``; a bulk file writes
     # attribute counts there instead (``name,25,...``), which carry no option.

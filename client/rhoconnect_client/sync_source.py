@@ -1,9 +1,12 @@
-"""The incremental sync algorithm: client id, push before pull, paging with tokens (§3.2, §4, §5, §9.2).
+"""The incremental sync algorithm: client id, push before pull, paging with tokens
+(docs/protocol.md#when-the-client-creates-or-resets-its-id, docs/protocol.md#query-and-paging,
+docs/protocol.md#pushing-local-changes, docs/protocol.md#threads-stop-and-polling).
 
 One :class:`Syncer` runs one ``dosync``/``dosync_source`` command on the sync thread:
 
 1. a session must exist (else ``error`` 7 to the ``-1`` callback);
-2. the client id is created (``clientcreate``) or reset (``clientreset``) as §3.2 says;
+2. the client id is created (``clientcreate``) or reset (``clientreset``) as
+docs/protocol.md#when-the-client-creates-or-resets-its-id says;
 3. bulk sync runs first when ``bulksync_state`` is 0 (``bulk``);
 4. for each source in ``sync_priority`` order (``bulk_sync_only`` and ``none`` skipped): push the
    outbox, then pull pages until the token is ``""``. The first request of a run never carries a token;
@@ -16,7 +19,8 @@ more objects than asked for, more pages than ``total_count`` and the page size a
 page without objects fail the source (``paging.PagingGuard``) before anything of that page is applied.
 
 Errors: an error in one source does not stop the others; a 401 clears the session and stops
-everything (D8); a stop request ends the command silently (D7); ``schema-changed`` ends the sync after
+everything (decision "Sessions and servers"); a stop request ends the command silently (decision "Notification
+lifetime"); ``schema-changed`` ends the sync after
 that source's pull loop.
 """
 
@@ -103,7 +107,8 @@ class Syncer:
     def sync_one(self, name_or_id: str | int) -> dict[str, Any]:
         try:
             source = self.ctx.find_source(name_or_id)[1]
-            # RCC loadAllSources never gives local-only models (sync_type none) to the sync engine.
+            # The Rhodes C++ client's loadAllSources never gives local-only models (sync_type none) to the
+            # sync engine.
             # A bulk_sync_only source IS known to it: sync_all skips it (syncOneSource), but asked for
             # by name, doSyncSource syncs it like any other source.
             if source.sync_type == "none":
@@ -117,7 +122,8 @@ class Syncer:
         store, source = self.ctx.find_source(name)  # by name: a bulk file may have renumbered it
         return self.sync_source(store, source, client_id).params
 
-    # ------------------------------------------------------------------ preparation (§3.2)
+    # ------------------------------------------------------------------ preparation
+    # (docs/protocol.md#when-the-client-creates-or-resets-its-id)
     def prepare(self) -> str | dict[str, Any]:
         """Session, client id and a pending bulk sync; returns the client id, or the error to report."""
         try:
@@ -172,7 +178,7 @@ class Syncer:
     ) -> SourceResult:
         stop_all = isinstance(exc, NotAuthorized)
         if stop_all:
-            drop_session(self.ctx)  # D8: no automatic re-login
+            drop_session(self.ctx)  # decision "Sessions and servers": no automatic re-login
         elif isinstance(exc, HTTPStatusError) and exc.unknown_client:
             forget_client(self.ctx)
         log.info("source %s failed: %s", source.name, exc.message)
@@ -186,7 +192,8 @@ class Syncer:
         return SourceResult(self.ctx.source_event(source.source_id, params), stop_all=stop_all)
 
     def pull(self, store: Store, source: Source, client_id: str, state: _Counters, failed: set[str]) -> bool:
-        """Pull pages until the token is ``""``; return whether the schema changed (§4.3, §8.5).
+        """Pull pages until the token is ``""``; return whether the schema changed
+        (docs/protocol.md#acknowledgement-and-paging, docs/protocol.md#schema-change).
 
         Re-send detection (a page whose token equals the stored one is not applied again) is done by
         ``Store.apply_page`` inside its transaction, against the token stored with the last page.
@@ -198,7 +205,7 @@ class Syncer:
         when no token comes; RhoConnect 7.8 instead takes "no token" as an acknowledgement and the
         page we never applied would be lost. Sending the stored token works with both: the right
         token acknowledges what we applied, any other makes the server re-send its pending page, and
-        without a pending page it is ignored (errors transcript steps 29-32, 63).
+        without a pending page it is ignored (recorded exchanges errors-29 to errors-32, errors-63).
         """
         current = store.source(source.source_id)
         stored = current.token if current is not None else 0
@@ -274,7 +281,8 @@ class Syncer:
             send = page.token
 
     def _report_server_errors(self, source: Source, page: Page, state: _Counters) -> None:
-        """Adapter errors inside a page: ``error`` 8 with ``server_errors``; the sync goes on (§7.2)."""
+        """Adapter errors inside a page: ``error`` 8 with ``server_errors``; the sync goes on
+        (docs/protocol.md#notification-parameters)."""
         assert page.errors is not None
         params = source_params(
             source, "error", total=page.total_count, processed=state.processed, cumulative=state.cumulative
@@ -285,7 +293,8 @@ class Syncer:
 
 
 class _Counters:
-    """Notification counters of one source in one sync (D5, old Rhodes semantics §4.4)."""
+    """Notification counters of one source in one sync (decision "Counters in notifications", old Rhodes
+    semantics docs/protocol.md#notification-counters)."""
 
     def __init__(self) -> None:
         self.total = 0

@@ -1,6 +1,7 @@
 """HTTP transport: the only module that imports ``requests``.
 
-One ``requests.Session`` per engine, both URL families of protocol.md §1.1 (classic
+One ``requests.Session`` per engine, both URL families of docs/protocol.md#base-url-and-the-two-url-families
+(classic
 ``/application/...`` and REST ``/rc/v1/...``), the session cookie, timeouts, TLS verification, and the
 translation of every ``requests`` failure into the package's exceptions (``ConnectionFailed``,
 ``RequestTimeout``, ``HTTPStatusError``/``NotAuthorized``). Methods speak the protocol's operations
@@ -53,7 +54,7 @@ __all__ = ["DEFAULT_DEADLINE", "DEFAULT_MAX_BODY_BYTES", "DEFAULT_TIMEOUT", "Tra
 log = logging.getLogger(__name__)
 
 UrlFamily = Literal["classic", "rest"]
-DEFAULT_TIMEOUT = 30.0  # Rhodes rhoconfig net_timeout default (protocol.md §1.2)
+DEFAULT_TIMEOUT = 30.0  # Rhodes rhoconfig net_timeout default (docs/protocol.md#headers-and-success-codes)
 # A whole request, headers to last byte; a page of 2000 objects takes well under a second.
 DEFAULT_DEADLINE = 120.0
 # A page of 2000 objects is a few MB; far larger answers are refused rather than held in memory.
@@ -114,7 +115,8 @@ class Transport:
         self.verify_ssl = verify_ssl
         self.callback_timeout = callback_timeout
         self.session: str | None = None
-        self.client_id_header = True  # newer clients send X-RhoConnect-CLIENT-ID (protocol.md §1.2)
+        # newer clients send X-RhoConnect-CLIENT-ID (docs/protocol.md#headers-and-success-codes)
+        self.client_id_header = True
         self._server_url = ""
         self.server_url = server_url
         self._http = requests.Session()
@@ -143,7 +145,8 @@ class Transport:
 
     @property
     def _base(self) -> str:
-        """``S`` of protocol.md §1.1: the syncserver with exactly one trailing slash."""
+        """``S`` of docs/protocol.md#base-url-and-the-two-url-families: the syncserver with exactly one
+        trailing slash."""
         return self._server_url.rstrip("/") + "/"
 
     # ----------------------------------------------------------------- cancellation
@@ -165,7 +168,8 @@ class Transport:
 
     # ----------------------------------------------------------------- protocol operations
     def login(self, login_body: bytes) -> str:
-        """POST the login body; return the session string made of the answer's cookies (§2.1).
+        """POST the login body; return the session string made of the answer's cookies
+        (docs/protocol.md#login).
 
         Raises ``NotAuthorized`` (401), ``HTTPStatusError``, a ``TransportError``; an answer 200
         without any cookie gives an empty string (the engine reports error 4).
@@ -190,7 +194,8 @@ class Transport:
         self._send("POST", url, data=body, json_body=bool(body), client_id=client_id)
 
     def client_register(self, client_id: str, body: bytes) -> None:
-        """POST the device registration (push pin, port, device type; §3.3); 200 with an empty body."""
+        """POST the device registration (push pin, port, device type; docs/protocol.md#clientregister); 200
+        with an empty body."""
         if self.url_family == "classic":
             url = self._base + "clientregister"
         else:
@@ -200,7 +205,7 @@ class Transport:
     def query_url(
         self, source_name: str, *, client_id: str, page_size: int, token: int | None, query_params: str = ""
     ) -> str:
-        """The pull URL of §4.1 (classic) or the REST ``app/v1/<Source>`` form."""
+        """The pull URL of docs/protocol.md#query-request (classic) or the REST ``app/v1/<Source>`` form."""
         token_part = f"&token={token}" if token is not None else ""
         extra = "&" + query_params.lstrip("&") if query_params else ""
         if self.url_family == "classic":
@@ -230,7 +235,8 @@ class Transport:
         body: Mapping[str, Any],
         blobs: Mapping[str, Path] | None = None,
     ) -> None:
-        """POST local changes (§5.1): JSON, or multipart with a ``cud`` part when blobs go along."""
+        """POST local changes (docs/protocol.md#push-request): JSON, or multipart with a ``cud`` part when
+        blobs go along."""
         if self.url_family == "classic":
             url = self._base.rstrip("/")
         else:
@@ -266,7 +272,8 @@ class Transport:
         offset: int | None = None,
         max_results: int | None = None,
     ) -> bytes:
-        """One search request (§6.1); ``sources`` pairs each name with its search token (or None)."""
+        """One search request (docs/protocol.md#search-request); ``sources`` pairs each name with its search
+        token (or None)."""
         params = dict(search_params or {})
         if self.url_family == "classic":
             query = f"client_id={_quote(client_id)}&p_size={page_size}&version=3"
@@ -307,7 +314,7 @@ class Transport:
         return self._send("POST", url, data=data, json_body=True, client_id=client_id).content
 
     def bulk_file_url(self, url: str) -> str:
-        """``scheme://host/`` + the url answered by bulk_data + ``.rzip`` (§8.2)."""
+        """``scheme://host/`` + the url answered by bulk_data + ``.rzip`` (docs/protocol.md#bulk_data)."""
         parts = urllib.parse.urlsplit(self._server_url)
         return f"{parts.scheme}://{parts.netloc}/{url.lstrip('/')}.rzip"
 
@@ -355,7 +362,8 @@ class Transport:
         raise http_limits.too_many_redirects(url)
 
     def post_form(self, url: str, fields: Sequence[tuple[str, str]]) -> str:
-        """POST a form-encoded notification to an app's callback URL (D6); return the answer body.
+        """POST a form-encoded notification to an app's callback URL (decision "Callbacks"); return the answer
+        body.
 
         Independent of the sync session and of ``stop_sync``: it is the app's own server.
         """
@@ -466,7 +474,7 @@ class Transport:
 
     @staticmethod
     def _check(response: requests.Response, url: str) -> None:
-        # Only 200 and 206 are success for Rhodes (protocol.md §1.2).
+        # Only 200 and 206 are success for Rhodes (docs/protocol.md#headers-and-success-codes).
         if response.status_code in (200, 206):
             return
         body = response.text

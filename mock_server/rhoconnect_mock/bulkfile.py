@@ -2,7 +2,7 @@
 
 Pure file work, no Flask and no server state: the bulk blueprint gathers the sources and
 their records and calls :func:`build_bulk_files`. The database matches what RhoConnect 7.8
-writes (errors transcript steps 7 and 85, Finding 17): the same DDL text byte for byte, the
+writes (recorded listings errors-07 and errors-85): the same DDL text byte for byte, the
 ``sources`` table renumbered 1..N in partition order with unrequested sources listed as
 ``sync_type`` ``none``, one table per fixed-schema source, and ``VACUUM`` at the end.
 
@@ -49,8 +49,8 @@ __all__ = [
     "source_attribs",
 ]
 
-# The Rhodes empty-database schema exactly as RhoConnect 7.8's `.schema` prints it (errors
-# transcript step 7), including the stray space after the metadata column: clients and tests
+# The Rhodes empty-database schema exactly as RhoConnect 7.8's `.schema` prints it (recorded
+# listing errors-07), including the stray space after the metadata column: clients and tests
 # that compare schemas textually see the same bytes.
 SCHEMA_DDL: tuple[str, ...] = (
     "CREATE TABLE client_info (\n"

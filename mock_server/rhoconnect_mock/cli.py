@@ -28,6 +28,8 @@ from .pipeline import pipeline_of
 from .request_log import LOG_FORMATS, LogFormat, RequestLog
 from .server import make_server, serve_until_stopped
 from .state import state_of
+from .users_file import KEY as KEY_USERS
+from .users_file import read_users_file
 
 log = logging.getLogger(__name__)
 
@@ -36,22 +38,17 @@ EXIT_RUNTIME = 1
 
 
 def _users_from(values: Sequence[str]) -> dict[str, str]:
-    """``user:pass`` values, or files holding one ``user:pass`` per line (``#`` comments)."""
-    specs: list[str] = []
+    """``login:password`` values, or files of users (format in ``users_file``); later ones win."""
+    users: dict[str, str] = {}
     for value in values:
         path = Path(value)
         if ":" not in value or path.is_file():
-            try:
-                lines = path.read_text(encoding="utf-8").splitlines()
-            except OSError as exc:
-                raise ConfigError(
-                    "--users",
-                    f"{value!r} is neither user:password nor a readable file ({exc.strerror or exc})",
-                ) from None
-            specs.extend(ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#"))
+            if not path.is_file():
+                raise ConfigError(KEY_USERS, f"{value!r} is neither login:password nor a readable file")
+            users.update(read_users_file(path))
         else:
-            specs.append(value)
-    return parse_user_specs(specs, "--users")
+            users.update(parse_user_specs([value], KEY_USERS))
+    return users
 
 
 def build_config(options: Mapping[str, Any], environ: Mapping[str, str]) -> MockConfig:
@@ -116,6 +113,14 @@ def banner(cfg: MockConfig, base_url: str) -> str:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(
+    None,
+    "--version",
+    "-V",
+    package_name="rhoconnect-mock",
+    prog_name="rhoconnect-mock",
+    message="%(prog)s %(version)s",
+)
 def cli() -> None:
     """A mock RhoConnect server for client development and tests."""
 
@@ -148,7 +153,8 @@ def cli() -> None:
     "--users",
     multiple=True,
     metavar="FILE|USER:PASS",
-    help="accept only these logins (default: any non-empty login and password)",
+    help="accept only these logins (default: any non-empty login and password); FILE: login:password "
+    "lines, or a .json/.yaml/.toml map of login to password",
 )
 @click.option("--classic-prefix", default=None, help="path of the classic routes (default /application)")
 @click.option(

@@ -9,9 +9,10 @@
 6. apply network faults (delay, trickle, reset, truncation) while writing it to the socket;
 7. close the journal entry with what the client actually received.
 
-Steps 2-5 need Flask's request context, so ``MockFlask`` routes its two documented override
-points (``full_dispatch_request`` and ``process_response``) to the pipeline; steps 1, 6 and 7
-wrap the Flask app as a WSGI callable. An exception at any step still closes the entry: Flask's
+Classifying, deciding, handling and shaping need Flask's request context, so ``MockFlask`` routes
+its two documented override points (``full_dispatch_request`` and ``process_response``) to the
+pipeline; opening the entry, the network faults and closing the entry wrap the Flask app as a WSGI
+callable. An exception at any step still closes the entry: Flask's
 own error handling turns it into RhoConnect's 500 with the message (recorded as ``error``), and
 an exception outside Flask is answered the same way here.
 """
@@ -86,7 +87,7 @@ class Pipeline:
             except Exception:  # an observer's failure must not change the answer
                 log.exception("request observer %r failed", observer)
 
-    # -- steps 1, 6 and 7: the WSGI level ------------------------------------------------------------
+    # -- open, network faults, close: the WSGI level ---------------------------------------------------------
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         exchange = Exchange.open(environ)
@@ -132,7 +133,7 @@ class Pipeline:
         start_response("500 Internal Server Error", [("Content-Type", common.HTML)])
         return [message]
 
-    # -- steps 2-4: inside Flask's request context ----------------------------------------------------
+    # -- classify, decide, handle: in Flask's request context ------------------------------------------------
 
     def dispatch(self) -> Response:
         """Classify, let the rules decide, then the handler or the fault's answer; then finalise."""
@@ -162,7 +163,7 @@ class Pipeline:
         exchange.fired = fired
         return fired
 
-    # -- step 5: the answer's shape --------------------------------------------------------------------
+    # -- shape: the answer's headers and rewrites ------------------------------------------------------------
 
     def shape(self, response: Response) -> Response:
         """The protocol's common headers, then the fault rewrites (once, even on an error path)."""

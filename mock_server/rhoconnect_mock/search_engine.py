@@ -51,7 +51,8 @@ def search(
 ) -> SearchAnswer:
     """One search answer (call inside ``store.transaction()``).
 
-    ``resend``: a client recovering an interrupted search (RCC ``recoverSearch``) sends its last
+    ``resend``: a client recovering an interrupted search (the Rhodes C++ client's ``recoverSearch``) sends
+    its last
     token with ``resend=1`` and gets the last page again instead of the next one.
     """
     results: list[list[dict[str, Any]]] = []

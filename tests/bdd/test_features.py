@@ -1,4 +1,4 @@
-"""Every scenario of features/ (the conformance suite of issue 5), run by pytest-bdd."""
+"""Every scenario of features/ (the conformance suite), run by pytest-bdd."""
 
 from pytest_bdd import scenarios
 

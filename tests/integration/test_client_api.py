@@ -1,5 +1,6 @@
 """The notification parameters of the public API against the live mock, status by status (seed
-"Notification Parameters", Decisions D3-D7): exact key sets, native value types, routing to the
+"Notification Parameters", the decisions in docs/protocol.md#decisions): exact key sets, native value types,
+routing to the
 per-source callback (by id or name, removed after its first finished event) with ``-1`` as the
 fallback, the registration params merged in, ``query_params`` on the query URL, and ``stop_sync``."""
 

@@ -1,4 +1,4 @@
-"""Robustness of the real client against the live mock's faults (issue 4, "Robustness").
+"""Robustness of the real client against the live mock's faults.
 
 Every case: a first sync, then a local change and a server change, then a sync that meets the
 fault mid-paging (the second query request) or on the push. Then: the right ``error`` notification,

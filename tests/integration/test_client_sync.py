@@ -159,7 +159,8 @@ def test_source_ids_stay_unique_across_partitions_after_bulk(server: MockServer,
         result = engine.dosync_source(2).wait(WAIT)
         assert result is not None and result["source_name"] == "Customer" and result["status"] == "ok"
         assert [(e["source_id"], e["source_name"], e["tag"]) for e in events][-1] == (2, "Customer", "by id")
-        # Rhodes reports inserted objects as "updated" (§7.3), under the id the app registered.
+        # Rhodes reports inserted objects as "updated" (docs/protocol.md#object-notifications), under the id
+        # the app registered.
         assert changed and changed[0]["updated"] == [{"object": "c-new", "source_id": 2}]
         assert engine.model("Customer").find("c-new") == {"object": "c-new", "name": "new customer"}
     finally:

@@ -1,41 +1,66 @@
-"""Reading the recorded RhoConnect 7.8 exchanges out of the reference transcripts.
+"""The exchanges recorded from a real RhoConnect 7.8 server, read from ``tests/data/rhoconnect-7.8``.
 
-The transcripts are markdown: for each step a ``### N. title`` heading, a ``Request as sent:``
-block (request line, headers, blank line, body) and a ``Response: **S**`` block (status line,
-headers, blank line, body). Binary bodies are replaced by a note and flagged here, and the
-first transcript cuts very long bodies; both are marked so tests can skip what they cannot
-check. The files live beside the repository (``../shared/reference``, or ``/work/shared``).
+Each recording is one JSON file (``main.json``, ``errors.json``; the format is described in that
+folder's README). An item is either an ``exchange`` (the request as curl sent it and the answer as
+the server gave it) or a ``file_listing`` (what ``sqlite3``/``unzip`` printed about a downloaded bulk
+file). Exchanges are named ``<recording>-<NN>``, e.g. ``errors-53``.
+
+The recordings are part of the repository: when one is missing or unreadable, ``load`` raises
+``RecordingMissing`` and the tests that need it fail (they never skip).
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-TRANSCRIPT_NAMES = ("rhoconnect-7.8-transcript.md", "rhoconnect-7.8-errors-transcript.md")
+from requests.structures import CaseInsensitiveDict
 
-_STEP = re.compile(r"^#{3,4} (\d+)\. (.*)$", re.M)
-_BLOCK = re.compile(r"```\n(.*?)```", re.S)
+DATA_DIR = Path(__file__).resolve().parents[1] / "data" / "rhoconnect-7.8"
+RECORDINGS = ("main", "errors")
+
+
+class RecordingMissing(AssertionError):
+    """A recording the tests need is not in ``tests/data/rhoconnect-7.8`` (or is not valid JSON)."""
+
+
+def _headers(lines: list[str]) -> CaseInsensitiveDict[str]:
+    headers: CaseInsensitiveDict[str] = CaseInsensitiveDict()
+    for line in lines:
+        name, _, value = line.partition(": ")
+        headers[name] = value
+    return headers
 
 
 @dataclass(frozen=True)
 class Exchange:
-    """One recorded request and its response."""
+    """One recorded request and its response. Header lookups ignore case; iteration keeps the
+    recorded spelling and order."""
 
-    transcript: str
-    step: int
+    recording: str
+    id: str
     title: str
+    part: str | None
+    cookie_jar: str | None  # the curl cookie file used, so a replay can keep the same sessions apart
     method: str
     target: str  # path and query string as sent
-    request_headers: dict[str, str]
+    request_headers: CaseInsensitiveDict[str]
     request_body: str
     status: int
-    response_headers: dict[str, str]
+    response_headers: CaseInsensitiveDict[str]
     body: str
-    binary: bool  # body not shown (downloads)
-    truncated: bool  # body cut by the recorder
+    binary: bool  # a download whose body the recording does not include
+    setup: list[dict[str, Any]] = field(default_factory=list)  # adapter switches made before it
+    not_replayed: str | None = None  # why a replay leaves it out, if it does
+    note: str | None = None
+
+    @property
+    def number(self) -> int:
+        return int(self.id.rsplit("-", 1)[1])
 
     @property
     def path(self) -> str:
@@ -49,74 +74,60 @@ class Exchange:
     def content_type(self) -> str | None:
         return self.response_headers.get("content-type")
 
-    @property
-    def id(self) -> str:
-        short = "errors" if "errors" in self.transcript else "main"
-        return f"{short}-{self.step:02d}"
+
+@cache
+def load(name: str, folder: Path = DATA_DIR) -> dict[str, Any]:
+    """The whole recording ``name`` (``main`` or ``errors``) as stored."""
+    path = folder / f"{name}.json"
+    try:
+        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RecordingMissing(f"recorded exchanges missing: {path} is part of the repository") from None
+    except ValueError as exc:
+        raise RecordingMissing(f"recorded exchanges unreadable: {path}: {exc}") from None
+    return data
 
 
-def reference_dir() -> Path | None:
-    """The folder holding the transcripts: ``../shared/reference`` from the repository root."""
-    repo = Path(__file__).resolve().parents[2]
-    for candidate in (repo.parent / "shared" / "reference", Path("/work/shared/reference")):
-        if all((candidate / name).exists() for name in TRANSCRIPT_NAMES):
-            return candidate
-    return None
-
-
-def _split_http(block: str) -> tuple[str, dict[str, str], str]:
-    head, _, body = block.partition("\n\n")
-    first, *header_lines = head.split("\n")
-    headers: dict[str, str] = {}
-    for line in header_lines:
-        name, _, value = line.partition(":")
-        headers[name.strip().lower()] = value.strip()
-    # The recorder appends one newline after the body inside the code block.
-    return first, headers, body[:-1] if body.endswith("\n") else body
-
-
-def parse_transcript(path: Path) -> list[Exchange]:
-    """Every exchange of one transcript file, in order."""
-    text = path.read_text(encoding="utf-8")
-    exchanges: list[Exchange] = []
-    headings = list(_STEP.finditer(text))
-    for i, heading in enumerate(headings):
-        end = headings[i + 1].start() if i + 1 < len(headings) else len(text)
-        section = text[heading.end() : end]
-        if "Request as sent:" not in section or "Response: **" not in section:
-            continue  # a file dump, not an exchange
-        req_part = section[section.index("Request as sent:") :]
-        resp_at = section.index("Response: **")
-        request_block = _BLOCK.search(req_part)
-        response_block = _BLOCK.search(section, resp_at)
-        if request_block is None or response_block is None:
+def exchanges(name: str) -> list[Exchange]:
+    """Every exchange of one recording, in recorded order (file listings left out)."""
+    found: list[Exchange] = []
+    for item in load(name)["exchanges"]:
+        if item["kind"] != "exchange":
             continue
-        request_line, request_headers, request_body = _split_http(request_block.group(1))
-        status_line, response_headers, body = _split_http(response_block.group(1))
-        method, target, _ = request_line.split(" ", 2)
-        binary = body.startswith("(binary body omitted")
-        exchanges.append(
+        request, response = item["request"], item["response"]
+        found.append(
             Exchange(
-                transcript=path.name,
-                step=int(heading.group(1)),
-                title=heading.group(2).strip(),
-                method=method,
-                target=target,
-                request_headers=request_headers,
-                request_body=request_body,
-                status=int(status_line.split(" ")[1]),
-                response_headers=response_headers,
-                body="" if binary else body,
-                binary=binary,
-                truncated="[cut" in body or "(truncated" in body or "..." in body[-20:],
+                recording=name,
+                id=item["id"],
+                title=item["title"],
+                part=item.get("part"),
+                cookie_jar=item["cookie_jar"],
+                method=request["method"],
+                target=request["target"],
+                request_headers=_headers(request["headers"]),
+                request_body=request["body"],
+                status=response["status"],
+                response_headers=_headers(response["headers"]),
+                body=response["body"],
+                binary=response["body_omitted"],
+                setup=item.get("setup", []),
+                not_replayed=item.get("not_replayed"),
+                note=item.get("note"),
             )
         )
-    return exchanges
+    return found
+
+
+def file_listing(name: str, item_id: str) -> str:
+    """The shell output recorded about a downloaded bulk file (``sqlite3 ... .schema`` and more)."""
+    for item in load(name)["exchanges"]:
+        if item["id"] == item_id:
+            if item["kind"] != "file_listing":
+                raise RecordingMissing(f"{item_id} is an exchange, not a file listing")
+            return str(item["output"])
+    raise RecordingMissing(f"{item_id} not found in the {name} recording")
 
 
 def all_exchanges() -> list[Exchange]:
-    """Both transcripts' exchanges, or an empty list when the reference folder is absent."""
-    folder = reference_dir()
-    if folder is None:
-        return []
-    return [ex for name in TRANSCRIPT_NAMES for ex in parse_transcript(folder / name)]
+    """Both recordings' exchanges."""
+    return [ex for name in RECORDINGS for ex in exchanges(name)]

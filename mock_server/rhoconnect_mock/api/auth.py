@@ -36,7 +36,7 @@ def _text(value: Any) -> str | None:
 def login() -> Response:
     """Authenticate and start a session (never logs the password)."""
     # A fresh anonymous session even when the login fails: RhoConnect answers its 401 with a new
-    # session cookie (transcript step 1), it does not delete the cookie.
+    # session cookie (recorded exchange main-01), it does not delete the cookie.
     session.clear()
     session.permanent = True
     session[SESSION_ID_KEY] = secrets.token_hex(32)

@@ -197,7 +197,7 @@ def ruby_to_i(value: Any, default: int) -> int:
 def p_size(default: int = 500) -> int:
     """The page size parameter (objects per page); RhoConnect's default is 500, read with ``to_i``.
 
-    Zero or less gives an empty page that changes nothing (errors transcript Finding 12).
+    Zero or less gives an empty page that changes nothing (recorded exchanges errors-18 to errors-20).
     """
     return ruby_to_i(params().get("p_size"), default)
 
@@ -229,7 +229,7 @@ def classic_source_client() -> tuple[Client, str]:
     """A classic route naming the source in ``source_name``: the client, then the source.
 
     Login (401) and client (500 ``Unknown client``) are checked first; a missing ``source_name``
-    is RhoConnect's 500 ``Unknown source`` (errors transcript step 26).
+    is RhoConnect's 500 ``Unknown source`` (recorded exchange errors-26).
     """
     client = require_client()
     source = params().get("source_name")
@@ -317,7 +317,7 @@ def decorate(resp: Response, rc: RequestInfo | None) -> Response:
         resp.headers["X-Frame-Options"] = "SAMEORIGIN"
         resp.headers["X-XSS-Protection"] = "1; mode=block"
     # Only answers that got through the route's checks carry it: RhoConnect's 401/500 from its
-    # login/client/source conditions do not (errors transcript step 26).
+    # login/client/source conditions do not (recorded exchange errors-26).
     if rc is not None and rc.family == "classic" and resp.status_code < 400:
         resp.headers["Warning"] = (
             f"Use of the {request.method} {request.path} is deprecated. Use Rhoconnect API v1 instead."
@@ -360,7 +360,7 @@ class RhoconnectSessionInterface(SecureCookieSessionInterface):
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
         rc: RequestInfo | None = g.get("rc")
         if rc is not None and rc.operation == "bulk_file":
-            return  # static files: no session, no Set-Cookie (main transcript steps 25-26)
+            return  # static files: no session, no Set-Cookie (recorded exchanges main-25 to main-26)
         super().save_session(app, session, response)
         response.vary.discard("Cookie")
 

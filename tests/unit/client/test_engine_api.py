@@ -119,8 +119,10 @@ def test_dosync_source_of_a_source_the_engine_does_not_sync_is_error_3(
 
 
 def test_dosync_source_of_a_bulk_sync_only_source_syncs_it(server: MockServer, tmp_path: Path) -> None:
-    """``dosync`` skips a ``bulk_sync_only`` source (RCC ``syncOneSource``), but ``dosync_source``
-    asked for it by name syncs it like any other (RCC ``doSyncSource`` finds it and calls ``sync``)."""
+    """``dosync`` skips a ``bulk_sync_only`` source (the Rhodes C++ client's ``syncOneSource``), but
+    ``dosync_source``
+    asked for it by name syncs it like any other (the Rhodes C++ client's ``doSyncSource`` finds it and calls
+    ``sync``)."""
     with SyncEngine(server.url, tmp_path / "b.sqlite") as engine:
         engine.add_model("Product", sync_type="bulk_sync_only")
         engine.add_model("Customer")

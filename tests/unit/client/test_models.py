@@ -1,4 +1,5 @@
-"""The local object API and the outbox rows it writes (Rhom semantics, RCC syncengine_spec counts)."""
+"""The local object API and the outbox rows it writes (Rhom semantics, the Rhodes C++ client's syncengine_spec
+counts)."""
 
 from __future__ import annotations
 
@@ -71,7 +72,8 @@ def test_update_queues_only_changed_attributes_and_replaces_unsent_rows(store: S
 
 
 def test_update_while_row_in_flight_adds_a_new_row(store: Store, product: Model) -> None:
-    """RCC "should handle update updated object while sync": the sent=1 row stays, a new 0 row joins."""
+    """the Rhodes C++ client spec "should handle update updated object while sync": the sent=1 row stays, a
+    new 0 row joins."""
     store.conn.execute("INSERT INTO object_values VALUES (1, 'name', '7', 'A')")
     product.update("7", {"name": "Test3-pre"})
     store.begin_push(1)

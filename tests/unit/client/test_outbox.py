@@ -1,4 +1,4 @@
-"""Push states of ``changed_values.sent``, RCC spec scenarios, and a property test
+"""Push states of ``changed_values.sent``, Rhodes C++ client spec scenarios, and a property test
 that random create/update/destroy/push/fail/link sequences never lose a change."""
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def test_successful_push_states(store: Store) -> None:
 
 
 def test_failed_update_push_newer_value_wins(store: Store) -> None:
-    """RCC "should handle update updated object while sync error"."""
+    """the Rhodes C++ client spec "should handle update updated object while sync error"."""
     p = Model(store, "Product")
     server_object(store, "7", name="A", brand="B")
     p.update("7", {"name": "N1", "brand": "N1"})
@@ -73,7 +73,7 @@ def test_failed_update_push_newer_value_wins(store: Store) -> None:
 
 
 def test_failed_delete_push_rolls_back(store: Store) -> None:
-    """RCC "should handle deleted object while error sync"."""
+    """the Rhodes C++ client spec "should handle deleted object while error sync"."""
     server_object(store, "7", name="A")
     Model(store, "Product").destroy("7")
     store.begin_push(1)
@@ -83,7 +83,8 @@ def test_failed_delete_push_rolls_back(store: Store) -> None:
 
 
 def test_failed_create_push_collapses_to_marker(store: Store) -> None:
-    """RCC "should process error sync": still one create row with attrib 'object', no update rows."""
+    """the Rhodes C++ client spec "should process error sync": still one create row with attrib 'object', no
+    update rows."""
     p = Model(store, "Product")
     cust = p.create({"first": "CustTest1", "last": "Last1"})
     store.begin_push(1)
@@ -94,7 +95,7 @@ def test_failed_create_push_collapses_to_marker(store: Store) -> None:
 
 
 def test_changes_during_failed_create_push(store: Store) -> None:
-    """RCC "should handle update created object while sync error"."""
+    """the Rhodes C++ client spec "should handle update created object while sync error"."""
     p = Model(store, "Product")
     item = p.create({"name": "Test", "brand": "Canon"})
     item2 = p.create({"name": "TestDel", "brand": "Apple"})
@@ -121,7 +122,8 @@ def test_destroy_during_successful_create_push_deletes_after_link(store: Store) 
 
 
 def test_pending_create_is_not_pushed_again_but_new_ones_are(store: Store) -> None:
-    """RCC "should NOT push pending created objects" / "should push when pending created objects"."""
+    """the Rhodes C++ client spec "should NOT push pending created objects" / "should push when pending
+    created objects"."""
     p = Model(store, "Product")
     item = p.create({"name": "Test", "brand": "Rho"})
     store.begin_push(1)
@@ -137,7 +139,7 @@ def test_pending_create_is_not_pushed_again_but_new_ones_are(store: Store) -> No
 
 
 def test_children_of_pending_creates_are_held(tmp_path: Path) -> None:
-    """RCC "should NOT push when children pending created objects"."""
+    """the Rhodes C++ client spec "should NOT push when children pending created objects"."""
     store = Store(tmp_path / "db")
     store.register_source("Customer", sync_priority=1, associations="Product,quantity,Product,sku")
     store.register_source("Product", sync_priority=2)

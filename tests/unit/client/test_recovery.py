@@ -1,4 +1,5 @@
-"""``on_sync_*_error`` row effects, pinned by RCC ``syncengine_spec.rb`` (protocol.md §5.4)."""
+"""``on_sync_*_error`` row effects, pinned by the Rhodes C++ client's ``syncengine_spec.rb``
+(docs/protocol.md#recovery-after-adapter-errors)."""
 
 from __future__ import annotations
 

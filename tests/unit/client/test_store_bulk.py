@@ -1,4 +1,5 @@
-"""Installing a bulk file (protocol.md §8.4): validation, id remapping, pending changes kept."""
+"""Installing a bulk file (docs/protocol.md#installing-a-bulk-file): validation, id remapping, pending changes
+kept."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from rhoconnect_client.exceptions import BulkError
 from rhoconnect_client.models import Model
 from rhoconnect_client.store import Store
 
-# The schema of a real RhoConnect 7.8 bulk file (errors transcript, step 85).
+# The schema of a real RhoConnect 7.8 bulk file (recorded exchange errors-85).
 BULK_DDL = """
 CREATE TABLE client_info ("client_id" VARCHAR(255) default NULL, "session" VARCHAR(255) default NULL,
  "token" VARCHAR(255) default NULL, "token_sent" BIGINT default 0, "reset" BIGINT default 0,

@@ -190,7 +190,8 @@ def test_rest_routes(server: Recorder) -> None:
         (401, b"Not authenticated", NotAuthorized, 401, 9),
         (500, b"Unknown client", HTTPStatusError, 500, 2),
         (404, b"", HTTPStatusError, 404, 2),
-        (201, b"", HTTPStatusError, 201, 2),  # only 200 and 206 are success (protocol.md 1.2)
+        # only 200 and 206 are success (docs/protocol.md#headers-and-success-codes)
+        (201, b"", HTTPStatusError, 201, 2),
     ],
 )
 def test_statuses_become_structured_errors(

@@ -22,7 +22,8 @@ from rhoconnect_mock import MockServer
 
 HTML = "text/html;charset=utf-8"
 BAD_BODY = "Server error while processing client data"
-#: Every 500 body the protocol defines (protocol.md section 10.1; errors transcript Finding 11).
+# : Every 500 body the protocol defines (docs/protocol.md#http-statuses; recorded exchanges errors-24 to
+# errors-26).
 PROTOCOL_500_BODIES = {"Unknown client", "Unknown source", BAD_BODY}
 CONTENT_TYPES = {"application/json", HTML, "text/plain", "application/octet-stream"}
 

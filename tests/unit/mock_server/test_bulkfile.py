@@ -1,4 +1,4 @@
-"""The bulk file builder against the real server's bulk files (errors transcript steps 7 and 85)."""
+"""The bulk file builder against the real server's bulk files (recorded listings errors-07 and errors-85)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,7 @@ from pathlib import Path
 
 import pytest
 from rhoconnect_mock.bulkfile import BulkSource, build_bulk_files, rzip_entry_name, source_attribs
-
-REFERENCE = Path(__file__).resolve().parents[3].parent / "shared" / "reference"
-ERRORS_TRANSCRIPT = REFERENCE / "rhoconnect-7.8-errors-transcript.md"
+from spec.transcripts import file_listing
 
 FIXED_SCHEMA = {
     "version": "2.0",
@@ -35,11 +33,9 @@ def _products(n: int) -> dict[str, dict[str, str]]:
     }
 
 
-def _recorded_schema(data_name: str) -> str:
+def _recorded_schema(listing: str, data_name: str) -> str:
     """The `.schema` output recorded for a bulk file, as one string per statement."""
-    if not ERRORS_TRANSCRIPT.exists():
-        pytest.skip(f"reference transcript not found at {ERRORS_TRANSCRIPT}")
-    text = ERRORS_TRANSCRIPT.read_text(encoding="utf-8")
+    text = file_listing("errors", listing)
     start = text.index(f"$ sqlite3 {data_name} .schema\n") + len(f"$ sqlite3 {data_name} .schema\n")
     end = text.index("\n\n", start)
     return text[start:end]
@@ -62,7 +58,7 @@ def test_schema_of_a_product_file_is_byte_identical_to_the_recorded_one(tmp_path
         [BulkSource("Product", "user", 3, _products(25), refresh_time=1795664488)],
         built_at=1795664188,
     )
-    assert _dumped_schema(files.data) == _recorded_schema("carol_1795664188.data")
+    assert _dumped_schema(files.data) == _recorded_schema("errors-07", "carol_1795664188.data")
 
 
 def test_schema_with_a_fixed_schema_source_matches_step_85(tmp_path: Path) -> None:
@@ -74,7 +70,7 @@ def test_schema_with_a_fixed_schema_source_matches_step_85(tmp_path: Path) -> No
             BulkSource("Fixed", "user", 3, _fixed_records(), schema=FIXED_SCHEMA),
         ],
     )
-    assert _dumped_schema(files.data) == _recorded_schema("frank_1795664332.data")
+    assert _dumped_schema(files.data) == _recorded_schema("errors-85", "frank_1795664332.data")
 
 
 def test_sources_rows_match_the_recorded_quoting(tmp_path: Path) -> None:

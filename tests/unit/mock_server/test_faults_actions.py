@@ -307,7 +307,7 @@ def test_classic_family_is_faulted_too(rhoconnect_mock: MockServer, rc: Rc) -> N
     response = rc.classic_query(p_size=0)
     assert (response.status_code, response.text) == (500, "Unknown client")
     # A faulted answer stands for a failed route condition, and RhoConnect 7.8 adds the deprecation
-    # Warning only to answers that passed them (errors transcript step 26).
+    # Warning only to answers that passed them (recorded exchange errors-26).
     assert "Warning" not in response.headers
 
 

@@ -12,7 +12,7 @@ from rhoconnect_mock import MockServer
 
 HTML = "text/html;charset=utf-8"
 TRANSPORT = {"date", "server", "content-length", "connection", "transfer-encoding", "keep-alive"}
-#: The header set of an HTML error answer with a session cookie (errors transcript steps 23-26).
+#: The header set of an HTML error answer with a session cookie (recorded exchanges errors-23 to errors-26).
 HTML_ERROR = {
     "cache-control",
     "pragma",

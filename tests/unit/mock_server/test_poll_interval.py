@@ -32,7 +32,8 @@ def _client(server: MockServer) -> RC:
 
 
 def _pushed(a: RC) -> None:
-    """The transcript's pushes (steps 10, 13, 14): create, update 3, partial delete 4, PUT 5, DELETE 6."""
+    """The main recording's pushes (main-10, main-13, main-14): create, update 3, partial delete 4,
+    PUT 5, DELETE 6."""
     a.push(
         create={"temp-1": {"name": "Created widget", "price": "1.00"}},
         update={"3": {"price": "99.99"}},

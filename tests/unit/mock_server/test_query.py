@@ -1,4 +1,5 @@
-"""Query pages over HTTP: layout, tokens, acknowledgement (D2), p_size, diffs, errors, schema."""
+"""Query pages over HTTP: layout, tokens, acknowledgement (decision "Paging acknowledgement"), p_size, diffs,
+errors, schema."""
 
 from __future__ import annotations
 
