@@ -8,16 +8,22 @@ import time
 from rhoconnect_client.sync_thread import STARTUP_WAIT, Command, SyncThread, first_poll_wait
 
 
+def noting(log: list[str], entry: str, result: dict[str, int]) -> dict[str, int]:
+    """Append ``entry`` to ``log`` and return ``result``: a command's body in one expression."""
+    log.append(entry)
+    return result
+
+
 def test_commands_run_in_order_and_identical_queued_ones_merge() -> None:
     gate = threading.Event()
     ran: list[str] = []
     thread = SyncThread()
     try:
-        first = thread.submit(Command("a", "a", lambda: (gate.wait(5), ran.append("a"), {"n": 1})[2]))
+        first = thread.submit(Command("a", "a", lambda: (gate.wait(5), noting(ran, "a", {"n": 1}))[1]))
         time.sleep(0.1)
-        second = thread.submit(Command("b", "b", lambda: (ran.append("b"), {"n": 2})[1]))
-        again = thread.submit(Command("b", "b", lambda: (ran.append("b2"), {"n": 3})[1]))
-        running_key = thread.submit(Command("a", "a", lambda: (ran.append("a2"), {"n": 4})[1]))
+        second = thread.submit(Command("b", "b", lambda: noting(ran, "b", {"n": 2})))
+        again = thread.submit(Command("b", "b", lambda: noting(ran, "b2", {"n": 3})))
+        running_key = thread.submit(Command("a", "a", lambda: noting(ran, "a2", {"n": 4})))
         assert again is second and running_key is not first  # only queued commands merge
         gate.set()
         assert first.wait(5) == {"n": 1} and second.wait(5) == {"n": 2} and running_key.wait(5) == {"n": 4}
@@ -116,7 +122,7 @@ def test_close_without_waiting_runs_on_exit_on_the_sync_thread_after_the_command
     order: list[str] = []
     exited = threading.Event()
     thread = SyncThread()
-    handle = thread.submit(Command("held", 1, lambda: (gate.wait(5), order.append("command"), {"n": 1})[2]))
+    handle = thread.submit(Command("held", 1, lambda: (gate.wait(5), noting(order, "command", {"n": 1}))[1]))
     time.sleep(0.1)
 
     def on_exit() -> None:
