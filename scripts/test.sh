@@ -16,6 +16,6 @@ fi
 # The tests, strict too: one run per folder, as pytest imports each folder's modules (and its own
 # conftest) by their bare names.
 for folder in $(find tests -name '*.py' -not -path '*/.*' -printf '%h\n' | sort -u); do
-    MYPYPATH="client:mock_server:$folder" .venv/bin/mypy "$folder"/*.py
+    MYPYPATH="client:mock_server:tests:$folder" .venv/bin/mypy "$folder"/*.py
 done
 .venv/bin/pytest "$@"
