@@ -103,7 +103,11 @@ SOURCE_QUERY_KEYS = ("source_name", "sources[][name]")
 
 
 def confine_sources(case: Any, target: Target) -> None:
-    """Replace every source name the case carries by one ``target`` may be asked about."""
+    """Replace every source name the case carries by one ``target`` may be asked about.
+
+    Names are strings; other values where a name belongs (null, 0, objects) stay, as the server's
+    answer to them is part of the protocol and they cannot become a source's name.
+    """
     if target.known_sources is None:
         return
     if case.path_parameters and "source" in case.path_parameters:
@@ -128,6 +132,8 @@ def confine_body(body: dict[str, Any], target: Target) -> dict[str, Any]:
     body = dict(body)
     if "source_name" in body:
         body["source_name"] = target.source(body["source_name"])
+    if isinstance(body.get("sources"), str):
+        body["sources"] = target.source(body["sources"])
     if isinstance(body.get("sources"), list):
         body["sources"] = [
             {**item, "name": target.source(item.get("name"))}
