@@ -47,15 +47,6 @@ class ServerSettings:
             return None
         return self.url.rstrip("/").removesuffix("/application")
 
-    def may_request(self, source: str) -> bool:
-        """Whether a request may name ``source``: always on a mock, else a configured source."""
-        return (
-            self.url is None
-            or self.admin_url is not None
-            or self.allow_unknown_sources
-            or (source in self.sources)
-        )
-
 
 def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup("rhoconnect", "RhoConnect server under test")

@@ -151,6 +151,12 @@ def test_a_real_target_asks_only_about_the_sources_it_was_given(served_mock) -> 
     assert allowed.records("Customer") == {}  # the mock has no such source: an empty answer
 
 
+def journal_entries(base_url: str) -> list[dict[str, Any]]:
+    """Every request the mock recorded, as its admin API shows them."""
+    answer = requests.get(f"{base_url}/_mock/journal", params={"limit": "100000"}, timeout=30)
+    return list(answer.json()["entries"])
+
+
 def names_requested(entry: dict[str, Any]) -> set[str]:
     """The source names one journal entry's request carried: path, query and JSON body."""
     names: set[str] = set()
@@ -222,9 +228,34 @@ def test_runs_against_a_server_given_by_url(served_mock, tmp_path: Path) -> None
     shown = html.escape(f"{reason}, not {served_mock.base_url}")
     assert f"<td class=skipped>{len(steered)}</td><td>{shown}</td>" in page
     # Nothing named a source the server was not said to have (a real server would keep it).
-    entries = served_mock.journal()
+    entries = journal_entries(served_mock.base_url)
     assert len(entries) > 1000
     assert set().union(*(names_requested(e) for e in entries)) == {"Product"}
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_a_server_without_the_source_skips_the_scenarios_that_need_it(served_mock, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    served_mock.reset()
+    report = tmp_path / "run.json"
+    run = child_pytest(
+        "tests/bdd/test_features.py",
+        f"--rhoconnect-url={served_mock.base_url}",
+        "--rhoconnect-sources=Order",
+        f"--cucumberjson={report}",
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    entries = journal_entries(served_mock.base_url)
+    assert entries and all(names_requested(e) == set() for e in entries)
+    # Skipped by a step (the app's model): the steps before it passed, it carries the reason.
+    elements = {e["name"]: e for f in json.loads(report.read_text()) for e in f["elements"]}
+    steps = elements["The default page size is 2000"]["steps"]
+    assert [s["result"]["status"] for s in steps] == ["skipped", "skipped"]
+    assert steps[0]["result"]["error_message"].startswith("Skipped: source 'Product' is not among")
+    steps = elements["Progress counts follow what the server holds"]["steps"]
+    assert steps[0]["result"]["status"] == "skipped"
+    page = render(json.loads(report.read_text()))
+    assert "source &#x27;Product&#x27; is not among --rhoconnect-sources" in page
 
 
 def wait_for_admin(admin_url: str, token: str, process: subprocess.Popen[str]) -> None:
