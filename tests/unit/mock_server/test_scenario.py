@@ -274,4 +274,4 @@ def test_serve_with_fail_flags_and_an_admin_token(tmp_path: Path) -> None:
         assert (journal["size"], journal["count"], journal["dropped"]) == (2, 2, 1)
     finally:
         proc.terminate()
-        proc.wait(timeout=10)
+        proc.communicate(timeout=10)  # reaps it and closes the pipes
