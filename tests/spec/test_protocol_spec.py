@@ -105,21 +105,23 @@ SOURCE_QUERY_KEYS = ("source_name", "sources[][name]")
 def confine_sources(case: Any, target: Target) -> None:
     """Replace every source name the case carries by one ``target`` may be asked about.
 
-    Names are strings; other values where a name belongs (null, 0, objects) stay, as the server's
-    answer to them is part of the protocol and they cannot become a source's name.
+    In the path and the query every value is a name (text on the wire); in a JSON body only strings
+    are, and other values where a name belongs (null, 0, objects) stay, as the server's answer to
+    them is part of the protocol and they cannot become a source's name.
     """
     if target.known_sources is None:
         return
     if case.path_parameters and "source" in case.path_parameters:
-        source = target.source(case.path_parameters["source"])
+        source = target.source(str(case.path_parameters["source"]))
         case.path_parameters = {**case.path_parameters, "source": source}
     if case.query:
+        # In a URL every value is text: a generated number is a name there too.
         query = dict(case.query)
         for key in SOURCE_QUERY_KEYS:
             if isinstance(query.get(key), list):
-                query[key] = [target.source(name) for name in query[key]]
-            elif key in query:
-                query[key] = target.source(query[key])
+                query[key] = [target.source(str(name)) for name in query[key]]
+            elif query.get(key) is not None:
+                query[key] = target.source(str(query[key]))
         if isinstance(query.get("sources"), str):  # classic bulk_data: comma-separated names
             query["sources"] = ",".join(str(target.source(n)) for n in query["sources"].split(","))
         case.query = query
