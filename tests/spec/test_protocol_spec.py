@@ -122,8 +122,10 @@ def confine_sources(case: Any, target: Target) -> None:
                 query[key] = [target.source(str(name)) for name in query[key]]
             elif query.get(key) is not None:
                 query[key] = target.source(str(query[key]))
-        if isinstance(query.get("sources"), str):  # classic bulk_data: comma-separated names
-            query["sources"] = ",".join(str(target.source(n)) for n in query["sources"].split(","))
+        if query.get("sources") is not None:  # classic bulk_data: comma-separated names
+            listed = query["sources"] if isinstance(query["sources"], list) else [query["sources"]]
+            names = [name for item in listed for name in str(item).split(",")]
+            query["sources"] = ",".join(str(target.source(name)) for name in names)
         case.query = query
     if isinstance(case.body, dict):
         case.body = confine_body(case.body, target)
