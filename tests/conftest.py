@@ -1,7 +1,9 @@
 """Options shared by every suite: which RhoConnect server the conformance tests talk to.
 
 Without ``--rhoconnect-url`` the suites use the embedded mock server; with it they run against
-that server and skip what needs the mock's admin API.
+that server, steer it through ``--rhoconnect-admin-url`` when it is a separately started mock,
+and skip what needs the mock's admin API otherwise (``server_settings`` says more). The server
+given is checked once before any test, so a wrong URL ends the run with one line.
 """
 
 from __future__ import annotations
@@ -12,25 +14,29 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from server_settings import ServerSettings, add_options, check_server, settings_of
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("rhoconnect", "RhoConnect server under test")
-    group.addoption(
-        "--rhoconnect-url",
-        default=None,
-        help="base URL of a real RhoConnect server (e.g. http://127.0.0.1:9292); default: the embedded mock",
-    )
-    group.addoption("--rhoconnect-login", default="alice", help="login for --rhoconnect-url (default: alice)")
-    group.addoption(
-        "--rhoconnect-password", default="secret", help="password for --rhoconnect-url (default: secret)"
-    )
+    add_options(parser)
     parser.addoption(
         "--crash-seed",
         type=int,
         default=None,
         help="seed of the kill moments of the client crash tests (default: a new one, printed by each)",
     )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    problem = check_server(settings_of(config))
+    if problem is not None:
+        raise pytest.UsageError(problem)
+
+
+@pytest.fixture(scope="session")
+def server_settings(pytestconfig: pytest.Config) -> ServerSettings:
+    """The server under test as the command line (or the environment) names it."""
+    return settings_of(pytestconfig)
 
 
 @pytest.fixture

@@ -50,7 +50,7 @@ FILES = _text_files()
 
 
 def _lines() -> list[tuple[str, int, str]]:
-    out = []
+    out: list[tuple[str, int, str]] = []
     for path in FILES:
         text = path.read_text(encoding="utf-8", errors="replace")
         out.extend((str(path.relative_to(REPO)), n, line) for n, line in enumerate(text.splitlines(), 1))

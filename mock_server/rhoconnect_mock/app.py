@@ -24,6 +24,7 @@ from .faults import FaultEngine
 from .journal import EXTENSION as JOURNAL_EXTENSION
 from .journal import Journal
 from .pipeline import MockFlask, Pipeline
+from .scenario import config_faults
 from .state import MockState, attach_state
 
 log = logging.getLogger(__name__)
@@ -62,7 +63,7 @@ def create_app(config: MockConfig | Mapping[str, Any] | None = None) -> Flask:
     )
     state = MockState(cfg)
     attach_state(app, state)
-    engine = app.extensions[FAULTS_EXTENSION] = FaultEngine(cfg.faults)
+    engine = app.extensions[FAULTS_EXTENSION] = FaultEngine(config_faults(cfg.scenario, cfg.fault_specs))
     journal = app.extensions[JOURNAL_EXTENSION] = Journal(cfg.journal_size)
     app.extensions[CONTROL_EXTENSION] = ControlService(state, engine, journal)
     common.install(app)

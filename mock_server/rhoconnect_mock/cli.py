@@ -24,6 +24,7 @@ import click
 from .app import create_app
 from .config import MockConfig, parse_record_specs, parse_user_specs, resolve_config
 from .errors import ConfigError
+from .faults import engine_of
 from .pipeline import pipeline_of
 from .request_log import LOG_FORMATS, LogFormat, RequestLog
 from .server import make_server, serve_until_stopped
@@ -85,7 +86,7 @@ def build_config(options: Mapping[str, Any], environ: Mapping[str, str]) -> Mock
     return resolve_config(path, environ, overrides)
 
 
-def banner(cfg: MockConfig, base_url: str) -> str:
+def banner(cfg: MockConfig, base_url: str, rules: int = 0) -> str:
     """The start-up text: where to point a client, how to log in, what data there is."""
     login = (
         "any non-empty login and password" if cfg.users is None else "users " + ", ".join(sorted(cfg.users))
@@ -105,8 +106,8 @@ def banner(cfg: MockConfig, base_url: str) -> str:
         f"  admin URL    {base_url}/_mock/" + ("   (token required)" if cfg.admin_token else ""),
         "Press Ctrl+C to stop.",
     ]
-    if cfg.faults:
-        lines.insert(-1, f"  faults       {len(cfg.faults)} rule(s) active (GET {base_url}/_mock/faults)")
+    if rules:
+        lines.insert(-1, f"  faults       {rules} rule(s) active (GET {base_url}/_mock/faults)")
     if cfg.host not in ("127.0.0.1", "localhost", "::1"):
         lines.insert(1, f"  WARNING: listening on {cfg.host}, reachable from other machines")
     return "\n".join(lines)
@@ -204,7 +205,7 @@ def serve(quiet: bool, log_format: LogFormat, **options: Any) -> None:
     gc.freeze()  # the dataset lives as long as the process: keep it out of every collection
     host, port = server.bind_addr[0], server.bind_addr[1]
     shown = f"[{host}]" if ":" in str(host) else host
-    click.echo(banner(cfg, f"http://{shown}:{port}"))
+    click.echo(banner(cfg, f"http://{shown}:{port}", len(engine_of(app).rules)))
     # SIGTERM (kill, CI teardown, ``docker stop``) stops like Ctrl-C: Python's default would end the
     # process at once, without ``finally`` blocks or exit hooks, leaving the temporary bulk folder.
     serve_until_stopped(

@@ -125,8 +125,12 @@ class MockConfig:
     #: Bulk sync (engineer H2): polls answered ``wait`` before a fresh file is ready.
     bulk_wait_polls: int = 1
     bulk_dir: Path | None = None
-    #: Fault rules active from start-up (validated dicts; see ``scenario.config_faults``).
-    faults: list[dict[str, Any]] = field(default_factory=list)
+    #: A scenario file whose rules are active from start-up.
+    scenario: str | None = None
+    #: Start-up fault rules as given (rule dicts or ``--fail`` strings). Settings stay plain data:
+    #: the app layer validates them with the fault engine's own rules (``scenario.config_faults``)
+    #: when it builds the app, so a bad rule is still one ``Error:`` line before anything is served.
+    fault_specs: Any = None
     #: When set, the admin API ``/_mock/`` needs ``Authorization: Bearer <token>``.
     admin_token: str | None = None
     #: Requests kept in the journal before the oldest are dropped (and counted).
@@ -187,11 +191,9 @@ class MockConfig:
             cfg.admin_token = _str(raw, "admin_token")
         if "journal_size" in raw:
             cfg.journal_size = _int(raw, "journal_size", 1, None)
-        if raw.get("scenario") is not None or raw.get("faults") is not None:
-            from .scenario import config_faults  # the fault engine validates its own rules
-
-            scenario = _str(raw, "scenario") if raw.get("scenario") is not None else None
-            cfg.faults = config_faults(scenario, raw.get("faults"))
+        if raw.get("scenario") is not None:
+            cfg.scenario = _str(raw, "scenario")
+        cfg.fault_specs = raw.get("faults")
         if raw.get("sources") is not None:
             cfg.sources = _sources(raw["sources"])
         if raw.get("records") is not None:

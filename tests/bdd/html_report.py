@@ -5,10 +5,13 @@ Usage::
     .venv/bin/pytest tests/bdd --cucumberjson=reports/bdd.json
     .venv/bin/python tests/bdd/html_report.py reports/bdd.json reports/bdd-features.html
 
-The page opens with the totals and a requirement index (every ``@api_*`` tag with how many of
-its scenarios passed, failed or were skipped), then lists each feature with its description and
-its scenarios: outcome, requirement tags, and every step with its outcome and, for a failed step,
-the error. Plain HTML with inline CSS, no scripts, so it opens anywhere (and in CI artefacts).
+The page opens with the totals, the reasons scenarios were skipped (with how many each), and a
+requirement index (every ``@api_*`` tag with how many of its scenarios passed, failed or were
+skipped), then lists each feature with its description and its scenarios: outcome, with the
+one-line cause of a failure or the reason of a skip first, requirement tags, and every step with
+its outcome and, for a failed step, the whole error. Skipped scenarios are in the cucumber report
+with their reason (``cucumber_skips``), so features skipped whole are listed too. Plain HTML with
+inline CSS, no scripts, so it opens anywhere (and in CI artefacts).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ table{border-collapse:collapse}td,th{padding:.2em .6em;text-align:left;vertical-
 details{margin:.3em 0 .3em 1em}summary{cursor:pointer}
 pre{background:#fff4f4;padding:.5em;white-space:pre-wrap;font-size:.85em}
 .steps{margin-left:1.5em;font-size:.92em}.desc{color:#555;white-space:pre-line}
+.cause{margin-left:.5em;font-family:monospace;font-size:.9em}
 """
 
 
@@ -43,6 +47,26 @@ def scenario_status(element: dict[str, Any]) -> str:
     return "passed"
 
 
+def one_line_cause(error: str) -> str:
+    """The line that says why: pytest's first ``E`` line (the exception), else the last line."""
+    lines = [line.rstrip() for line in error.splitlines() if line.strip()]
+    for line in lines:
+        if line.startswith("E ") or line == "E":
+            return line[1:].strip()
+    return lines[-1].strip() if lines else ""
+
+
+def scenario_cause(element: dict[str, Any], status: str) -> str:
+    """Why a failed scenario failed, or why a skipped one was skipped, in one line ("" if unknown)."""
+    if status not in ("failed", "skipped"):
+        return ""
+    for step in element.get("steps", []):
+        result = step.get("result", {})
+        if result.get("status") == status and result.get("error_message"):
+            return one_line_cause(result["error_message"]).removeprefix("Skipped: ")
+    return ""
+
+
 def tag_html(name: str) -> str:
     kind = "api" if name.startswith("api_") else "level" if name in ("must", "should") else ""
     return f'<span class="tag {kind}">@{html.escape(name)}</span>'
@@ -50,13 +74,17 @@ def tag_html(name: str) -> str:
 
 def render(features: list[dict[str, Any]]) -> str:
     totals: Counter[str] = Counter()
+    skip_reasons: Counter[str] = Counter()
     by_requirement: dict[str, Counter[str]] = defaultdict(Counter)
     body: list[str] = []
     for feature in sorted(features, key=lambda f: f.get("uri", "")):
         rows: list[str] = []
         for element in feature.get("elements", []):
             status = scenario_status(element)
+            cause = scenario_cause(element, status)
             totals[status] += 1
+            if status == "skipped":
+                skip_reasons[cause or "(no reason given)"] += 1
             tags = sorted(t["name"] for t in element.get("tags", []))
             for tag in tags:
                 if tag.startswith("api_"):
@@ -73,8 +101,9 @@ def render(features: list[dict[str, Any]]) -> str:
                     line += f"<pre>{html.escape(result['error_message'][-3000:])}</pre>"
                 steps.append(line)
             rows.append(
-                f'<details{" open" if status == "failed" else ""}><summary><b class="{status}">{status}</b> '
-                f"{html.escape(element.get('name', ''))} {''.join(tag_html(t) for t in tags)}</summary>"
+                f'<details{" open" if status == "failed" else ""}><summary><b class="{status}">{status}</b>'
+                + (f'<span class="cause {status}">{html.escape(cause)}</span>' if cause else "")
+                + f"<br>{html.escape(element.get('name', ''))} {''.join(tag_html(t) for t in tags)}</summary>"
                 f'<div class="steps">{"".join(steps)}</div></details>'
             )
         body.append(
@@ -88,10 +117,16 @@ def render(features: list[dict[str, Any]]) -> str:
         for tag, c in sorted(by_requirement.items())
     )
     summary = ", ".join(f'<span class="{k}">{totals[k]} {k}</span>' for k in ("passed", "failed", "skipped"))
+    skipped = "".join(
+        f"<tr><td class=skipped>{count}</td><td>{html.escape(reason)}</td></tr>"
+        for reason, count in sorted(skip_reasons.items(), key=lambda rc: (-rc[1], rc[0]))
+    )
+    header = "<h2>Skipped</h2><table><tr><th>scenarios</th><th>reason</th></tr>"
+    skipped_section = f"{header}{skipped}</table>" if skipped else ""
     return (
         f"<!doctype html><html><head><meta charset=utf-8><title>RhoConnect conformance report</title>"
         f"<style>{STYLE}</style></head><body><h1>RhoConnect conformance: SyncEngine features</h1>"
-        f"<p>{len(features)} features, {sum(totals.values())} scenarios: {summary}</p>"
+        f"<p>{len(features)} features, {sum(totals.values())} scenarios: {summary}</p>{skipped_section}"
         f"<h2>Requirements</h2><table><tr><th>requirement</th><th>passed</th><th>failed</th>"
         f"<th>skipped</th></tr>{index}</table>{''.join(body)}</body></html>\n"
     )

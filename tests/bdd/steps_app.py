@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from pytest_bdd import given, parsers, then, when
 from rhoconnect_client import InvalidAction, SyncEngine
-from targets import describe
+from targets import UnknownSource, describe
 from world import WAIT, Recorder, World, table_pairs
 
 # ------------------------------------------------------------------------------------- the app
@@ -36,6 +36,8 @@ def make_engine(world: World, url: str | None = None, **options: Any) -> SyncEng
 def add_models(world: World, names: str, **options: Any) -> None:
     engine = make_engine(world)
     for name in (n.strip() for n in names.split(",")):
+        if not world.target.may_request(name):
+            pytest.skip(str(UnknownSource(name)))
         engine.add_model(name, sync_priority=len(world.models) + 1, **options)
         world.models.append(name)
 

@@ -146,17 +146,19 @@ def search_at_least(world: World, count: int, status: str) -> None:
     )
 )
 def counts_follow_server(world: World, status: str, name: str, model: str, size: int) -> None:
-    total = len(world.target.records(model))
+    received = len(world.target.records(model))  # what a new client of this user receives
     expected, done = [], 0
-    while done < total:
-        page = min(size, total - done)
+    while done < received:
+        page = min(size, received - done)
         done += page
-        expected.append({"processed_count": page, "cumulative_count": done, "total_count": total})
-    got = [
-        {k: c.get(k) for k in ("processed_count", "cumulative_count", "total_count")}
-        for c in world.callback(name).with_status(status)
-    ]
-    assert got == expected
+        expected.append({"processed_count": page, "cumulative_count": done})
+    got = world.callback(name).with_status(status)
+    assert [{k: c.get(k) for k in ("processed_count", "cumulative_count")} for c in got] == expected
+    # total_count is the server's own counter (RhoConnect's md_size): other clients' creates and
+    # deletes move it away from the number of records a client receives, so only its form is
+    # checked here; the scenarios that seed the mock check its value.
+    totals = [c.get("total_count") for c in got]
+    assert all(isinstance(t, int) and not isinstance(t, bool) and t >= 0 for t in totals), totals
 
 
 # ------------------------------------------------------------------------------ web callbacks

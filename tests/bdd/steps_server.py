@@ -1,20 +1,20 @@
 """Steps about the server: what it holds, steering it (mock only) and what it received.
 
 Steering goes through the mock's admin API (``targets.MockTarget``: records, backend changes,
-fault rules, schema version, request journal). Reading what the server holds works on any
-server (``Target.records``).
+fault rules, schema version, request journal), so it works on the embedded mock and on one
+started separately. Reading what the server holds works on any server (``Target.records``).
 """
 
 from __future__ import annotations
 
 import socket
-import threading
 import urllib.parse
 from pathlib import Path
 from typing import Any
 
 from pytest_bdd import given, parsers, then, when
 from targets import Records, Target
+from tls_proxy import TlsProxy
 from world import World
 
 BRANDS = ("Acme", "Globex", "Initech", "Umbrella")
@@ -206,20 +206,12 @@ def server_lacks(world: World, source: str, oid: str) -> None:
 
 @given("a server reachable over TLS with a self-signed certificate")
 def tls_server(world: World, self_signed_cert: tuple[Path, Path]) -> None:
-    from cheroot import wsgi
-    from cheroot.ssl.builtin import BuiltinSSLAdapter
-
     mock = world.target.mock()
+    parts = urllib.parse.urlsplit(mock.base_url)
     cert, key = self_signed_cert
-    server = wsgi.Server(("127.0.0.1", 0), mock.server.app)
-    server.ssl_adapter = BuiltinSSLAdapter(str(cert), str(key))
-    # The refused handshakes are the point of these scenarios; keep cheroot from printing them.
-    server.error_log = lambda *args, **kwargs: None  # type: ignore[method-assign]
-    server.prepare()
-    threading.Thread(target=server.serve, daemon=True).start()
-    world.closers.append(server.stop)
-    port = server.bind_addr[1]
-    world.server_url = f"https://127.0.0.1:{port}{urllib.parse.urlsplit(mock.url).path}"
+    proxy = TlsProxy((parts.hostname or "127.0.0.1", parts.port or 80), cert, key)
+    world.closers.append(proxy.close)
+    world.server_url = f"https://127.0.0.1:{proxy.port}{urllib.parse.urlsplit(mock.url).path}"
 
 
 @given(parsers.parse('the network drops the connection of the next "{source}" {request}'))

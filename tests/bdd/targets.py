@@ -1,49 +1,46 @@
-"""The server a conformance run talks to: the embedded mock, or any RhoConnect server by URL.
+"""The server a conformance run talks to: a mock (embedded or started separately) or any server.
 
-``Target`` is what step definitions use to learn what the server holds and, on the mock only,
-to steer it. ``MockTarget`` drives the embedded ``MockServer`` through its public helpers and its
-admin API; ``RealTarget`` can only read, through the sync protocol itself (its own login and
-client, pages acknowledged until the end), so data-dependent steps compare against what the
-server really holds. Steering a real server raises ``NeedsMockControl``; scenarios that steer are
-tagged ``@mock_control`` and skipped before they get there.
+``Target`` is what step definitions use to learn what the server holds and, on a mock only,
+to steer it. ``MockTarget`` drives a mock through its admin API (the embedded ``MockServer``, or
+one started with ``rhoconnect-mock serve`` and named by ``--rhoconnect-admin-url``); ``RealTarget``
+can only read, through the sync protocol itself (its own login and client, pages acknowledged
+until the end), so data-dependent steps compare against what the server really holds. Steering a
+real server raises ``NeedsMockControl``; scenarios that steer are tagged ``@mock_control`` and
+skipped before they get there. A real server is only asked about the sources it is known to
+have (``may_request``): each invented source name would stay in its source list for good.
 """
 
 from __future__ import annotations
 
 import json
+import tomllib
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import requests
 
 Records = dict[str, dict[str, str]]
 
-#: The mock's data for the features: small, so the whole suite stays fast.
-MOCK_CONFIG: dict[str, Any] = {
-    "seed": 5,
-    "bulk_wait_polls": 1,
-    "sources": {
-        "Product": {"partition": "user", "priority": 1, "records": 25},
-        "Customer": {
-            "partition": "user",
-            "priority": 2,
-            "records": 4,
-            "attributes": ["name", "brand", "city"],
-        },
-        "Inventory": {
-            "partition": "user",
-            "priority": 3,
-            "records": 3,
-            "attributes": ["name", "quantity"],
-            "schema": {"version": "1.0", "property": {"name": "string", "quantity": "string"}},
-        },
-    },
-}
+#: The mock's data for the features (small, so the whole suite stays fast). A mock started
+#: separately for the features is given the same file: ``rhoconnect-mock serve --config <it>``.
+MOCK_CONFIG_FILE = Path(__file__).with_name("mock.toml")
+MOCK_CONFIG: dict[str, Any] = tomllib.loads(MOCK_CONFIG_FILE.read_text(encoding="utf-8"))
 
 
 class NeedsMockControl(RuntimeError):
-    """A step tried to steer a server that is not the embedded mock."""
+    """A step tried to steer a server that is not a mock."""
+
+
+class UnknownSource(RuntimeError):
+    """A step would have named a source the real server is not known to have."""
+
+    def __init__(self, source: str) -> None:
+        super().__init__(
+            f"source {source!r} is not among --rhoconnect-sources; a real RhoConnect would keep the "
+            "name for good (--rhoconnect-allow-unknown-sources allows it)"
+        )
 
 
 class Target(ABC):
@@ -60,28 +57,45 @@ class Target(ABC):
         """Fresh server state for the next scenario (nothing to do on a real server)."""
         return None
 
+    def may_request(self, source: str) -> bool:
+        """Whether a request may name ``source`` (on a mock any name is harmless)."""
+        return True
+
     @abstractmethod
     def records(self, source: str, user: str | None = None) -> Records:
         """What the server holds for ``source`` and ``user`` (default: the configured login)."""
 
     def mock(self) -> MockTarget:
-        """The embedded mock, for steps that steer it; other servers cannot be steered."""
-        raise NeedsMockControl("this step needs the embedded mock server (@mock_control)")
+        """The mock, for steps that steer it; other servers cannot be steered."""
+        raise NeedsMockControl("this step needs a mock server with its admin API (@mock_control)")
 
 
 class RealTarget(Target):
     """Any RhoConnect server, read through the REST protocol routes like a new client would."""
 
-    def __init__(self, base_url: str, login: str, password: str, timeout: float = 30.0) -> None:
-        self.base_url = base_url.rstrip("/")
-        if self.base_url.endswith("/application"):
-            self.base_url = self.base_url[: -len("/application")]
+    def __init__(
+        self,
+        base_url: str,
+        login: str,
+        password: str,
+        timeout: float = 30.0,
+        sources: tuple[str, ...] = ("Product",),
+        allow_unknown_sources: bool = False,
+    ) -> None:
+        self.base_url = base_url.rstrip("/").removesuffix("/application")
         self.url = self.base_url + "/application"
         self.login = login
         self.password = password
         self.timeout = timeout
+        self.sources = sources
+        self.allow_unknown_sources = allow_unknown_sources
+
+    def may_request(self, source: str) -> bool:
+        return self.allow_unknown_sources or source in self.sources
 
     def records(self, source: str, user: str | None = None) -> Records:
+        if not self.may_request(source):
+            raise UnknownSource(source)
         with requests.Session() as http:
             answer = http.post(
                 f"{self.base_url}/rc/v1/app/login",
@@ -119,23 +133,28 @@ def read_all_pages(http: requests.Session, url: str, client_id: str, timeout: fl
 
 
 class MockTarget(Target):
-    """The embedded mock server (one per test session, reset before every scenario)."""
+    """A mock server steered through its admin API (reset before every scenario)."""
 
     is_mock = True
 
-    def __init__(self, server: Any, login: str, password: str) -> None:
-        self.server = server
-        self.url = server.url
-        self.base_url = server.base_url
+    def __init__(
+        self, base_url: str, admin_url: str, login: str, password: str, admin_token: str | None = None
+    ) -> None:
+        self.base_url = base_url.rstrip("/").removesuffix("/application")
+        self.url = self.base_url + "/application"
+        self.admin_url = admin_url.rstrip("/")
         self.login = login
         self.password = password
+        self.headers = {"Authorization": f"Bearer {admin_token}"} if admin_token else {}
 
     def mock(self) -> MockTarget:
         return self
 
     def admin(self, method: str, path: str, body: Any = None) -> Any:
         """Call the mock's admin API (``/_mock/...``) and return its JSON answer."""
-        answer = requests.request(method, f"{self.base_url}/_mock/{path.lstrip('/')}", json=body, timeout=30)
+        answer = requests.request(
+            method, f"{self.admin_url}/{path.lstrip('/')}", json=body, headers=self.headers, timeout=30
+        )
         assert answer.status_code < 300, f"admin {method} {path}: {answer.status_code} {answer.text}"
         return answer.json() if answer.content else None
 

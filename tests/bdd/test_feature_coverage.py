@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from typing import Any
 
 import pytest
 from feature_coverage import (
@@ -110,12 +111,12 @@ def test_a_missing_call_is_reported() -> None:
 
 def test_results_count_only_passing_scenarios(seed, scenarios, tmp_path) -> None:  # type: ignore[no-untyped-def]
     def report(status_of) -> list[dict[str, object]]:  # type: ignore[no-untyped-def]
-        features: dict[str, dict[str, object]] = {}
+        features: dict[str, dict[str, Any]] = {}
         for sc in scenarios:
             feature = features.setdefault(sc.feature_file, {"uri": sc.feature_file, "elements": []})
             ident = "test_x" + (f"[{sc.example}]" if sc.example else "")
             feature["elements"].append(
-                {  # type: ignore[attr-defined]
+                {
                     "name": sc.title or sc.name,
                     "id": ident,
                     "steps": [{"result": {"status": status_of(sc)}}],

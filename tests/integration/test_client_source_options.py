@@ -116,4 +116,4 @@ def test_unknown_option_is_refused(tmp_path: Path) -> None:
         with pytest.raises(ValueError, match="options must be"):
             engine.add_model("Product", options=["fast"])
         with pytest.raises(ValueError, match="options must be"):
-            engine.add_model("Product", options="pass_through")  # type: ignore[arg-type]
+            engine.add_model("Product", options="pass_through")

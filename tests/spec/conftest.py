@@ -1,19 +1,22 @@
 """Fixtures of the conformance suite: which server is tested, a logged-in session, a client id.
 
-By default the embedded mock (``MockServer``) is started for the session. To test a real
-RhoConnect server give ``--rhoconnect-url`` (and ``--rhoconnect-login``/``--rhoconnect-password``),
-options registered by the repository's root conftest, or set ``RHOCONNECT_URL`` (and
-``RHOCONNECT_LOGIN``/``RHOCONNECT_PASSWORD``) in the environment.
+By default the embedded mock (``MockServer``) is started for the session. To test another server
+give ``--rhoconnect-url`` (and ``--rhoconnect-login``/``--rhoconnect-password``), options
+registered by the repository's root conftest, or set ``RHOCONNECT_URL`` (and
+``RHOCONNECT_LOGIN``/``RHOCONNECT_PASSWORD``) in the environment. A mock started separately is
+named by ``--rhoconnect-admin-url`` too; a server without one is only sent the source names of
+``--rhoconnect-sources`` unless ``--rhoconnect-allow-unknown-sources`` is given (``Target.source``).
 """
 
 from __future__ import annotations
 
-import os
+import itertools
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pytest
 import requests
+from server_settings import ServerSettings
 
 
 @dataclass
@@ -26,27 +29,18 @@ class Target:
     session: requests.Session
     client_id: str
     is_mock: bool
+    #: Source names a request may carry on this server; ``None``: any name (a mock, or opted in).
+    known_sources: tuple[str, ...] | None = None
+    _turn: Iterator[str] = field(init=False, repr=False)
 
+    def __post_init__(self) -> None:
+        self._turn = itertools.cycle(self.known_sources or ("Product",))
 
-def _option(config: pytest.Config, name: str) -> str | None:
-    try:
-        value = config.getoption(name)
-    except ValueError:  # the option is not registered (suite run on its own)
-        return None
-    return None if value is None else str(value)
-
-
-def _settings(config: pytest.Config) -> tuple[str | None, str, str]:
-    """URL, login and password: the pytest options win; the environment is read without them."""
-    cli_url = _option(config, "--rhoconnect-url")
-    if cli_url:
-        login = _option(config, "--rhoconnect-login") or "alice"
-        password = _option(config, "--rhoconnect-password") or "secret"
-        return cli_url, login, password
-    env = os.environ
-    login = env.get("RHOCONNECT_LOGIN") or _option(config, "--rhoconnect-login") or "alice"
-    password = env.get("RHOCONNECT_PASSWORD") or _option(config, "--rhoconnect-password") or "secret"
-    return env.get("RHOCONNECT_URL") or None, login, password
+    def source(self, name: object) -> object:
+        """``name`` if this server may be asked about it, else one of its known sources."""
+        if self.known_sources is None or name in self.known_sources or not isinstance(name, str):
+            return name
+        return next(self._turn)
 
 
 def logged_in_session(base_url: str, login: str, password: str) -> requests.Session:
@@ -64,14 +58,14 @@ def new_client_id(http: requests.Session, base_url: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def rhoconnect_target(pytestconfig: pytest.Config) -> Iterator[Target]:
+def rhoconnect_target(server_settings: ServerSettings) -> Iterator[Target]:
     """A logged-in session and client id on the server under test (the embedded mock by default)."""
-    url, login, password = _settings(pytestconfig)
-    if url:
-        base = url.rstrip("/")
-        base = base.removesuffix("/application")  # accept the classic application URL too
+    base, login, password = server_settings.base_url, server_settings.login, server_settings.password
+    if base:
+        is_mock = server_settings.admin_url is not None
+        known = None if is_mock or server_settings.allow_unknown_sources else server_settings.sources
         http = logged_in_session(base, login, password)
-        yield Target(base, login, password, http, new_client_id(http, base), is_mock=False)
+        yield Target(base, login, password, http, new_client_id(http, base), is_mock, known)
         return
     from rhoconnect_mock import MockServer
 

@@ -9,11 +9,15 @@ malformed JSON). A second test walks the OpenAPI links (login, client create, qu
 acknowledge) as a state machine.
 
 Requests carry the session's client id (header ``X-RhoConnect-CLIENT-ID``, and the parameter or
-body field where the operation has one) so generated cases reach past the client check.
+body field where the operation has one) so generated cases reach past the client check. Against a
+server without the mock's admin API, every source name a case carries (path, query, body) is
+replaced by a source the server has (``confine_sources``): a real RhoConnect would add each
+invented name to its source list for good and fail its bulk jobs until restarted.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import hypothesis
@@ -94,6 +98,63 @@ def supply_client(case: Any, target: Target) -> None:
         case.body = {**case.body, "client_id": target.client_id}
 
 
+#: Where a case names sources: query parameters holding one name each (or a list of names).
+SOURCE_QUERY_KEYS = ("source_name", "sources[][name]")
+
+
+def confine_sources(case: Any, target: Target) -> None:
+    """Replace every source name the case carries by one ``target`` may be asked about.
+
+    In the path and the query every value is a name (text on the wire); in a JSON body only strings
+    are, and other values where a name belongs (null, 0, objects) stay, as the server's answer to
+    them is part of the protocol and they cannot become a source's name.
+    """
+    if target.known_sources is None:
+        return
+    if case.path_parameters and "source" in case.path_parameters:
+        source = target.source(str(case.path_parameters["source"]))
+        case.path_parameters = {**case.path_parameters, "source": source}
+    if case.query:
+        # In a URL every value is text: a generated number is a name there too.
+        query = dict(case.query)
+        for key in SOURCE_QUERY_KEYS:
+            if isinstance(query.get(key), list):
+                query[key] = [target.source(str(name)) for name in query[key]]
+            elif query.get(key) is not None:
+                query[key] = target.source(str(query[key]))
+        if query.get("sources") is not None:  # classic bulk_data: comma-separated names
+            listed = query["sources"] if isinstance(query["sources"], list) else [query["sources"]]
+            names = [name for item in listed for name in str(item).split(",")]
+            query["sources"] = ",".join(str(target.source(name)) for name in names)
+        case.query = query
+    if isinstance(case.body, dict):
+        case.body = confine_body(case.body, target)
+
+
+def confine_body(body: dict[str, Any], target: Target) -> dict[str, Any]:
+    """``source_name`` and ``sources`` (names or ``{"name": ...}``) of a JSON body or a ``cud`` part."""
+    body = dict(body)
+    if "source_name" in body:
+        body["source_name"] = target.source(body["source_name"])
+    if isinstance(body.get("sources"), str):
+        body["sources"] = target.source(body["sources"])
+    if isinstance(body.get("sources"), list):
+        body["sources"] = [
+            {**item, "name": target.source(item.get("name"))}
+            if isinstance(item, dict)
+            else target.source(item)
+            for item in body["sources"]
+        ]
+    if isinstance(body.get("cud"), str):
+        try:
+            cud = json.loads(body["cud"])
+        except ValueError:
+            return body
+        if isinstance(cud, dict):
+            body["cud"] = json.dumps(confine_body(cud, target))
+    return body
+
+
 def session_for(case: Any, target: Target) -> requests.Session:
     """The logged-in session, except for login and downloads (a login would replace it)."""
     if case.operation.definition.raw.get("security") == []:
@@ -112,6 +173,7 @@ def session_for(case: Any, target: Target) -> requests.Session:
 )
 def test_responses_conform_to_the_spec(case: Any, rhoconnect_target: Target) -> None:
     supply_client(case, rhoconnect_target)
+    confine_sources(case, rhoconnect_target)
     case.call_and_validate(
         base_url=rhoconnect_target.base_url,
         session=session_for(case, rhoconnect_target),
@@ -136,6 +198,9 @@ def test_linked_operations_conform_to_the_spec(rhoconnect_target: Target) -> Non
                 timeout=30,
             )
             assert r.status_code == 200
+
+        def before_call(self, case: Any) -> None:
+            confine_sources(case, target)
 
         def get_call_kwargs(self, case: Any) -> dict[str, Any]:
             return {"base_url": target.base_url, "session": self.http, "timeout": 30}

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from importlib.metadata import version
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 import rhoconnect_client
@@ -22,7 +23,7 @@ REPO = Path(__file__).resolve().parents[2]
         (rhoconnect_mock, "rhoconnect-mock", "rhoconnect_mock.cli"),
     ],
 )
-def test_version_is_single_sourced_and_shown(module: object, distribution: str, command: str) -> None:
+def test_version_is_single_sourced_and_shown(module: ModuleType, distribution: str, command: str) -> None:
     declared = module.__version__
     assert re.fullmatch(r"\d+\.\d+\.\d+", declared)
     assert version(distribution) == declared  # the installed metadata comes from __version__

@@ -213,12 +213,13 @@ def test_good_input_of_every_accepted_shape(engine: SyncEngine) -> None:
     engine.set_objectnotify_url(None)
     engine.set_pagesize(1)
     assert engine.set_pollinterval(0.5) == 0 and engine.set_pollinterval(0) == 0.5
-    engine.enable_status_popup(0)
-    engine.set_ssl_verify_peer(1)
+    # Rhodes apps pass 0/1 and nil where the seed says true/false or a string: accepted as such.
+    engine.enable_status_popup(0)  # type: ignore[arg-type]
+    engine.set_ssl_verify_peer(1)  # type: ignore[arg-type]
     assert engine.get_ssl_verify_peer() is True
-    result = engine.dosync_source(product_id, 0, {"since": "2020"}).wait(WAIT)
+    result = engine.dosync_source(product_id, 0, {"since": "2020"}).wait(WAIT)  # type: ignore[arg-type]
     assert result is not None and (result["status"], result["source_name"]) == ("ok", "Product")
-    assert engine.dosync(False, None).wait(WAIT)["status"] == "complete"  # type: ignore[index]
+    assert engine.dosync(False, None).wait(WAIT)["status"] == "complete"  # type: ignore[arg-type,index]
     engine.on_sync_create_error("Product", [], ":delete")
     assert engine.search("Product", "search", {"q": "x"}, 0, 10, None, "x=1", 5, False).wait(WAIT) is not None
 

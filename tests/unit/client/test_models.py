@@ -4,6 +4,7 @@ counts)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from outbox_rows import outbox
@@ -142,7 +143,10 @@ def test_bad_arguments_are_clear_errors(product: Model) -> None:
 def test_find_all_order_direction_limit_and_offset(store: Store, product: Model) -> None:
     for i, name in enumerate(["c", "a", "d", "b"]):
         product.create({"object": f"o{i}", "name": name, "brand": "X" if i % 2 else "Y"})
-    names = lambda objs: [o["name"] for o in objs]  # noqa: E731
+
+    def names(objs: list[dict[str, Any]]) -> list[str]:
+        return [o["name"] for o in objs]
+
     assert names(product.find_all(order_by="name", order_dir="DESC")) == ["d", "c", "b", "a"]
     assert names(product.find_all(order_by="name", limit=2)) == ["a", "b"]
     assert names(product.find_all(order_by="name", limit=2, offset=2)) == ["c", "d"]

@@ -237,7 +237,6 @@ def test_swapped_database_survives_reopen(tmp_path: Path, store: Store) -> None:
 def test_failed_rename_keeps_old_database(
     tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from rhoconnect_client import bulkswap
     from rhoconnect_client.exceptions import StoreError
 
     item = Model(store, "Product").create({"name": "precious"})
@@ -245,7 +244,7 @@ def test_failed_rename_keeps_old_database(
     def no_rename(src: object, dst: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(bulkswap.os, "replace", no_rename)
+    monkeypatch.setattr("rhoconnect_client.bulkswap.os.replace", no_rename)
     with pytest.raises(StoreError, match="No space"):
         store.install_bulk_database(make_bulk_file(tmp_path / "bulk.data"))
     assert Model(store, "Product").find(item["object"]) is not None
@@ -275,7 +274,6 @@ def test_no_room_for_the_staged_copy_is_a_store_error(
 ) -> None:
     """Disk full while copying the file next to the database: a ``StoreError`` the sync reports,
     not a raw ``OSError`` (an internal error); nothing of the current database changes."""
-    from rhoconnect_client import bulkswap
     from rhoconnect_client.exceptions import StoreError
 
     item = Model(store, "Product").create({"name": "precious"})
@@ -284,7 +282,7 @@ def test_no_room_for_the_staged_copy_is_a_store_error(
         Path(str(dst)).write_bytes(b"partial")
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(bulkswap.shutil, "copyfile", disk_full)
+    monkeypatch.setattr("rhoconnect_client.bulkswap.shutil.copyfile", disk_full)
     with pytest.raises(StoreError, match="No space"):
         store.install_bulk_database(make_bulk_file(tmp_path / "bulk.data"))
     assert Model(store, "Product").find(item["object"]) is not None and store.pending_count() == 1

@@ -12,6 +12,12 @@ import time
 from rhoconnect_client.sync_thread import STARTUP_WAIT, Command, SyncThread, first_poll_wait
 
 
+def noting(log: list[str], entry: str, result: dict[str, int]) -> dict[str, int]:
+    """Append ``entry`` to ``log`` and return ``result``: a command's body in one expression."""
+    log.append(entry)
+    return result
+
+
 def test_commands_run_in_order_and_identical_queued_ones_merge() -> None:
     gate = threading.Event()
     started = threading.Event()
@@ -27,9 +33,9 @@ def test_commands_run_in_order_and_identical_queued_ones_merge() -> None:
 
         first = thread.submit(Command("a", "a", held))
         assert started.wait(5)  # "a" runs: no longer queued
-        second = thread.submit(Command("b", "b", lambda: (ran.append("b"), {"n": 2})[1]))
-        again = thread.submit(Command("b", "b", lambda: (ran.append("b2"), {"n": 3})[1]))
-        running_key = thread.submit(Command("a", "a", lambda: (ran.append("a2"), {"n": 4})[1]))
+        second = thread.submit(Command("b", "b", lambda: noting(ran, "b", {"n": 2})))
+        again = thread.submit(Command("b", "b", lambda: noting(ran, "b2", {"n": 3})))
+        running_key = thread.submit(Command("a", "a", lambda: noting(ran, "a2", {"n": 4})))
         assert again is second and running_key is not first  # only queued commands merge
         gate.set()
         assert first.wait(5) == {"n": 1} and second.wait(5) == {"n": 2} and running_key.wait(5) == {"n": 4}

@@ -62,7 +62,7 @@ def test_every_admin_route_is_documented_and_every_documented_route_exists(serve
         for method in item:
             if method in ("get", "post", "put", "delete"):
                 documented.add((method.upper(), path))
-    served = set()
+    served: set[tuple[str, str]] = set()
     for rule in server.app.url_map.iter_rules():
         if rule.rule.startswith("/_mock"):
             path = rule.rule.replace("<", "{").replace(">", "}")

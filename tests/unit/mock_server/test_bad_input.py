@@ -10,6 +10,7 @@ one the protocol defines and that the mock raised nothing unexpected while servi
 from __future__ import annotations
 
 import json
+import urllib.parse
 from collections.abc import Iterator
 from typing import Any
 
@@ -148,7 +149,7 @@ def test_broken_multipart_is_an_empty_push(fresh: RC) -> None:
 
 
 def test_sections_of_the_wrong_type_are_ignored_not_stored(fresh: RC, live: MockServer) -> None:
-    body = {"create": [1, 2], "update": "x", "delete": 5}
+    body: dict[str, Any] = {"create": [1, 2], "update": "x", "delete": 5}
     assert fresh.push(**body).status_code == 200
     assert (
         fresh.push(create={"t1": [1], "t2": "y", "t3": {"name": ["a", {"b": 1}], "qty": None}}).status_code
@@ -329,7 +330,7 @@ def test_generated_garbage_gets_protocol_answers(
         http.post(live.base_url + "/rc/v1/app/login", json={"login": "fuzz", "password": "x"})
         cid = http.post(live.base_url + "/rc/v1/clients", json={}).json()["client"]["client_id"]
     method, template = route
-    path = template.format(cid=cid, text=requests.utils.quote(text, safe=""))
+    path = template.format(cid=cid, text=urllib.parse.quote(text, safe=""))
     headers = {"X-RhoConnect-CLIENT-ID": cid} if header == "good" else {}
     if header == "garbage":
         headers["X-RhoConnect-CLIENT-ID"] = "zz-not-a-client"

@@ -203,7 +203,7 @@ def test_multipart_push_with_blob(rc: RC, server: MockServer) -> None:
         "create": {"tmp9": {"name": "With photo", "image_uri": "photo.jpg"}},
         "blob_fields": ["image_uri"],
     }
-    files = {
+    files: dict[str, tuple[str | None, str | bytes, str]] = {
         "cud": (None, json.dumps(cud), "application/json"),
         "image_uri-tmp9": ("photo.jpg", b"\x89PNG-bytes", "application/octet-stream"),
     }
@@ -227,7 +227,9 @@ def test_created_ids_follow_template(mock: Any) -> None:
 def test_large_multipart_push(rc: RC, server: MockServer) -> None:
     creates = {f"tmp{i}": {"name": f"Object {i}", "note": "x" * 100} for i in range(5000)}
     cud = {"client_id": rc.client_id, "source_name": "Product", "create": creates}
-    files = {"cud": (None, json.dumps(cud), "application/json")}
+    files: dict[str, tuple[str | None, str | bytes, str]] = {
+        "cud": (None, json.dumps(cud), "application/json")
+    }
     assert len(files["cud"][1]) > 500_000
     files.update(
         {f"image-tmp{i}": (f"{i}.bin", b"\x00" * 10, "application/octet-stream") for i in range(1200)}

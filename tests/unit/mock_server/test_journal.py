@@ -67,7 +67,7 @@ def test_filters_since_and_limit(rhoconnect_mock: MockServer) -> None:
 def test_journal_over_the_admin_api(rhoconnect_mock: MockServer) -> None:
     sync_all_pages(rhoconnect_mock)
     body = requests.get(
-        rhoconnect_mock.admin_url + "journal", params={"operation": "query", "limit": 2}, timeout=10
+        rhoconnect_mock.admin_url + "journal", params={"operation": "query", "limit": "2"}, timeout=10
     ).json()
     assert body["count"] == 6 and body["dropped"] == 0 and body["size"] == 10_000
     assert [e["operation"] for e in body["entries"]] == ["query", "query"]

@@ -16,7 +16,8 @@ import requests
 from mock_rc import RC, apply_page
 from rhoconnect_mock import MockServer
 from rhoconnect_mock.cli import banner, build_config
-from rhoconnect_mock.config import ConfigError, MockConfig, load_config, resolve_config
+from rhoconnect_mock.config import MockConfig, load_config, resolve_config
+from rhoconnect_mock.errors import ConfigError
 
 POLLED: dict[str, Any] = {
     "id_template": "new-{n}",

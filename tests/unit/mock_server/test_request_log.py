@@ -26,7 +26,7 @@ def run_serve(*args: str, traffic: Callable[[str], None]) -> list[str]:
     )
     try:
         assert proc.stdout is not None
-        banner = []
+        banner: list[str] = []
         while not banner or banner[-1] != BANNER_END:
             banner.append(proc.stdout.readline().rstrip("\n"))
         base = banner[1].split()[-1]

@@ -14,8 +14,8 @@ import requests
 from rhoconnect_mock.cli import main
 from rhoconnect_mock.config import MockConfig
 from rhoconnect_mock.errors import ConfigError
-from rhoconnect_mock.faults import FaultRuleError
-from rhoconnect_mock.scenario import config_faults, load_scenario, parse_fail_flag
+from rhoconnect_mock.faults import FaultRuleError, parse_fail_flag
+from rhoconnect_mock.scenario import config_faults, load_scenario
 
 TOML = """
 description = "second page fails, then a slow network"
@@ -202,7 +202,8 @@ def test_config_collects_file_and_flag_rules_in_order(tmp_path: Path) -> None:
             "journal_size": 50,
         }
     )
-    assert [r["action"]["type"] for r in cfg.faults] == ["status", "delay", "reset"]
+    rules = config_faults(cfg.scenario, cfg.fault_specs)
+    assert [r["action"]["type"] for r in rules] == ["status", "delay", "reset"]
     assert (cfg.admin_token, cfg.journal_size) == ("t0k", 50)
     with pytest.raises(ConfigError, match=r"^faults\[0\]\.times: must be an integer >= 1$"):
         config_faults(None, [{"times": 0, "action": {"type": "reset"}}])
@@ -274,4 +275,4 @@ def test_serve_with_fail_flags_and_an_admin_token(tmp_path: Path) -> None:
         assert (journal["size"], journal["count"], journal["dropped"]) == (2, 2, 1)
     finally:
         proc.terminate()
-        proc.wait(timeout=10)
+        proc.communicate(timeout=10)  # reaps it and closes the pipes
