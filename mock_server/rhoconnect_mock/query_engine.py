@@ -22,8 +22,8 @@ from .encoding import encode
 from .masters import run_adapter, view
 from .store import Client, Store
 
-#: Bytes of remembered page JSON kept per dataset (about the JSON of a million 5-attribute records).
-MEMO_BUDGET = 128 * 1024 * 1024
+#: Bytes of remembered page JSON kept per dataset (the JSON of about 600,000 5-attribute records).
+MEMO_BUDGET = 64 * 1024 * 1024
 UNKNOWN_SOURCE_MESSAGE = "Please set uri in your settings or through console"
 _ERROR_KEYS = ("create-error", "update-error", "delete-error", "update-rollback")
 
