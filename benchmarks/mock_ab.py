@@ -8,7 +8,7 @@ the benchmark import that checkout; the benchmark scripts themselves are this fo
     git worktree add --detach /tmp/base main
     .venv/bin/python benchmarks/mock_ab.py loop --base /tmp/base --new . --rounds 5 --records 100000
     .venv/bin/python benchmarks/mock_ab.py concurrent --base /tmp/base --new . --rounds 3 \\
-        --clients 200 --records 10000
+        --clients 200 --records 10000 --processes 4
 
 Prints every run, then per side the median of each figure and the ratio base / new.
 """

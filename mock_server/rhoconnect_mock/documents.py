@@ -15,10 +15,11 @@ applies its overlay updates.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
-from .backend import MasterDocument, Record
+from .backend import Dataset, MasterDocument, Record
 
 #: Marker in ``PendingPage.overlay``: drop the overlay entry (the cursor now covers the object).
 REMOVE: Record = {"\x00remove": ""}
@@ -39,7 +40,7 @@ class PendingPage:
     #: Overlay entries to set (or ``REMOVE``) once acknowledged.
     overlay: dict[str, Record | None] = field(default_factory=dict)
     #: What the client holds, once it applied this page, of each object the page changed.
-    sent: dict[str, Record | None] = field(default_factory=dict)
+    sent: Mapping[str, Record | None] = field(default_factory=dict)
     #: Metadata (JSON string) the client holds once acknowledged.
     metadata: str | None = None
     #: Page contents, kept for inspection (admin API).
@@ -150,19 +151,43 @@ class ClientSourceDoc:
         return out
 
 
+class InitialRun(Mapping[str, Record]):
+    """The initial records at log indexes ``start:stop`` of a dataset, as a read-only mapping.
+
+    What a fresh page sends: nothing is copied per page (the dataset never changes), so clients
+    of every owner share it; the id -> position index is built only if something asks whether an
+    object is in it (``ClientSourceDoc.held`` while the page is pending).
+    """
+
+    def __init__(self, data: Dataset, start: int, stop: int) -> None:
+        self.data, self.start, self.stop = data, start, stop
+
+    def __len__(self) -> int:
+        return self.stop - self.start
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.data.ids()[self.start : self.stop])
+
+    def __contains__(self, oid: object) -> bool:
+        position = self.data.position(oid) if isinstance(oid, str) else None
+        return position is not None and self.start < position <= self.stop
+
+    def __getitem__(self, oid: str) -> Record:
+        if oid not in self:
+            raise KeyError(oid)
+        return self.data.records[oid]
+
+
 @dataclass
 class Diff:
     """The result of one scan."""
 
-    inserts: dict[str, Record]
+    inserts: Mapping[str, Record]
     deletes: dict[str, Record]
     cursor: int
     overlay: dict[str, Record | None]
     #: The current value of every object the diff changes (what the client holds after it).
-    sent: dict[str, Record | None]
-    #: Set when the inserts are exactly the initial records at log indexes ``start:stop`` (a
-    #: client that holds nothing of an unchanged document), whose JSON can be reused.
-    initial: tuple[int, int] | None = None
+    sent: Mapping[str, Record | None]
 
     @property
     def count(self) -> int:
@@ -176,12 +201,8 @@ def scan(master: MasterDocument, doc: ClientSourceDoc, p_size: int) -> Diff:
     if not master.moved and not doc.overlay:
         # Nothing changed since the load and the client holds nothing of its own: every log entry
         # is an object the client does not have yet, so the page is the next slice of the log.
-        ids = master.log[start : min(end, start + max(p_size, 0))]
-        records = master.records
-        fresh: dict[str, Record | None] = {oid: records[oid] for oid in ids}
-        stop = start + len(ids)
-        # One dict serves as both: neither the page nor the pending page changes it afterwards.
-        return Diff(cast(dict[str, Record], fresh), {}, stop, {}, fresh, (start, stop))
+        run = InitialRun(master.dataset, start, min(end, start + max(p_size, 0)))
+        return Diff(run, {}, run.stop, {}, run)
     log, moved, records, history, overlay, extras = (
         master.log,
         master.moved,

@@ -16,15 +16,14 @@ from typing import Any
 
 import orjson
 
-from .backend import MasterDocument
 from .config import MockConfig
-from .documents import Diff, PendingPage, scan
+from .documents import Diff, InitialRun, PendingPage, scan
 from .encoding import encode
 from .masters import run_adapter, view
 from .store import Client, Store
 
-#: Bytes of remembered page JSON kept per dataset (about the JSON of a million 5-attribute records).
-MEMO_BUDGET = 128 * 1024 * 1024
+#: Bytes of remembered page JSON kept per dataset (the JSON of about 600,000 5-attribute records).
+MEMO_BUDGET = 64 * 1024 * 1024
 UNKNOWN_SOURCE_MESSAGE = "Please set uri in your settings or through console"
 _ERROR_KEYS = ("create-error", "update-error", "delete-error", "update-rollback")
 
@@ -97,7 +96,7 @@ def query_page(
     doc.errors = {}
     if diff.inserts or diff.deletes or "links" in content:
         tok = store.next_token()
-        page = _page(tok, diff.count, md.visible_count, content, _initial_json(md, diff))
+        page = _page(tok, diff.count, md.visible_count, content, _initial_json(diff))
         doc.pending = PendingPage(
             tok,
             page.body,
@@ -116,20 +115,19 @@ def query_page(
     return _page("", 0, md.visible_count, content)
 
 
-def _initial_json(md: MasterDocument, diff: Diff) -> bytes | None:
+def _initial_json(diff: Diff) -> bytes | None:
     """The JSON of the diff's inserts when they are a run of initial records: remembered on the
     dataset, so clients of every owner that start from nothing share one encoding per page."""
-    if diff.initial is None or not diff.inserts:
+    run = diff.inserts
+    if not isinstance(run, InitialRun) or not run:
         return None
-    start, stop = diff.initial
-    data = md.dataset
-    encoded = data.remembered(start, stop)
+    encoded = run.data.remembered(run.start, run.stop)
     if encoded is None:
         try:
-            encoded = orjson.dumps(diff.inserts)
+            encoded = orjson.dumps(dict(run))
         except TypeError:  # a value orjson refuses: this page goes through ``encode`` as a whole
             return None
-        data.remember(start, stop, encoded, MEMO_BUDGET)
+        run.data.remember(run.start, run.stop, encoded, MEMO_BUDGET)
     return encoded
 
 
@@ -143,4 +141,6 @@ def _page(
             return Page(orjson.dumps([*head, {**content, "insert": orjson.Fragment(inserts)}]), token, count)
         except TypeError:
             pass  # something else on the page needs the reference encoder
+    if "insert" in content and not isinstance(content["insert"], dict):
+        content = {**content, "insert": dict(content["insert"])}  # the reference encoder's type
     return Page(encode([*head, content]), token, count)

@@ -160,3 +160,22 @@ def test_random_interleavings_converge(seed: int) -> None:
                 break
         assert local[i] == dict(state.records("S", "u")), f"client {i}"
         assert state.client_document(client.id, "S") == dict(state.records("S", "u"))
+
+
+def test_a_fresh_page_is_a_run_of_the_initial_records_without_copies() -> None:
+    from rhoconnect_mock.backend import Dataset, MasterDocument
+    from rhoconnect_mock.documents import ClientSourceDoc, InitialRun, scan
+
+    data = Dataset({f"o{i}": {"a": str(i)} for i in range(1, 8)})
+    master, doc = MasterDocument(data), ClientSourceDoc()
+    doc.cursor = 2
+    diff = scan(master, doc, 3)
+    run = diff.inserts
+    assert isinstance(run, InitialRun) and diff.sent is run and diff.cursor == 5
+    assert list(run) == ["o3", "o4", "o5"] and len(run) == 3
+    assert "o3" in run and "o5" in run and "o2" not in run and "o6" not in run and "zz" not in run
+    assert run["o4"] is data.records["o4"]
+    with pytest.raises(KeyError):
+        run["o6"]
+    master.merge("o1", {"a": "changed"})  # a change: the general scan again
+    assert not isinstance(scan(master, doc, 3).inserts, InitialRun)
