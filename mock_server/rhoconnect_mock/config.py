@@ -65,6 +65,7 @@ _TOP_KEYS = {
     "faults",
     "admin_token",
     "journal_size",
+    "cors",
 }
 _SOURCE_KEYS = {
     "partition",
@@ -131,6 +132,9 @@ class MockConfig:
     admin_token: str | None = None
     #: Requests kept in the journal before the oldest are dropped (and counted).
     journal_size: int = 10_000
+    #: Origins allowed cross-origin requests (``*``: any), as RhoConnect's optional CORS
+    #: middleware; empty (the default, as on the real server) answers no preflight.
+    cors: list[str] = field(default_factory=list)
 
     def source(self, name: str) -> SourceConfig | None:
         """The source called ``name``, or ``None``."""
@@ -187,6 +191,8 @@ class MockConfig:
             cfg.admin_token = _str(raw, "admin_token")
         if "journal_size" in raw:
             cfg.journal_size = _int(raw, "journal_size", 1, None)
+        if raw.get("cors") is not None:
+            cfg.cors = _origins(raw["cors"])
         if raw.get("scenario") is not None or raw.get("faults") is not None:
             from .scenario import config_faults  # the fault engine validates its own rules
 
@@ -229,6 +235,14 @@ def _int(raw: Mapping[str, Any], key: str, lo: int | None, hi: int | None, path:
         bounds = f"between {lo} and {hi}" if hi is not None else f"at least {lo}"
         raise ConfigError(path + key, f"must be {bounds}, not {value}")
     return value
+
+
+def _origins(value: Any) -> list[str]:
+    """``cors``: a list of origins, or one string of them separated by commas or spaces."""
+    items = value.replace(",", " ").split() if isinstance(value, str) else value
+    if not isinstance(items, list) or not all(isinstance(o, str) and o.strip() for o in items):
+        raise ConfigError("cors", "expected a list of origins such as http://localhost:8080 or *")
+    return [o.strip() for o in items]
 
 
 def _bool(raw: Mapping[str, Any], key: str) -> bool:
