@@ -80,7 +80,7 @@ class CorsPolicy:
 
 def _normalize(origin: str) -> str:
     """``localhost:8080`` -> ``http://localhost:8080``; a scheme or ``*`` stays as written."""
-    origin = origin.strip().rstrip("/")
+    origin = origin.strip()
     if origin == "*" or "://" in origin:
         return origin
     return "http://" + origin
