@@ -11,6 +11,7 @@ File layout (TOML shown; YAML has the same keys)::
     classic_prefix = "/application"
     classic_resend = false
     users = { alice = "secret" }        # omit to accept any non-empty login and password
+    cors = ["http://localhost:8080"]     # origins allowed cross-origin requests ("*": any); default none
     [sources.Product]
     partition = "user"                   # or "app"
     priority = 3
