@@ -9,7 +9,8 @@ version changes, the requested sources change, or the state is reset.
 
 As on the real server: ``nop`` when the partition has no sources; when a requested source has a
 stored ``source-error`` (or its simulated adapter fails while the file is built) the answer is
-``{"result":"url","url":""}`` once and the files are deleted, so the next call waits again;
+``{"result":"url","url":""}`` once and the files are deleted, so the next call waits again; a
+finished file is checked for such errors before anything else, so that answer comes at once;
 handing out a url makes the client's documents match the file, so the following query does not
 send the same objects again (RhoConnect's ``update_clientdoc``).
 
@@ -236,6 +237,15 @@ def bulk_answer(
         with store.transaction():
             job = store.bulk_job(key)
         previous = job
+        owner = user if partition == "user" else None
+        if job is not None and job.waits_left <= 0 and all(Path(f).exists() for f in job.files[:2]):
+            # A finished file exists: RhoConnect looks at the stored source errors before it
+            # considers building again, so an error empties the url at once.
+            failing = _failing_source(store, job, requested, owner)
+            if failing is not None:
+                log.info("bulk data for %s: source %s has errors; files deleted", user, failing)
+                drop_job(store, files, key)
+                return {"result": "url", "url": ""}
         if job is not None and (
             set(job.requested) != set(requested) or not still_current(store, config, job, user, partition)
         ):
@@ -249,13 +259,20 @@ def bulk_answer(
                 store.put_bulk_job(key, job)
                 return {"result": "wait"}
             store.put_bulk_job(key, job)
-            owner = user if partition == "user" else None
-            for name in requested:
-                spec = store.source(name)
-                errors = (spec and store.source_error(spec.owner(owner))) or job.build_errors.get(name)
-                if errors:
-                    log.info("bulk data for %s: source %s has errors %s; files deleted", user, name, errors)
-                    drop_job(store, files, key)
-                    return {"result": "url", "url": ""}
+            failing = _failing_source(store, job, requested, owner)
+            if failing is not None:
+                log.info("bulk data for %s: source %s has errors; files deleted", user, failing)
+                drop_job(store, files, key)
+                return {"result": "url", "url": ""}
         hand_over(store, client, job)
         return {"result": "url", "url": job.url}
+
+
+def _failing_source(store: Store, job: BulkJob, requested: Sequence[str], owner: str | None) -> str | None:
+    """The first requested source with a stored ``source-error`` (or one from the file's build)."""
+    with store.transaction():
+        for name in requested:
+            spec = store.source(name)
+            if (spec and store.source_error(spec.owner(owner))) or job.build_errors.get(name):
+                return name
+    return None

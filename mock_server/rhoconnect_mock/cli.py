@@ -82,6 +82,8 @@ def build_config(options: Mapping[str, Any], environ: Mapping[str, str]) -> Mock
         overrides["users"] = _users_from(list(options["users"]))
     if options.get("fail"):
         overrides["faults"] = list(options["fail"])
+    if options.get("cors"):
+        overrides["cors"] = " ".join(options["cors"])
     path = options.get("config") or environ.get("RHOCONNECT_MOCK_CONFIG")
     return resolve_config(path, environ, overrides)
 
@@ -181,6 +183,13 @@ def cli() -> None:
 )
 @click.option("--admin-token", default=None, help="require this bearer token on the admin API (/_mock/)")
 @click.option("--journal-size", type=int, default=None, help="requests kept in the journal (default 10000)")
+@click.option(
+    "--cors",
+    "cors",
+    multiple=True,
+    metavar="ORIGIN",
+    help="allow cross-origin requests from ORIGIN (* for any; repeatable or comma-separated)",
+)
 @click.option("--quiet", is_flag=True, default=False, help="no request log line per request")
 @click.option(
     "--log-format",

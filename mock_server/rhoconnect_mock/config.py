@@ -11,6 +11,7 @@ File layout (TOML shown; YAML has the same keys)::
     classic_prefix = "/application"
     classic_resend = false
     users = { alice = "secret" }        # omit to accept any non-empty login and password
+    cors = ["http://localhost:8080"]     # origins allowed cross-origin requests ("*": any); default none
     [sources.Product]
     partition = "user"                   # or "app"
     priority = 3
@@ -65,6 +66,7 @@ _TOP_KEYS = {
     "faults",
     "admin_token",
     "journal_size",
+    "cors",
 }
 _SOURCE_KEYS = {
     "partition",
@@ -135,6 +137,9 @@ class MockConfig:
     admin_token: str | None = None
     #: Requests kept in the journal before the oldest are dropped (and counted).
     journal_size: int = 10_000
+    #: Origins allowed cross-origin requests (``*``: any), as RhoConnect's optional CORS
+    #: middleware; empty (the default, as on the real server) answers no preflight.
+    cors: list[str] = field(default_factory=list)
 
     def source(self, name: str) -> SourceConfig | None:
         """The source called ``name``, or ``None``."""
@@ -187,13 +192,7 @@ class MockConfig:
             cfg.bulk_wait_polls = _int(raw, "bulk_wait_polls", 0, None)
         if raw.get("bulk_dir") is not None:
             cfg.bulk_dir = Path(_str(raw, "bulk_dir"))
-        if raw.get("admin_token") is not None:
-            cfg.admin_token = _str(raw, "admin_token")
-        if "journal_size" in raw:
-            cfg.journal_size = _int(raw, "journal_size", 1, None)
-        if raw.get("scenario") is not None:
-            cfg.scenario = _str(raw, "scenario")
-        cfg.fault_specs = raw.get("faults")
+        _read_control_settings(cfg, raw)
         if raw.get("sources") is not None:
             cfg.sources = _sources(raw["sources"])
         if raw.get("records") is not None:
@@ -231,6 +230,27 @@ def _int(raw: Mapping[str, Any], key: str, lo: int | None, hi: int | None, path:
         bounds = f"between {lo} and {hi}" if hi is not None else f"at least {lo}"
         raise ConfigError(path + key, f"must be {bounds}, not {value}")
     return value
+
+
+def _read_control_settings(cfg: MockConfig, raw: Mapping[str, Any]) -> None:
+    """The settings of the mock as a test tool: admin token, journal, start-up faults, CORS."""
+    if raw.get("admin_token") is not None:
+        cfg.admin_token = _str(raw, "admin_token")
+    if "journal_size" in raw:
+        cfg.journal_size = _int(raw, "journal_size", 1, None)
+    if raw.get("scenario") is not None:
+        cfg.scenario = _str(raw, "scenario")
+    cfg.fault_specs = raw.get("faults")
+    if raw.get("cors") is not None:
+        cfg.cors = _origins(raw["cors"])
+
+
+def _origins(value: Any) -> list[str]:
+    """``cors``: a list of origins, or one string of them separated by commas or spaces."""
+    items = value.replace(",", " ").split() if isinstance(value, str) else value
+    if not isinstance(items, list) or not all(isinstance(o, str) and o.strip() for o in items):
+        raise ConfigError("cors", "expected a list of origins such as http://localhost:8080 or *")
+    return [o.strip() for o in items]
 
 
 def _bool(raw: Mapping[str, Any], key: str) -> bool:

@@ -43,6 +43,10 @@ def push(
     doc = client.doc(source)
     for kind in ("create", "update", "delete"):
         for oid, attrs in (sections.get(kind) or {}).items():
+            if kind == "create" and not attrs:
+                # RhoConnect stores no empty object: a create without attributes creates
+                # nothing, links nothing and counts nothing.
+                continue
             clean = {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in (attrs or {}).items()}
             doc.queue.append((kind, str(oid), clean))
     process_queue(store, config, spec, client, doc, blobs)
@@ -121,3 +125,14 @@ def _store_blobs(
     for name, blob in blobs.items():
         if name.endswith(suffix):
             store.put_blob((*spec.owner(client.user), oid, name[: -len(suffix)]), blob)
+
+
+def held_copy(
+    store: Store, config: MockConfig, client: Client, source: str, oid: str
+) -> dict[str, str] | None:
+    """The client's own copy of ``oid`` (what the single-object DELETE deletes), or ``None``
+    when the client does not hold it or the source is unknown (call inside a transaction)."""
+    if store.source(source) is None or source not in client.docs:
+        return None
+    held = client.docs[source].held(masters.view(store, config, source, client.user), oid)
+    return dict(held) if held is not None else None

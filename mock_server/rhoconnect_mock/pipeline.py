@@ -1,11 +1,14 @@
 """The request pipeline: every request goes through the same explicit sequence of steps.
 
-1. open the request's journal entry (an ``Exchange``), at the WSGI level;
+1. open the request's journal entry (an ``Exchange``), at the WSGI level; answer a CORS
+   preflight when cross-origin requests are enabled (``cors``), and take the session from the
+   URL on the ``/api`` alias (``xdomain``);
 2. classify the request in protocol terms (``api.common.classify``);
 3. let the fault rules decide which of them fire;
 4. run the handler, or the answer a fault gives instead (with the fault actions that act
    before the handler);
-5. shape the answer: the protocol's common headers, then the fault rewrites, then the session;
+5. shape the answer: the protocol's common headers, then the fault rewrites, then the session,
+   then the cross-domain login body and the CORS headers;
 6. apply network faults (delay, trickle, reset, truncation) while writing it to the socket;
 7. close the journal entry with what the client actually received.
 
@@ -26,8 +29,10 @@ from typing import Any
 from flask import Flask, Response, request, request_started
 from flask.typing import ResponseReturnValue
 
+from . import xdomain
 from .api import common
-from .errors import MalformedBody
+from .cors import CorsPolicy
+from .errors import ProtocolError
 from .exchange import ENVIRON_KEY, Exchange, error_record
 from .faults import FaultContext, FaultEngine, FaultRule, network
 from .journal import Journal, JournalEntry
@@ -52,6 +57,7 @@ class MockFlask(Flask):
     def process_response(self, response: Response) -> Response:
         response = self.pipeline.shape(response)
         response = super().process_response(response)
+        self.pipeline.cross_origin(response)
         self.pipeline.answered(response)
         return response
 
@@ -70,6 +76,8 @@ class Pipeline:
         self.journal = journal
         self._flask_wsgi: WSGIApp = app.wsgi_app
         self._observers: list[Callable[[JournalEntry], None]] = []
+        self.cors = CorsPolicy(state.config.cors)
+        self.classic_prefix = state.config.classic_prefix
         app.pipeline = self
         app.wsgi_app = self  # type: ignore[method-assign]
 
@@ -92,6 +100,10 @@ class Pipeline:
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         exchange = Exchange.open(environ)
         environ[ENVIRON_KEY] = exchange
+        preflight = self.cors.preflight(environ) if self.cors.enabled else None
+        if preflight is not None:
+            return self._preflight(exchange, preflight, start_response)
+        xdomain.session_from_query(environ, self.classic_prefix)
         try:
             try:
                 status, headers, result = self._run_app(environ)
@@ -120,6 +132,17 @@ class Pipeline:
 
         result = self._flask_wsgi(environ, capture)
         return captured["status"], captured["headers"], result
+
+    def _preflight(
+        self, exchange: Exchange, headers: list[tuple[str, str]], start_response: StartResponse
+    ) -> list[bytes]:
+        """A CORS preflight, answered before the server as the middleware does (journaled)."""
+        exchange.rc = RequestInfo(operation="other")
+        exchange.status, exchange.content_type = 200, dict(headers)["Content-Type"]
+        exchange.response_body, exchange.bytes_sent, exchange.response_bytes = b"", 0, 0
+        self._close(exchange)
+        start_response("200 OK", headers)
+        return [b""]
 
     def _internal_error(
         self, exchange: Exchange, exc: Exception, start_response: StartResponse
@@ -175,6 +198,13 @@ class Pipeline:
             response = self.faults.after(ctx, exchange.fired, response)
         return response
 
+    def cross_origin(self, response: Response) -> None:
+        """The cross-domain login body on the ``/api`` alias, then the CORS headers (after the
+        session is saved: the body carries its cookie)."""
+        xdomain.login_body(request.path, self.classic_prefix, response)
+        if self.cors.enabled:
+            response.headers.update(self.cors.headers(request.environ))
+
     def answered(self, response: Response) -> None:
         """The final answer of the app, seen inside the request context."""
         _exchange().answered(request, response, self.journal.body_limit)
@@ -205,7 +235,7 @@ def _login_name() -> str | None:
     """The login a login request carries (JSON or form), or ``None`` if it cannot be read."""
     try:
         login = common.params().get("login")
-    except MalformedBody:
+    except ProtocolError:
         return None
     return str(login) if login is not None else None
 

@@ -351,6 +351,19 @@ class MockState:
             cud_engine.push(self.store, self.config, current, source, sections, blobs or {})
             self.store.put_client(current)
 
+    def delete_held(self, client: Client, source: str, oid: str) -> bool:
+        """The single-object ``DELETE``: RhoConnect deletes the client's own copy of the object,
+        whatever attributes the request carries; ``False`` (nothing done) when the client does
+        not hold the object."""
+        with self.lock:
+            current = self._current(client)
+            held = cud_engine.held_copy(self.store, self.config, current, source, oid)
+            if held is None:
+                return False
+            cud_engine.push(self.store, self.config, current, source, {"delete": {oid: held}}, {})
+            self.store.put_client(current)
+            return True
+
     def search(
         self,
         client: Client,

@@ -38,3 +38,25 @@ def test_only_protocol_500s() -> None:
     classic = _case("GET", "/application")
     assert only_protocol_500s(None, _response(500, "text/html;charset=utf-8", b"Unknown source"), classic)
     assert only_protocol_500s(None, _response(200, "application/json", b"[]"), query) is None
+
+
+def test_ruby_exception_500s_are_checked_per_operation_and_content_type() -> None:
+    query = _case("GET", "/app/v1/nosuch")
+    assert only_protocol_500s(None, _response(500, "text/plain", b"wrong constant name nosuch"), query)
+    with pytest.raises(AssertionError, match="not declared"):  # the right message, the wrong type
+        only_protocol_500s(
+            None, _response(500, "text/html;charset=utf-8", b"wrong constant name nosuch"), query
+        )
+    search = _case("POST", "/rc/v1/app/search")
+    body = b"undefined method 'to_i' for an instance of Hash"
+    assert only_protocol_500s(None, _response(500, "application/json", body), search)
+    with pytest.raises(AssertionError, match="not declared"):  # not a message search can give
+        only_protocol_500s(
+            None, _response(500, "application/json", b"undefined method 'to_sym' for nil"), search
+        )
+    login = _case("POST", "/rc/v1/app/login")
+    assert only_protocol_500s(
+        None, _response(500, "text/plain", b"no implicit conversion of nil into Hash"), login
+    )
+    with pytest.raises(AssertionError, match="undocumented 500"):
+        only_protocol_500s(None, _response(500, "text/plain", b"NoMethodError at /"), login)

@@ -2,7 +2,8 @@
 
 JSON (only with a JSON content type) or form bodies. The previous login is cleared first; an empty
 login or one the configured users reject is a 401 ``Unable to authenticate '<login>'`` (with a new,
-anonymous session cookie, as recorded); success is an empty 200 that sets the signed
+anonymous session cookie, as recorded); a JSON boolean is RhoConnect's 500 ``undefined
+method 'empty?'``; success is an empty 200 that sets the signed
 ``rhoconnect_session`` cookie.
 """
 
@@ -14,7 +15,7 @@ from typing import Any
 
 from flask import Blueprint, Response, session
 
-from ..errors import AuthenticationFailed
+from ..errors import AuthenticationFailed, no_method
 from .common import SESSION_ID_KEY, SESSION_USER_KEY, empty_ok, info, operation, params, state
 
 bp = Blueprint("auth", __name__)
@@ -41,10 +42,15 @@ def login() -> Response:
     session.permanent = True
     session[SESSION_ID_KEY] = secrets.token_hex(32)
     p = params()
-    name, password = _text(p.get("login")), _text(p.get("password"))
+    raw = p.get("login")
+    if isinstance(raw, bool):
+        # RhoConnect asks the login whether it is ``empty?``: a JSON boolean has no such
+        # method, so the real server answers the NoMethodError's message.
+        raise no_method("empty?", raw)
+    name, password = _text(raw), _text(p.get("password"))
     info().user = name or None
     if name is None or password is None:
-        # A table, a list or a boolean is no login: refused like a wrong password, never a 500.
+        # A table or a list is no login: refused like a wrong password.
         raise AuthenticationFailed(json.dumps(p.get("login"), separators=(",", ":")))
     if not name or not state().accepts(name, password):
         raise AuthenticationFailed(name)

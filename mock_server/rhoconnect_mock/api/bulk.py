@@ -4,7 +4,8 @@ The answers (``wait``, ``nop``, ``url``) and the files come from ``bulk_engine``
 ``MockState.bulk_data``; this module only reads the request and writes the response.
 
 Downloads need no login (as recorded) and are confined to the bulk folder: any path that does
-not resolve to a regular file inside it is a 404, whatever encoding or symlink it uses.
+not resolve to a regular file inside it is Rack's text/plain 404 ``File not found: <path>``,
+whatever encoding or symlink it uses.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from werkzeug.http import http_date
 from werkzeug.wsgi import wrap_file
 
 from ..bulk_engine import requested_sources
+from ..errors import no_method
 from .common import (
-    NOT_FOUND_BODY,
     info,
     json_response,
     operation,
@@ -32,7 +33,7 @@ from .common import (
 _CONTENT_TYPES = {
     ".data": "application/octet-stream",
     ".rzip": "text/plain",
-    ".gzip": "application/octet-stream",
+    ".gzip": "text/plain",
 }
 
 bp = Blueprint("bulk", __name__)
@@ -51,7 +52,11 @@ def bulk_data() -> Response:
     client = require_client()
     p = params()
     st = state()
-    partition = str(p.get("partition") or "")
+    raw = p.get("partition")
+    if not isinstance(raw, str):
+        # RhoConnect turns the partition into a symbol with ``to_sym``, which only text has.
+        raise no_method("to_sym", raw, "application/json")
+    partition = raw
     asked = source_names(p.get("sources"))
     info().sources = requested_sources(st.sources, partition, asked)
     return _respond(st.bulk_data(client, partition, asked))
@@ -91,7 +96,10 @@ def download(subpath: str) -> Response:
     target = confined_file(state().bulk.folder, subpath)
     content_type = _CONTENT_TYPES.get(target.suffix) if target is not None else None
     if target is None or content_type is None:
-        return text_response(NOT_FOUND_BODY, 404)
+        # Rack's static file server: a text/plain 404 naming the path, marked for the next app.
+        resp = text_response(f"File not found: {request.path}", 404, "text/plain")
+        resp.headers["X-Cascade"] = "pass"
+        return resp
     # Built by hand rather than with send_file: RhoConnect sends no Content-Disposition or
     # Cache-Control on these, and text/plain must not gain a charset.
     stat = target.stat()

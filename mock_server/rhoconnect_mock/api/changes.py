@@ -1,8 +1,10 @@
 """Create / update / delete: ``POST /app/v1/<Source>``, ``PUT|DELETE /app/v1/<Source>/<id>`` and
 classic ``POST <prefix>`` (``source_name`` in the body or the multipart ``cud`` part).
 
-Always an empty 200 (``text/html;charset=utf-8``), even when the adapter fails: results come in
-the client's next page. Multipart pushes carry blobs as parts named ``<attr>-<object id>``.
+An empty 200 (``text/html;charset=utf-8``), even when the adapter fails: results come in the
+client's next page. The single-object ``DELETE`` deletes the client's own copy of the object, so
+deleting one the client does not hold is a 500. Multipart pushes carry blobs as parts named
+``<attr>-<object id>``.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 
+from ..errors import ProtocolError
 from ..store import Client
 from .common import classic_source_client, empty_ok, operation, params, source_client, state
 
@@ -57,8 +60,11 @@ def rest_update(source: str, oid: str) -> Response:
 
 @operation("cud")
 def rest_delete(source: str, oid: str) -> Response:
+    """Deletes the client's copy of the object (a body is ignored, as RhoConnect does); an object
+    the client does not hold is RhoConnect's 500 from storing a ``nil`` object."""
     client = source_client(source)
-    state().push(client, source, delete={oid: _member(params(), "delete")})
+    if not state().delete_held(client, source, oid):
+        raise ProtocolError("Invalid value object: nil. Hash is expected.")
     return empty_ok()
 
 

@@ -3,7 +3,8 @@
 REST: ``POST /rc/v1/clients``, ``POST /rc/v1/clients/<id>/register``, ``POST
 /rc/v1/clients/<id>/reset``. Classic: ``GET|POST <prefix>/clientcreate``, ``POST
 <prefix>/clientregister``, ``GET|POST <prefix>/clientreset``. Register creates an unknown id on the
-fly; reset of an unknown id is a 500 ``Unknown client``.
+fly; reset of an unknown id is a 500 ``Unknown client``, and a ``sources`` element without a name
+RhoConnect's 500 ``Invalid Source Name For Client``.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 from flask import Blueprint, Response
 
-from ..errors import UnknownClient
+from ..errors import RubyException, UnknownClient
 from .common import (
     client_id,
     current_user,
@@ -55,12 +56,33 @@ def _reset_sources(p: dict[str, Any]) -> list[str] | None:
     return source_names(p.get("sources")) or None
 
 
+def _unnamed_at(sources: Any) -> int | None:
+    """The position of the first ``{"name": null}`` (or name-less) element of a ``sources`` list."""
+    if not isinstance(sources, list):
+        return None
+    for i, item in enumerate(sources):
+        if isinstance(item, dict) and item.get("name") is None:
+            return i
+    return None
+
+
 @operation("clientreset")
 def reset(client_id_in_path: str | None = None) -> Response:
     current_user()
     cid = client_id_in_path or client_id()
     info().client_id = cid
-    state().reset_client(cid, _reset_sources(params()))
+    p = params()
+    bad = _unnamed_at(p.get("sources"))
+    if bad is not None:
+        # RhoConnect resets the listed sources in order and fails at the one without a name:
+        # the ones before it are reset, then the client's document key cannot be built.
+        named = source_names(p["sources"][:bad])
+        if named:
+            state().reset_client(cid, named)
+        else:
+            state().client(cid, current_user())  # still 500 Unknown client for an unknown id
+        raise RubyException("Invalid Source Name For Client")
+    state().reset_client(cid, _reset_sources(p))
     return empty_ok()
 
 

@@ -28,7 +28,7 @@ from flask import Flask, Response, current_app, g, request, session
 from flask.sessions import SecureCookieSessionInterface, SessionMixin
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from ..errors import MalformedBody, NotAuthenticated, ProtocolError, UnknownSource
+from ..errors import MalformedBody, NotAuthenticated, ProtocolError, RubyException, UnknownSource, not_a_hash
 from ..request_info import Operation, RequestInfo
 from ..state import MockState, state_of
 from ..store import Client
@@ -36,6 +36,7 @@ from ..store import Client
 F = TypeVar("F", bound=Callable[..., Any])
 
 HTML = "text/html;charset=utf-8"
+JSON = "application/json"
 CLIENT_ID_HEADER = "X-RhoConnect-CLIENT-ID"
 SESSION_USER_KEY = "login"
 #: A random id in every session, like Rack's ``session_id``: it makes an anonymous session non-empty.
@@ -106,7 +107,10 @@ def params() -> dict[str, Any]:
     """All request parameters merged (body wins over query string); cached per request.
 
     Raises ``MalformedBody`` for a JSON body that does not parse (only when the content type
-    starts with ``application/json``, like RhoConnect).
+    starts with ``application/json``, like RhoConnect), and Rack's ``TypeError`` for JSON that
+    parses to something other than an object (``[null,null]``, ``7``), which it cannot merge.
+    On the classic CUD route an empty multipart ``cud`` part is the JSON parser's own message,
+    as RhoConnect's source lookup parses that part before anything else.
     """
     cached: dict[str, Any] | None = g.get("_rc_params")
     if cached is not None:
@@ -122,16 +126,19 @@ def params() -> dict[str, Any]:
                 body = json.loads(raw)
             except (ValueError, UnicodeDecodeError):
                 raise MalformedBody() from None
-            if isinstance(body, dict):
-                merged.update(body)
-            else:
-                raise MalformedBody()
+            if not isinstance(body, dict):
+                raise not_a_hash(body)
+            merged.update(body)
     elif ctype.startswith("multipart/form-data") or ctype.startswith("application/x-www-form-urlencoded"):
         merged.update(_rack_nested(list(request.form.items(multi=True))))
         cud = request.form.get("cud")
         if cud is None and "cud" in request.files:
-            cud = request.files["cud"].read().decode("utf-8", "replace")
+            part = request.files["cud"]
+            part.stream.seek(0)  # the classifier may have read it already
+            cud = part.read().decode("utf-8", "replace")
         if cud is not None:
+            if not cud.strip() and info().family == "classic":
+                raise RubyException(f"unexpected token at '{cud}'")
             try:
                 body = json.loads(cud)
             except ValueError:
@@ -203,7 +210,11 @@ def p_size(default: int = 500) -> int:
 
 
 def current_user() -> str:
-    """The logged-in user of this session, or ``NotAuthenticated`` (401 text/plain)."""
+    """The logged-in user of this session, or ``NotAuthenticated`` (401 text/plain).
+
+    The body is read first: RhoConnect parses it in a middleware, before any route's checks.
+    """
+    params()
     user = session.get(SESSION_USER_KEY)
     if not user:
         raise NotAuthenticated()
@@ -219,9 +230,31 @@ def require_client() -> Client:
     return state().client(cid, user)
 
 
+#: A name Ruby's ``Object.const_get`` accepts: RhoConnect looks a model class up by the source name.
+_RUBY_CONSTANT = re.compile(r"[A-Z][A-Za-z0-9_]*\Z")
+
+
+def check_source_name(name: str) -> None:
+    """A source the mock does not serve must at least be a valid Ruby constant name.
+
+    RhoConnect 7.8 looks the source's model class up by its name, so a name such as ``nosuch``,
+    ``null,null`` or a non-ASCII one is a 500 ``wrong constant name <name>``; a valid unknown
+    name (``Nosuch``) gets the page with a source error.
+    """
+    if name not in state().sources and not is_ruby_constant(name):
+        raise RubyException(f"wrong constant name {name}")
+
+
+def is_ruby_constant(name: str) -> bool:
+    """Whether ``name`` is a valid Ruby constant name (ASCII capital first)."""
+    return _RUBY_CONSTANT.match(name) is not None
+
+
 def source_client(source: str) -> Client:
-    """A REST route naming ``source`` in its path: the journal learns the source, then as above."""
+    """A REST route naming ``source`` in its path: login, then the source name, then the client."""
     info().source = source
+    current_user()
+    check_source_name(source)
     return require_client()
 
 
@@ -229,13 +262,15 @@ def classic_source_client() -> tuple[Client, str]:
     """A classic route naming the source in ``source_name``: the client, then the source.
 
     Login (401) and client (500 ``Unknown client``) are checked first; a missing ``source_name``
-    is RhoConnect's 500 ``Unknown source`` (recorded exchange errors-26).
+    is RhoConnect's 500 ``Unknown source`` (recorded exchange errors-26), an empty one ``wrong constant
+    name `` (Ruby's empty string is a name, but no constant).
     """
     client = require_client()
     source = params().get("source_name")
-    if not source:
+    if source is None:
         raise UnknownSource()
     info().source = str(source)
+    check_source_name(str(source))
     return client, str(source)
 
 
@@ -283,7 +318,7 @@ def classify() -> RequestInfo:
         return rc
     try:
         p = params()
-    except MalformedBody:
+    except ProtocolError:  # answered by the handler; the classification goes without parameters
         p = {}
     sent_id = p.get("client_id")
     rc.client_id = request.headers.get(CLIENT_ID_HEADER) or (str(sent_id) if sent_id else None)

@@ -10,7 +10,8 @@ from typing import Any
 
 from flask import Blueprint, Response
 
-from .common import json_response, operation, p_size, params, require_client, state
+from ..errors import no_method
+from .common import JSON, is_ruby_constant, json_response, operation, p_size, params, require_client, state
 
 bp = Blueprint("search", __name__)
 classic_bp = Blueprint("classic_search", __name__)
@@ -29,10 +30,22 @@ def _sources(value: Any) -> list[tuple[str, str | None]]:
     return out
 
 
+def _check_ruby_failures(p: dict[str, Any], sources: list[tuple[str, str | None]]) -> None:
+    """What makes RhoConnect's search raise once it has set ``application/json``: a source name
+    that names no source and no class (``0``), then a ``p_size`` without ``to_i`` (``{}``)."""
+    for name, _ in sources:
+        if name not in state().sources and not is_ruby_constant(name):
+            raise no_method("is_pass_through?", None, JSON)
+    raw = p.get("p_size")
+    if sources and isinstance(raw, bool | list | dict):
+        raise no_method("to_i", raw, JSON)
+
+
 @operation("search")
 def search() -> Response:
     client = require_client()
     p = params()
+    _check_ruby_failures(p, _sources(p.get("sources")))
     wanted = p.get("search")
     criteria = {str(k): str(v) for k, v in wanted.items()} if isinstance(wanted, dict) else {}
     resend = str(p.get("resend", "")).lower() in {"1", "true"}

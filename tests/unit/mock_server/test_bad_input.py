@@ -10,6 +10,7 @@ one the protocol defines and that the mock raised nothing unexpected while servi
 from __future__ import annotations
 
 import json
+import re
 import urllib.parse
 from collections.abc import Iterator
 from typing import Any
@@ -26,6 +27,13 @@ BAD_BODY = "Server error while processing client data"
 # : Every 500 body the protocol defines (docs/protocol.md#http-statuses; recorded exchanges errors-24 to
 # errors-26).
 PROTOCOL_500_BODIES = {"Unknown client", "Unknown source", BAD_BODY}
+#: The 500s whose body is the message of the exception RhoConnect 7.8 raises on such input.
+RUBY_500 = re.compile(
+    r"undefined method '(empty\?|to_i|to_sym|is_pass_through\?)' for \S.*"
+    r"|no implicit conversion of \w+ into Hash|wrong constant name .*|Invalid Source Name For Client"
+    r"|Invalid value object: nil\. Hash is expected\.|unexpected token at ''",
+    re.DOTALL,
+)
 CONTENT_TYPES = {"application/json", HTML, "text/plain", "application/octet-stream"}
 
 CONFIG: dict[str, Any] = {
@@ -77,18 +85,32 @@ def test_a_huge_page_size_is_one_page_of_everything(fresh: RC) -> None:
     assert page[2] == {"count": 25} and page[1]["token"]
 
 
-def test_search_page_size_in_a_json_body_of_the_wrong_type_is_the_default(fresh: RC) -> None:
-    for value in ([1], {"a": 1}, True, None, "x1"):
-        r = fresh.http.post(
-            fresh.base + "/rc/v1/app/search",
-            json={
-                "client_id": fresh.client_id,
-                "sources": [{"name": "Product"}],
-                "search": {"brand": "B"},
-                "p_size": value,
-            },
-        )
+def _search_with_page_size(fresh: RC, value: Any) -> requests.Response:
+    return fresh.http.post(
+        fresh.base + "/rc/v1/app/search",
+        json={
+            "client_id": fresh.client_id,
+            "sources": [{"name": "Product"}],
+            "search": {"brand": "B"},
+            "p_size": value,
+        },
+    )
+
+
+def test_search_page_size_null_or_text_without_digits_is_read_like_ruby(fresh: RC) -> None:
+    for value in (None, "x1"):
+        r = _search_with_page_size(fresh, value)
         assert (r.status_code, r.headers["Content-Type"]) == (200, "application/json"), value
+
+
+@pytest.mark.parametrize(
+    ("value", "receiver"),
+    [([1], "an instance of Array"), ({"a": 1}, "an instance of Hash"), (True, "true:TrueClass")],
+)
+def test_search_page_size_without_to_i_is_the_real_servers_500(fresh: RC, value: Any, receiver: str) -> None:
+    r = _search_with_page_size(fresh, value)
+    assert (r.status_code, r.headers["Content-Type"]) == (500, "application/json")
+    assert r.text == f"undefined method 'to_i' for {receiver}"
 
 
 @pytest.mark.parametrize("token", ["abc", "-1", "9" * 40, "1.5", "\u00e9"])
@@ -106,21 +128,40 @@ def test_tokens_nobody_issued_are_ignored_when_no_page_is_pending(fresh: RC, tok
     ("path", "body"),
     [
         ("/app/v1/Product", b"{garbage"),
-        ("/app/v1/Product", b"[1, 2]"),
         ("/app/v1/Product", b"\xff\xfe{"),
-        ("/rc/v1/app/login", b'"alice"'),
-        ("/rc/v1/clients", b"null"),
         ("/rc/v1/app/search", b"{"),
-        ("/rc/v1/app/bulk_data", b"7"),
+        ("/application", b"{garbage"),
+        ("/application/clientlogin", b"{"),
     ],
 )
-def test_json_that_is_not_an_object_is_the_documented_500(fresh: RC, path: str, body: bytes) -> None:
+def test_json_that_does_not_parse_is_the_documented_500(fresh: RC, path: str, body: bytes) -> None:
     r = fresh.http.post(
         fresh.base + path,
         data=body,
         headers={"Content-Type": "application/json", "X-RhoConnect-CLIENT-ID": fresh.client_id or ""},
     )
-    assert (r.status_code, r.text, r.headers["Content-Type"]) == (500, BAD_BODY, HTML)
+    assert (r.status_code, r.text, r.headers["Content-Type"]) == (500, BAD_BODY, "text/plain")
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "what"),
+    [
+        ("/app/v1/Product", b"[1, 2]", "Array"),
+        ("/rc/v1/app/login", b'"alice"', "String"),
+        ("/rc/v1/clients", b"null", "nil"),
+        ("/rc/v1/clients", b"[null,null]", "Array"),
+        ("/rc/v1/app/bulk_data", b"7", "Integer"),
+        ("/application/clientregister", b"true", "true"),
+    ],
+)
+def test_json_that_is_not_an_object_is_racks_type_error(fresh: RC, path: str, body: bytes, what: str) -> None:
+    r = fresh.http.post(
+        fresh.base + path,
+        data=body,
+        headers={"Content-Type": "application/json", "X-RhoConnect-CLIENT-ID": fresh.client_id or ""},
+    )
+    assert (r.status_code, r.headers["Content-Type"]) == (500, "text/plain")
+    assert r.text == f"no implicit conversion of {what} into Hash"
 
 
 @pytest.mark.parametrize("cud", [b"{bad", b"[]", b"\xff\xfe", b'"x"'])
@@ -173,7 +214,6 @@ def test_logins_that_are_not_text_are_refused(live: MockServer) -> None:
     for body in (
         {"login": {"a": 1}, "password": "x"},
         {"login": ["alice"], "password": "x"},
-        {"login": True, "password": "x"},
         {"login": "alice", "password": {"p": 1}},
     ):
         http = requests.Session()
@@ -189,7 +229,7 @@ def test_a_numeric_login_is_its_digits(live: MockServer) -> None:
     assert live.state.clients()[-1]["id"] == cid and live.state.clients()[-1]["user"] == "42"
 
 
-@pytest.mark.parametrize("sources", [5, 2.5, True, {"name": "Product"}, [None, 3, {"name": None}]])
+@pytest.mark.parametrize("sources", [5, 2.5, True, {"name": "Product"}, [None, 3]])
 def test_reset_with_odd_sources(fresh: RC, sources: Any) -> None:
     fresh.page(p_size=100)  # pending
     r = fresh.http.post(f"{fresh.base}/rc/v1/clients/{fresh.client_id}/reset", json={"sources": sources})
@@ -207,7 +247,7 @@ def test_bulk_data_with_odd_sources(fresh: RC, sources: Any) -> None:
 
 
 def test_unknown_partition_is_nop(fresh: RC) -> None:
-    for partition in ("nosuch", ["user"], 5, ""):
+    for partition in ("nosuch", ""):
         r = fresh.http.post(
             fresh.base + "/rc/v1/app/bulk_data",
             json={"partition": partition},
@@ -352,7 +392,7 @@ def test_generated_garbage_gets_protocol_answers(
     assert ctype in CONTENT_TYPES, ctype
     assert "Traceback" not in r.text and "Internal Server Error" not in r.text
     if r.status_code == 500 and method != "HEAD":  # HEAD: the GET answer without its body
-        assert r.text in PROTOCOL_500_BODIES, r.text[:300]
+        assert r.text in PROTOCOL_500_BODIES or RUBY_500.fullmatch(r.text), r.text[:300]
     if r.status_code == 200 and ctype == "application/json" and method != "HEAD":
         json.loads(r.content)
     assert live.mock_errors()[errors_before:] == []
