@@ -7,11 +7,13 @@ shows is exactly what runs here.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import urllib.request
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -60,6 +62,7 @@ def demo_mock() -> Iterator[str]:
 def test_the_blocks_use_the_demo_url() -> None:
     assert DEMO_URL in readme_block("curl session")
     assert DEMO_URL + "/application" in readme_block("client example")
+    assert DEMO_URL + "/application" in readme_block("cli round trip")
 
 
 def test_curl_session(demo_mock: str, tmp_path: Path) -> None:
@@ -93,3 +96,28 @@ def test_client_example(demo_mock: str, tmp_path: Path) -> None:
     assert "complete 25 products" in lines
     pen = lines[-1]
     assert "'name': 'Pen'" in pen and "'object': '26'" in pen, pen  # renamed to its server id
+
+
+def test_cli_round_trip(demo_mock: str, tmp_path: Path) -> None:
+    """The shell round trip runs as written: each command succeeds and the server ends up with the
+    pen (under its server id, at the new price) and without the deleted record."""
+    script = "set -euo pipefail\n" + readme_block("cli round trip").replace(DEMO_URL, demo_mock)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    done = subprocess.run(
+        ["bash", "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=180, env=env
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    created = json.loads(lines[0])
+    assert created["name"] == "Pen" and created["brand"] == "Acme" and created["object"] != "26", created
+    pushes = [line.split() for line in lines if line.startswith("Product ")]
+    assert pushes == [["Product", "ok", "26", "0"], ["Product", "ok", "25", "0"]], done.stdout
+    assert any(line.split()[:3] == ["26", "Acme", "Pen"] for line in lines), done.stdout
+    assert json.loads(next(line for line in lines if '"price": "9.99"' in line))["object"] == "26"
+    assert "deleted Product 12" in lines
+
+    with urllib.request.urlopen(f"{demo_mock}/_mock/sources/Product/users/bob/records", timeout=30) as answer:
+        held = json.load(answer)["records"]
+    assert held["26"] == {"brand": "Acme", "name": "Pen", "price": "9.99"}
+    assert "12" not in held and len(held) == 25
