@@ -16,7 +16,7 @@ from typing import Any
 from flask import Blueprint, Flask
 
 from . import faults, journal
-from .api import admin, auth, bulk, changes, clients, common, query, search
+from .api import admin, auth, bulk, changes, clients, common, query, search, ui
 from .config import MockConfig, coerce_config
 from .state import MockState
 
@@ -63,6 +63,8 @@ def create_app(config: MockConfig | Mapping[str, Any] | None = None) -> Flask:
     faults.install(app)
     journal.install(app)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(ui.ui_bp)
+    app.register_blueprint(ui.landing_bp)
     return app
 
 

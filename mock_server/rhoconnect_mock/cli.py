@@ -9,6 +9,7 @@ exits with status 2 (never a traceback).
 
 from __future__ import annotations
 
+import errno
 import gc
 import logging
 import os
@@ -26,6 +27,7 @@ from .app import create_app, get_state
 from .config import MockConfig, parse_record_specs, parse_user_specs, resolve_config
 from .errors import ConfigError
 from .server import make_server
+from .state import MockState
 
 log = logging.getLogger(__name__)
 
@@ -86,16 +88,21 @@ def build_config(options: Mapping[str, Any], environ: Mapping[str, str]) -> Mock
     return resolve_config(path, environ, overrides)
 
 
-def banner(cfg: MockConfig, base_url: str) -> str:
-    """The start-up text: where to point a client, how to log in, what data there is."""
+def banner(cfg: MockConfig, base_url: str, state: MockState | None = None) -> str:
+    """The start-up text: where to point a client, how to log in, what data there is.
+
+    Given the running app's ``state``, the sources are the ones actually served with the records
+    actually loaded (a ``--data`` file decides both); without it, what the config asks for.
+    """
     login = (
         "any non-empty login and password" if cfg.users is None else "users " + ", ".join(sorted(cfg.users))
     )
     sources = ", ".join(
-        f"{s.name} ({s.partition}, {s.records} records"
-        + (f", poll interval {s.poll_interval} s)" if s.poll_interval else ")")
-        for s in cfg.sources
+        f"{name} ({partition}, {count} record{'s' if count != 1 else ''}"
+        + (f", poll interval {poll} s)" if poll else ")")
+        for name, partition, count, poll in _served_sources(cfg, state)
     )
+    token_note = "   (token required)" if cfg.admin_token else ""
     lines = [
         "rhoconnect-mock: a mock RhoConnect 7.8 server",
         f"  base URL     {base_url}",
@@ -103,7 +110,8 @@ def banner(cfg: MockConfig, base_url: str) -> str:
         f"  REST login   POST {base_url}/rc/v1/app/login",
         f"  demo login   {login}",
         f"  sources      {sources or 'none'}   (seed {cfg.seed})",
-        f"  admin URL    {base_url}/_mock/" + ("   (token required)" if cfg.admin_token else ""),
+        f"  admin URL    {base_url}/_mock/" + token_note,
+        f"  dashboard    {base_url}/_mock/ui/" + token_note,
         "Press Ctrl+C to stop.",
     ]
     if cfg.faults:
@@ -111,6 +119,16 @@ def banner(cfg: MockConfig, base_url: str) -> str:
     if cfg.host not in ("127.0.0.1", "localhost", "::1"):
         lines.insert(1, f"  WARNING: listening on {cfg.host}, reachable from other machines")
     return "\n".join(lines)
+
+
+def _served_sources(cfg: MockConfig, state: MockState | None) -> list[tuple[str, str, int, int]]:
+    """(name, partition, records, poll interval) of each source, from the state when there is one."""
+    if state is None:
+        return [(s.name, s.partition, s.records, s.poll_interval) for s in cfg.sources]
+    return [
+        (name, spec.partition, state.loaded_count(name), spec.poll_interval)
+        for name, spec in state.sources.items()
+    ]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -180,13 +198,14 @@ def serve(**options: Any) -> None:
     try:
         server.prepare()
     except OSError as exc:
-        click.echo(f"Error: cannot listen on {cfg.host}:{cfg.port}: {exc.strerror or exc}", err=True)
-        sys.exit(EXIT_RUNTIME)
-    get_state(app).warm_up()  # data generated up front, so the first client does not wait
+        click.echo(f"Error: {_listen_error(cfg, exc)}", err=True)
+        sys.exit(EXIT_USAGE)
+    state = get_state(app)
+    state.warm_up()  # data generated up front, so the first client does not wait
     gc.freeze()  # the dataset lives as long as the process: keep it out of every collection
     host, port = server.bind_addr[0], server.bind_addr[1]
     shown = f"[{host}]" if ":" in str(host) else host
-    click.echo(banner(cfg, f"http://{shown}:{port}"))
+    click.echo(banner(cfg, f"http://{shown}:{port}", state))
     _stop_on_sigterm()
     try:
         server.serve()
@@ -194,6 +213,16 @@ def serve(**options: Any) -> None:
         pass
     finally:
         server.stop()
+
+
+def _listen_error(cfg: MockConfig, exc: OSError) -> str:
+    """One line saying why the port cannot be used and what to do about it."""
+    where = f"cannot listen on {cfg.host}:{cfg.port}"
+    if exc.errno == errno.EADDRINUSE:
+        return f"{where}: the port is taken; choose another with --port N (--port 0: any free port)"
+    if exc.errno == errno.EACCES:
+        return f"{where}: permission denied; choose a port above 1023 with --port N"
+    return f"{where}: {exc.strerror or exc}; check --host, or choose another port with --port N"
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:

@@ -249,6 +249,8 @@ class FaultRule:
     source_data: dict[str, Any]
     hits: int = 0
     fired: int = 0
+    #: A paused rule is kept with its counters but ignores every request until resumed.
+    paused: bool = False
     _rng: random.Random | None = None
     #: Per-rule working state of actions (a delay's generator, a session's request count).
     scratch: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
@@ -264,6 +266,8 @@ class FaultRule:
         ``login`` is the login name a ``login`` request carries (an ``expire_session`` rule
         starts that user's new session there).
         """
+        if self.paused:
+            return False
         expiry = self.action.type == "expire_session"
         if expiry and rc.operation == "login":
             # A login starts a new session for that user: it lives ``after`` more requests.
@@ -308,6 +312,8 @@ class FaultRule:
         out["hits"] = self.hits
         out["fired"] = self.fired
         out["exhausted"] = self.exhausted
+        if self.paused:  # only when set, so descriptions of live rules keep their shape
+            out["paused"] = True
         return out
 
 

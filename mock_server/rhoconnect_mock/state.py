@@ -10,7 +10,8 @@ Public contract (stable; other modules and users rely on it):
 * ``config``, ``sources`` (name -> ``SourceSpec``), ``lock``, ``failures``
 * ``reset()``: fresh state, data regenerated from the config; ``add_reset_listener(fn)``: extensions
   (bulk files, ...) that keep state of their own get ``fn()`` called after every reset
-* ``records(source, user)`` (a snapshot), ``master_version(source, user)``, ``set_records``, ``seed_records``
+* ``records(source, user)`` (a snapshot), ``loaded_count(source)``, ``master_version(source, user)``,
+  ``set_records``, ``seed_records``
 * ``backend_insert/backend_update/backend_delete(source, user, ...)``: changes made by "another
   system"; every client sees them on its next query (after the poll interval, if the source has one)
 * ``view(source, user)``: the master document clients see; ``expire_poll_interval(source)``
@@ -183,6 +184,15 @@ class MockState:
         with self.lock:
             for spec in self.sources.values():
                 self._dataset(spec)
+
+    def loaded_count(self, source: str) -> int:
+        """How many records ``source`` starts with for a new user: the data file's or the generated.
+
+        What the banner and the dashboard show; the configured ``records`` is not it when a
+        ``--data`` file supplies the source.
+        """
+        with self.lock:
+            return len(self._dataset(self._spec(source)).records)
 
     def master(self, source: str, user: str | None) -> MasterDocument:
         """The master document of ``source`` for ``user`` (created from the dataset on first use)."""
