@@ -16,7 +16,18 @@ from typing import Any
 from flask import Blueprint, Flask
 
 from . import faults, journal
-from .api import admin, auth, bulk, changes, clients, common, query, search, ui
+from .api import (
+    admin,
+    admin_dashboard,  # noqa: F401  (its routes join admin.bp when imported)
+    auth,
+    bulk,
+    changes,
+    clients,
+    common,
+    query,
+    search,
+    ui,
+)
 from .config import MockConfig, coerce_config
 from .state import MockState
 

@@ -13,6 +13,7 @@ import errno
 import gc
 import logging
 import os
+import re
 import signal
 import sys
 import threading
@@ -218,9 +219,13 @@ def serve(**options: Any) -> None:
 def _listen_error(cfg: MockConfig, exc: OSError) -> str:
     """One line saying why the port cannot be used and what to do about it."""
     where = f"cannot listen on {cfg.host}:{cfg.port}"
-    if exc.errno == errno.EADDRINUSE:
+    code = exc.errno
+    if code is None:  # cheroot re-raises a bare OSError whose text alone keeps the "[Errno N]"
+        found = re.search(r"\[Errno (\d+)\]", str(exc))
+        code = int(found.group(1)) if found else None
+    if code == errno.EADDRINUSE:
         return f"{where}: the port is taken; choose another with --port N (--port 0: any free port)"
-    if exc.errno == errno.EACCES:
+    if code == errno.EACCES:
         return f"{where}: permission denied; choose a port above 1023 with --port N"
     return f"{where}: {exc.strerror or exc}; check --host, or choose another port with --port N"
 

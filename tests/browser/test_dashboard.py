@@ -116,7 +116,9 @@ def test_admin_token_is_asked_once_and_overview_shows_the_mock(page: Any, mock: 
     assert requests.get(mock.admin_url + "overview", timeout=10).status_code == 401
 
 
-def test_a_sync_appears_in_the_live_journal_and_the_timeline(page: Any, mock: MockServer, tmp_path: Path) -> None:
+def test_a_sync_appears_in_the_live_journal_and_the_timeline(
+    page: Any, mock: MockServer, tmp_path: Path
+) -> None:
     open_view(page, "journal")
     engine = engine_for(mock, tmp_path / "db.sqlite")
     try:
@@ -184,6 +186,7 @@ def test_a_rule_from_the_form_fails_the_next_request(page: Any, mock: MockServer
     paused.locator("button", has_text="Resume").click()
     paused.locator("td", has_text="active").wait_for()
     assert http.get(query, headers={"X-RhoConnect-CLIENT-ID": client_id}).status_code == 500
+    paused.locator("td", has_text="exhausted").wait_for()
     shot(page, "faults")
 
     open_view(page, "journal")

@@ -104,6 +104,13 @@ function json(value) {
   return JSON.stringify(value);
 }
 
+// A rule's parts in words: "status 503 body=\"busy\"", "operation=query", "nth=2".
+function words(object, lead) {
+  const parts = lead && object[lead] !== undefined ? [String(object[lead])] : [];
+  for (const [key, value] of Object.entries(object)) if (key !== lead) parts.push(`${key}=${json(value)}`);
+  return parts.join(" ") || "any";
+}
+
 // ---------------------------------------------------------------- views and refresh loop
 
 const views = {};
@@ -174,8 +181,8 @@ views.overview = {
     fillTable(
       $("#ov-faults"),
       ["rule", "match", "action", "hits", "fired", "state"],
-      o.faults.map((r) => el("tr", {}, el("td", {}, r.id), el("td", {}, el("code", {}, json(r.match))),
-        el("td", {}, el("code", {}, json(r.action))), el("td", {}, r.hits), el("td", {}, r.fired), el("td", {}, ruleState(r)))),
+      o.faults.map((r) => el("tr", {}, el("td", {}, r.id), el("td", {}, el("code", {}, words(r.match))),
+        el("td", {}, el("code", {}, words(r.action, "type"))), el("td", {}, r.hits), el("td", {}, r.fired), el("td", {}, ruleState(r)))),
       "no rule",
     );
     fillTable(
@@ -385,10 +392,11 @@ views.faults = {
       faults.map((r) =>
         el("tr", { "data-rule": r.id },
           el("td", {}, r.id),
-          el("td", {}, el("code", {}, json(r.match)), " ", el("code", {}, json(r.when)), " ", r.times ?? "∞"),
-          el("td", {}, el("code", {}, json(r.action))),
+          el("td", {}, el("code", {}, words(r.match)), el("br"), el("span", { className: "muted" },
+            `when ${words(r.when)}, times ${r.times ?? "∞"}`)),
+          el("td", {}, el("code", {}, words(r.action, "type"))),
           el("td", {}, r.hits), el("td", {}, r.fired), el("td", {}, ruleState(r)),
-          el("td", {},
+          el("td", { className: "actions" },
             el("button", { type: "button", className: "secondary", onclick: () => pauseRule(r.id, !r.paused) }, r.paused ? "Resume" : "Pause"),
             " ",
             el("button", { type: "button", className: "danger", onclick: () => deleteRule(r.id) }, "Delete")))),
