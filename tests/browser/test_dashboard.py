@@ -189,10 +189,23 @@ def test_a_rule_from_the_form_fails_the_next_request(page: Any, mock: MockServer
     paused.locator("td", has_text="exhausted").wait_for()
     shot(page, "faults")
 
+    # One click: the connection of the next page is reset; the journal marks what the client got.
+    page.locator("#ft-quick button", has_text="Reset during the next page").click()
+    page.locator("#ft-rules tbody tr[data-rule='rule-3']").wait_for()
+    with pytest.raises((requests.ConnectionError, requests.exceptions.ChunkedEncodingError)):
+        http.get(query, headers={"X-RhoConnect-CLIENT-ID": client_id})
+
     open_view(page, "journal")
     page.locator("#jr-filters input[name=faulted]").check()
-    page.locator("#jr-table tbody tr.faulted").nth(1).wait_for()
-    assert page.locator("#jr-table tbody tr").count() == 2
+    page.locator("#jr-table tbody tr.faulted").nth(2).wait_for()
+    assert page.locator("#jr-table tbody tr").count() == 3
+    page.locator("#jr-filters input[name=faulted]").uncheck()
+    assert mock.journal(operation="other") == []  # the page itself asked the mock for nothing else
+    page.locator("#jr-table tbody tr.faulted").first.click()
+    detail = page.locator("#jr-detail")
+    assert "rule-3 (reset)" in detail.inner_text()
+    assert "The connection was reset" in detail.inner_text()
+    shot(page, "journal-faults")
 
 
 def test_an_edited_record_reaches_the_client_on_its_next_sync(

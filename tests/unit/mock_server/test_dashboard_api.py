@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 import requests
 from rhoconnect_mock import MockServer
 from rhoconnect_mock.api.admin_dashboard import param_schema
+from rhoconnect_mock.api.ui import ASSETS, STATIC
 from rhoconnect_mock.fault_rules import ACTION_PARAMS, ACTION_TYPES
 from test_faults_support import Rc
 
@@ -211,6 +213,14 @@ def test_dashboard_loads_nothing_from_the_internet(rhoconnect_mock: MockServer) 
     for name in ("", "app.js", "style.css"):
         text = requests.get(rhoconnect_mock.base_url + "/_mock/ui/" + name, timeout=10).text
         assert "http://" not in text.replace("http://www.w3.org/2000/svg", "") and "https://" not in text
+
+
+def test_dashboard_files_ship_as_package_data() -> None:
+    root = Path(__file__).resolve().parents[3]
+    package_data = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    assert "ui/static/*" in package_data["rhoconnect_mock"]
+    for name in ASSETS:
+        assert (STATIC / name).is_file() and STATIC.parent.parent.name == "rhoconnect_mock"
 
 
 def test_landing_page_is_text_for_curl_and_html_for_browsers(rhoconnect_mock: MockServer) -> None:
