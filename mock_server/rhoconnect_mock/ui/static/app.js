@@ -213,7 +213,10 @@ views.journal = {
     const form = $("#jr-filters");
     if (form.paused.checked) return;
     const data = await api("journal?since=" + journal.since);
-    if (data.last_seq < journal.since) journal.entries = []; // the journal was cleared
+    // The server holds the entries numbered above last_seq - count: older ones were cleared or
+    // dropped there, so they go here too.
+    const oldest = data.last_seq - data.count;
+    journal.entries = journal.entries.filter((e) => e.seq > oldest);
     journal.entries.push(...data.entries);
     if (journal.entries.length > JOURNAL_KEEP) journal.entries.splice(0, journal.entries.length - JOURNAL_KEEP);
     journal.since = data.last_seq;
