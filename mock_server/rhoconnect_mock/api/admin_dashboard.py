@@ -27,6 +27,7 @@ from ..fault_rules import (
 )
 from ..faults import engine_of
 from ..journal import journal_of
+from ..state import MockState
 from .admin import AdminError, bp
 
 #: A page's record count as the protocol writes it (``{"count":N}``, the third element).
@@ -40,8 +41,9 @@ def _fail(status: int, message: str, field: str) -> NoReturn:
     raise AdminError(status, message, field)
 
 
-def _state() -> Any:
-    return current_app.extensions["rhoconnect_mock"]
+def _state() -> MockState:
+    state: MockState = current_app.extensions["rhoconnect_mock"]
+    return state
 
 
 def _json_body() -> Any:
@@ -87,7 +89,7 @@ def overview() -> Response:
     )
 
 
-def _client_paging(state: Any, client: Mapping[str, Any]) -> dict[str, Any]:
+def _client_paging(state: MockState, client: Mapping[str, Any]) -> dict[str, Any]:
     """A client and, per source, where it stands in the paging."""
     paging = {}
     for source, position in client["sources"].items():
@@ -103,7 +105,7 @@ def _client_paging(state: Any, client: Mapping[str, Any]) -> dict[str, Any]:
     return {"id": client["id"], "user": client["user"], "device": device, "sources": paging}
 
 
-def _users(state: Any, clients: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _users(state: MockState, clients: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Configured logins (never their passwords) and every user that has a client."""
     names = dict.fromkeys(sorted(state.config.users or ()))
     for client in clients:
