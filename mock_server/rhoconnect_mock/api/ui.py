@@ -74,7 +74,9 @@ def landing() -> Response:
     text = "rhoconnect-mock: a mock RhoConnect 7.8 server\n" + "".join(
         f"  {label:<{width}}  {url}   ({note})\n" for label, url, note in rows
     )
-    return Response(text, 200, content_type="text/plain;charset=utf-8")
+    # Plain ``text/plain`` like the server's other text answers; the text is ASCII (a host name
+    # that is not comes out escaped rather than in an undeclared charset).
+    return Response(text.encode("ascii", "backslashreplace"), 200, content_type="text/plain")
 
 
 __all__ = ["ASSETS", "landing_bp", "ui_bp"]

@@ -503,6 +503,12 @@ views.data = {
     await setUpData();
     const form = $("#dt-pick");
     if (!form.source.value) return;
+    const source = lastOverview.sources.find((s) => s.name === form.source.value);
+    if (source && source.partition === "user" && !form.user.value.trim()) {
+      $("#dt-count").textContent = "choose a user: each user has records of their own in this source";
+      fillTable($("#dt-table"), ["id"], [], "no user chosen");
+      return;
+    }
     const query = new URLSearchParams({ offset: data.offset, limit: data.limit });
     if (form.q.value.trim()) query.set("q", form.q.value.trim());
     const answer = await api(recordPath() + "/browse?" + query);
