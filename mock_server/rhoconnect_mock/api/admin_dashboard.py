@@ -26,7 +26,7 @@ from ..fault_rules import (
     Validator,
 )
 from ..faults import engine_of
-from ..journal import journal_of
+from ..journal import JournalEntry, journal_of
 from ..state import MockState
 from .admin import AdminError, bp
 
@@ -35,6 +35,8 @@ _PAGE_COUNT = re.compile(r'\{"count":(\d+)\}')
 _PAGE_TOTAL = re.compile(r'\{"total_count":(\d+)\}')
 _PAGED_OPERATIONS = ("query", "search")
 MAX_BROWSE = 1000
+DEFAULT_TIMELINE = 500
+MAX_TIMELINE = 10_000
 
 
 def _fail(status: int, message: str, field: str) -> NoReturn:
@@ -209,41 +211,48 @@ def pause_fault(rule_id: str) -> Response:
 
 @bp.get("/timeline")
 def timeline() -> Response:
-    """A client's pages over time (queries and searches), from the journal, oldest first.
+    """A client's newest pages (queries and searches), from the journal, oldest first.
 
     Each page: when, which source, status, records in it (``count``), ``total_count``, the
-    tokens, the server time and the faults that fired. ``client_id`` is required.
+    tokens, the server time and the faults that fired. ``client_id`` is required; ``limit``
+    (default 500) bounds the answer, since a looping client can fill the whole journal;
+    ``total`` says how many pages the journal holds for the client.
     """
     client_id = request.args.get("client_id", "")
     if not client_id:
         _fail(400, "is required", "client_id")
-    unknown = sorted(set(request.args) - {"client_id"})
+    unknown = sorted(set(request.args) - {"client_id", "limit"})
     if unknown:
-        _fail(400, "unknown parameter; expected client_id", unknown[0])
-    pages = []
-    for entry in journal_of(current_app).entries(client_id=client_id):
-        if entry.operation not in _PAGED_OPERATIONS:
-            continue
-        body = entry.response_body or ""
-        count = _PAGE_COUNT.search(body)
-        total = _PAGE_TOTAL.search(body)
-        pages.append(
-            {
-                "seq": entry.seq,
-                "time": entry.time,
-                "operation": entry.operation,
-                "source": entry.source,
-                "status": entry.status,
-                "count": int(count.group(1)) if count and entry.status == 200 else None,
-                "total_count": int(total.group(1)) if total and entry.status == 200 else None,
-                "token_sent": entry.token_sent,
-                "token_issued": entry.token_issued,
-                "duration_ms": entry.duration_ms,
-                "faults": list(entry.faults),
-                "actions": list(entry.actions),
-            }
-        )
-    return jsonify({"client_id": client_id, "pages": pages})
+        _fail(400, "unknown parameter; expected client_id, limit", unknown[0])
+    raw_limit = request.args.get("limit", str(DEFAULT_TIMELINE))
+    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_TIMELINE:
+        _fail(400, f"must be an integer between 1 and {MAX_TIMELINE}", "limit")
+    entries = [
+        e for e in journal_of(current_app).entries(client_id=client_id) if e.operation in _PAGED_OPERATIONS
+    ]
+    shown = entries[-int(raw_limit) :]
+    return jsonify({"client_id": client_id, "total": len(entries), "pages": [_page(e) for e in shown]})
+
+
+def _page(entry: JournalEntry) -> dict[str, Any]:
+    """One page request as the timeline shows it; the counts are read from the recorded body."""
+    body = entry.response_body or ""
+    count = _PAGE_COUNT.search(body) if entry.status == 200 else None
+    total = _PAGE_TOTAL.search(body) if entry.status == 200 else None
+    return {
+        "seq": entry.seq,
+        "time": entry.time,
+        "operation": entry.operation,
+        "source": entry.source,
+        "status": entry.status,
+        "count": int(count.group(1)) if count else None,
+        "total_count": int(total.group(1)) if total else None,
+        "token_sent": entry.token_sent,
+        "token_issued": entry.token_issued,
+        "duration_ms": entry.duration_ms,
+        "faults": list(entry.faults),
+        "actions": list(entry.actions),
+    }
 
 
 @bp.get("/sources/<source>/users/<user>/browse")

@@ -155,9 +155,21 @@ def test_timeline_lists_a_clients_pages_with_counts(rhoconnect_mock: MockServer)
     failed = pages[-1]
     assert (failed["status"], failed["count"], failed["actions"]) == (500, None, ["status"])
     assert all(p["duration_ms"] >= 0 for p in pages)
+    newest = admin(rhoconnect_mock, "GET", "timeline", params={"client_id": rc.client_id, "limit": 2}).json()
+    assert newest["total"] == len(pages) == 5 and newest["pages"] == pages[-2:]
 
 
-@pytest.mark.parametrize("params", [{}, {"client_id": ""}, {"client_id": "x", "source": "Product"}])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"client_id": ""},
+        {"client_id": "x", "source": "Product"},
+        {"client_id": "x", "limit": "0"},
+        {"client_id": "x", "limit": "10001"},
+        {"client_id": "x", "limit": "many"},
+    ],
+)
 def test_timeline_needs_a_client_id_and_nothing_else(rhoconnect_mock: MockServer, params: Any) -> None:
     assert admin(rhoconnect_mock, "GET", "timeline", params=params).status_code == 400
 

@@ -555,9 +555,10 @@ views.timeline = {
       fillTable($("#tl-table"), ["#"], []);
       return;
     }
-    const { pages } = await api("timeline?client_id=" + encodeURIComponent(select.value));
+    const { pages, total } = await api("timeline?limit=500&client_id=" + encodeURIComponent(select.value));
     const records = pages.reduce((n, p) => n + (p.count || 0), 0);
-    $("#tl-summary").textContent = `${pages.length} page requests, ${records} records`;
+    const shown = total > pages.length ? `the newest ${pages.length} of ${total}` : `${total}`;
+    $("#tl-summary").textContent = `${shown} page requests, ${records} records`;
     drawTimeline(pages);
     fillTable(
       $("#tl-table"),
