@@ -201,11 +201,21 @@ def test_a_rule_from_the_form_fails_the_next_request(page: Any, mock: MockServer
     assert page.locator("#jr-table tbody tr").count() == 3
     page.locator("#jr-filters input[name=faulted]").uncheck()
     assert mock.journal(operation="other") == []  # the page itself asked the mock for nothing else
-    page.locator("#jr-table tbody tr.faulted").first.click()
+    reset_row = page.locator("#jr-table tbody tr.faulted").first
+    assert reset_row.locator("td").nth(10).inner_text() == "reset"  # the delivery column
+    reset_row.click()
     detail = page.locator("#jr-detail")
     assert "rule-3 (reset)" in detail.inner_text()
-    assert "The connection was reset" in detail.inner_text()
+    assert "The connection was reset after the headers" in detail.inner_text()
     shot(page, "journal-faults")
+
+    # The timeline marks the reset page too: red, and "reset" in its delivery column.
+    open_view(page, "timeline")
+    newest_page = page.locator("#tl-table tbody tr").first
+    newest_page.locator("td").nth(10).filter(has_text="reset").wait_for()  # the delivery column
+    assert "faulted" in (newest_page.get_attribute("class") or "")
+    assert page.locator("#tl-chart rect.page[fill='#c62828']").count() == 3
+    open_view(page, "journal")
 
     # Journal cleared on the server: the page forgets the old requests too.
     requests.delete(mock.admin_url + "journal", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10)

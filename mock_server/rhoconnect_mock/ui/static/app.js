@@ -86,7 +86,39 @@ function badge(text, kind = "") {
 }
 
 function statusBadge(status) {
+  // null: the connection was reset before the status line, so the client saw no status at all.
+  if (status === null || status === undefined) return badge("no status", "bad");
   return badge(String(status), status >= 500 ? "bad" : status >= 400 ? "warn" : "ok");
+}
+
+// How an answer reached the client, from the journal's outcome, delay_ms and error fields.
+const OUTCOME_BADGES = {
+  reset_before_headers: ["reset", "bad"],
+  reset_after_headers: ["reset", "bad"],
+  truncated: ["truncated", "bad"],
+  trickled: ["trickled", "warn"],
+};
+
+function deliveryBadges(entry) {
+  const badges = [];
+  const mark = OUTCOME_BADGES[entry.outcome];
+  if (mark) badges.push(badge(mark[0], mark[1]));
+  if (entry.delay_ms) badges.push(badge(`delayed ${Math.round(entry.delay_ms)} ms`, "warn"));
+  if (entry.error) badges.push(badge("mock error", "bad"));
+  return badges;
+}
+
+// Whether the client received the whole answer (a reset or truncated one never fully arrived).
+function receivedWhole(entry) {
+  return entry.outcome === "complete" || entry.outcome === "trickled";
+}
+
+// Body bytes as received: "120" when whole, "20 of 120" when cut short.
+function bytesReceived(entry) {
+  if (receivedWhole(entry) || entry.bytes_sent === null || entry.bytes_sent === undefined) {
+    return entry.response_bytes ?? "";
+  }
+  return `${entry.bytes_sent} of ${entry.response_bytes ?? "?"}`;
 }
 
 function short(value, size = 12) {
@@ -232,8 +264,8 @@ function journalFilter(entry) {
     has("client_id", f.client_id.value.trim()) &&
     (!f.operation.value || entry.operation === f.operation.value) &&
     (has("source", f.source.value.trim()) || entry.sources.some((s) => s.includes(f.source.value.trim()))) &&
-    (!f.status.value.trim() || String(entry.status).startsWith(f.status.value.trim())) &&
-    (!f.faulted.checked || entry.faults.length > 0)
+    (!f.status.value.trim() || String(entry.status ?? "").startsWith(f.status.value.trim())) &&
+    (!f.faulted.checked || entry.faults.length > 0 || !receivedWhole(entry))
   );
 }
 
@@ -242,38 +274,48 @@ function renderJournal() {
   $("#jr-count").textContent = `${shown.length} of ${journal.entries.length} requests`;
   fillTable(
     $("#jr-table"),
-    ["#", "time", "operation", "source", "user", "client", "status", "bytes", "ms", "faults"],
+    ["#", "time", "operation", "source", "user", "client", "status", "bytes", "ms", "faults", "delivery"],
     shown.slice(0, 500).map((e) =>
-      el("tr", { className: (e.faults.length ? "faulted " : "") + (e.seq === journal.selected ? "selected" : ""), "data-seq": e.seq, onclick: () => openEntry(e.seq) },
+      el("tr", { className: (e.faults.length || !receivedWhole(e) ? "faulted " : "") + (e.seq === journal.selected ? "selected" : ""), "data-seq": e.seq, onclick: () => openEntry(e.seq) },
         el("td", {}, e.seq), el("td", {}, clock(e.time)), el("td", {}, e.operation), el("td", {}, e.source || e.sources.join(",")),
         el("td", {}, e.user || ""), el("td", {}, el("code", {}, short(e.client_id, 10))), el("td", {}, statusBadge(e.status)),
-        el("td", {}, e.response_bytes ?? ""), el("td", {}, e.duration_ms.toFixed(1)),
-        el("td", {}, e.actions.map((a) => badge(a, "bad"))))),
+        el("td", {}, bytesReceived(e)), el("td", {}, e.duration_ms.toFixed(1)),
+        el("td", {}, e.actions.map((a) => badge(a, "bad"))), el("td", {}, deliveryBadges(e)))),
     "no request yet",
   );
 }
 
-const FAULT_NOTES = {
-  reset: "The connection was reset: the client received no complete answer.",
-  truncate: "The answer was cut short: the client received only its beginning.",
-  delay: "The answer was delayed.",
-  trickle: "The answer was sent in small chunks, slowly.",
-};
+// What the client received, in words, from the entry's outcome, bytes_sent, delay_ms and error.
+function deliveryNotes(e) {
+  const notes = [];
+  if (e.outcome === "reset_before_headers") {
+    notes.push("The connection was reset before the status line: the client received no answer at all.");
+  } else if (e.outcome === "reset_after_headers") {
+    notes.push(`The connection was reset after the headers: the client received the status and headers and ${e.bytes_sent ?? 0} of ${e.response_bytes ?? "?"} body bytes.`);
+  } else if (e.outcome === "truncated") {
+    notes.push(`The answer was cut short: the client received ${e.bytes_sent ?? "?"} of the ${e.response_bytes ?? "?"} bytes announced, then the connection closed.`);
+  } else if (e.outcome === "trickled") {
+    notes.push("The answer was sent in small chunks, slowly (it arrived whole).");
+  }
+  if (e.delay_ms) notes.push(`The answer was held back ${Math.round(e.delay_ms)} ms.`);
+  if (e.error) notes.push(`The mock raised an unexpected error (answered 500): ${e.error}`);
+  return notes;
+}
 
 function openEntry(seq) {
   journal.selected = seq;
   const e = journal.entries.find((x) => x.seq === seq);
   if (!e) return;
   const target = e.path + (e.query_string ? "?" + e.query_string : "");
-  const notes = e.actions.filter((a) => FAULT_NOTES[a]).map((a) => el("p", { className: "error" }, FAULT_NOTES[a]));
+  const notes = deliveryNotes(e).map((text) => el("p", { className: "error" }, text));
   const parts = [
-    el("h2", {}, `#${e.seq} ${e.operation}`, statusBadge(e.status)),
+    el("h2", {}, `#${e.seq} ${e.operation}`, el("span", {}, statusBadge(e.status), deliveryBadges(e))),
     e.faults.length ? el("p", {}, "Faults: ", e.faults.map((f, i) => badge(`${f} (${e.actions[i]})`, "bad"))) : null,
     notes,
     el("h3", {}, "Request"),
     el("pre", {}, `${e.method} ${target}\n\n${e.request_body ?? "(no body)"}`),
     el("h3", {}, "Answer"),
-    el("pre", {}, `${e.status} ${e.content_type ?? ""}  (${e.response_bytes ?? "?"} bytes, ${e.duration_ms.toFixed(1)} ms)\n\n${e.response_body ?? "(no body)"}`),
+    el("pre", {}, `${e.status ?? "(no status line)"} ${e.content_type ?? ""}  (${bytesReceived(e) || "?"} bytes, ${e.duration_ms.toFixed(1)} ms)\n\n${e.response_body ?? "(no body)"}`),
     el("p", { className: "muted" }, `user ${e.user ?? "-"} · client ${e.client_id ?? "-"} · token sent ${e.token_sent ?? "-"} · token issued ${e.token_issued ?? "-"}`),
   ];
   $("#jr-detail").replaceChildren(...parts.flat().filter((part) => part !== null));
@@ -562,13 +604,13 @@ views.timeline = {
     drawTimeline(pages);
     fillTable(
       $("#tl-table"),
-      ["#", "time", "source", "status", "records", "total", "token sent", "token issued", "ms", "faults"],
+      ["#", "time", "source", "status", "records", "total", "token sent", "token issued", "ms", "faults", "delivery"],
       pages.slice().reverse().map((p) =>
-        el("tr", { className: p.faults.length ? "faulted" : "" },
+        el("tr", { className: p.faults.length || !receivedWhole(p) ? "faulted" : "" },
           el("td", {}, p.seq), el("td", {}, clock(p.time)), el("td", {}, p.source || ""), el("td", {}, statusBadge(p.status)),
           el("td", {}, p.count ?? ""), el("td", {}, p.total_count ?? ""), el("td", {}, el("code", {}, short(p.token_sent))),
           el("td", {}, el("code", {}, short(p.token_issued))), el("td", {}, p.duration_ms.toFixed(1)),
-          el("td", {}, p.actions.map((a) => badge(a, "bad"))))),
+          el("td", {}, p.actions.map((a) => badge(a, "bad"))), el("td", {}, deliveryBadges(p)))),
     );
   },
 };
@@ -614,7 +656,7 @@ function drawTimeline(pages) {
   );
   const points = [];
   for (const p of pages) {
-    const bad = p.faults.length > 0 || p.status !== 200;
+    const bad = p.faults.length > 0 || p.status !== 200 || !receivedWhole(p);
     const count = p.count || 0;
     // A failed page spans the height, faintly; an empty page is a small grey stub.
     const top = bad && !count ? pad.top : Math.min(yCount(count), pad.top + plotH - 3);
@@ -623,7 +665,9 @@ function drawTimeline(pages) {
       fill: bad ? "#c62828" : count ? "#7fa8ff" : "#9ca3af", "fill-opacity": bad && !count ? 0.25 : 0.9, class: "page",
       "data-seq": p.seq,
     });
-    bar.append(svg("title", {}, `#${p.seq} ${p.source ?? ""} ${p.status}: ${p.count ?? "-"} records, ${p.duration_ms.toFixed(1)} ms` + (p.actions.length ? ` (${p.actions.join(", ")})` : "")));
+    const how = receivedWhole(p) ? "" : `, ${p.outcome.replaceAll("_", " ")}`;
+    const held = p.delay_ms ? `, delayed ${Math.round(p.delay_ms)} ms` : "";
+    bar.append(svg("title", {}, `#${p.seq} ${p.source ?? ""} ${p.status ?? "no status"}${how}: ${p.count ?? "-"} records, ${p.duration_ms.toFixed(1)} ms${held}` + (p.actions.length ? ` (${p.actions.join(", ")})` : "")));
     chart.append(bar);
     points.push(`${x(p.time).toFixed(1)},${yMs(p.duration_ms).toFixed(1)}`);
   }
