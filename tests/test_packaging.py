@@ -79,8 +79,13 @@ def _requirement_names(meta: email.message.Message) -> set[str]:
 @pytest.mark.parametrize(
     ("package", "module", "requires", "plugin"),
     [
-        ("rhoconnect_client", "rhoconnect_client", {"requests", "click"}, False),
-        ("rhoconnect_mock", "rhoconnect_mock", {"flask", "faker", "click", "cheroot", "pyyaml"}, True),
+        ("rhoconnect_client", "rhoconnect_client", {"requests", "urllib3", "click"}, False),
+        (
+            "rhoconnect_mock",
+            "rhoconnect_mock",
+            {"flask", "faker", "click", "cheroot", "pyyaml", "orjson"},
+            True,
+        ),
     ],
 )
 def test_wheel_contents_and_metadata(
