@@ -97,6 +97,8 @@ def test_wheel_contents_and_metadata(
     top = {n.split("/")[0] for n in names}
     assert top == {module, f"{package}-{version}.dist-info"}, top
     assert f"{module}/py.typed" in names and f"{module}/__init__.py" in names
+    if module == "rhoconnect_mock":  # the dashboard's files are package data
+        assert {f"{module}/ui/static/{name}" for name in ("index.html", "app.js", "style.css")} <= set(names)
     assert not [n for n in names if n.endswith(("README.md", ".pyc"))], names
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
     assert meta["License-Expression"] == "MIT"

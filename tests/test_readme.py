@@ -39,7 +39,8 @@ def demo_mock() -> Iterator[str]:
     """``rhoconnect-mock serve`` with the demo defaults on a free port; yields its base URL."""
     command = Path(sys.executable).parent / "rhoconnect-mock"
     proc = subprocess.Popen(
-        [str(command), "serve", "--port", "0"],
+        # --quiet: nobody reads the request log once the banner is in, and a full pipe would block it
+        [str(command), "serve", "--port", "0", "--quiet"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -57,6 +58,9 @@ def demo_mock() -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+        for pipe in (proc.stdout, proc.stderr):
+            if pipe is not None:
+                pipe.close()
 
 
 def test_the_blocks_use_the_demo_url() -> None:

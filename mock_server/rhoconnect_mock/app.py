@@ -15,7 +15,18 @@ from typing import Any
 
 from flask import Blueprint, Flask
 
-from .api import admin, auth, bulk, changes, clients, common, query, search
+from .api import (
+    admin,
+    admin_dashboard,  # noqa: F401  (its routes join admin.bp when imported)
+    auth,
+    bulk,
+    changes,
+    clients,
+    common,
+    query,
+    search,
+    ui,
+)
 from .config import MockConfig, coerce_config
 from .control import EXTENSION as CONTROL_EXTENSION
 from .control import ControlService
@@ -70,5 +81,7 @@ def create_app(config: MockConfig | Mapping[str, Any] | None = None) -> Flask:
     for module in (auth, clients, query, changes, search, bulk):
         register_protocol_module(app, module, cfg)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(ui.ui_bp)
+    app.register_blueprint(ui.landing_bp)
     Pipeline(app, state, engine, journal)
     return app

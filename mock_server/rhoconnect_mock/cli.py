@@ -9,9 +9,11 @@ exits with status 2 (never a traceback).
 
 from __future__ import annotations
 
+import errno
 import gc
 import logging
 import os
+import re
 import signal
 import sys
 import threading
@@ -28,7 +30,7 @@ from .faults import engine_of
 from .pipeline import pipeline_of
 from .request_log import LOG_FORMATS, LogFormat, RequestLog
 from .server import make_server, serve_until_stopped
-from .state import state_of
+from .state import MockState, state_of
 from .users_file import KEY as KEY_USERS
 from .users_file import read_users_file
 
@@ -88,16 +90,22 @@ def build_config(options: Mapping[str, Any], environ: Mapping[str, str]) -> Mock
     return resolve_config(path, environ, overrides)
 
 
-def banner(cfg: MockConfig, base_url: str, rules: int = 0) -> str:
-    """The start-up text: where to point a client, how to log in, what data there is."""
+def banner(cfg: MockConfig, base_url: str, state: MockState | None = None, rules: int = 0) -> str:
+    """The start-up text: where to point a client, how to log in, what data there is.
+
+    Given the running app's ``state``, the sources are the ones actually served with the records
+    actually loaded (a ``--data`` file decides both); without it, what the config asks for. ``rules``
+    is how many fault rules are active from start-up.
+    """
     login = (
         "any non-empty login and password" if cfg.users is None else "users " + ", ".join(sorted(cfg.users))
     )
     sources = ", ".join(
-        f"{s.name} ({s.partition}, {s.records} records"
-        + (f", poll interval {s.poll_interval} s)" if s.poll_interval else ")")
-        for s in cfg.sources
+        f"{name} ({partition}, {count} record{'s' if count != 1 else ''}"
+        + (f", poll interval {poll} s)" if poll else ")")
+        for name, partition, count, poll in _served_sources(cfg, state)
     )
+    token_note = "   (token required)" if cfg.admin_token else ""
     lines = [
         "rhoconnect-mock: a mock RhoConnect 7.8 server",
         f"  base URL     {base_url}",
@@ -105,7 +113,8 @@ def banner(cfg: MockConfig, base_url: str, rules: int = 0) -> str:
         f"  REST login   POST {base_url}/rc/v1/app/login",
         f"  demo login   {login}",
         f"  sources      {sources or 'none'}   (seed {cfg.seed})",
-        f"  admin URL    {base_url}/_mock/" + ("   (token required)" if cfg.admin_token else ""),
+        f"  admin URL    {base_url}/_mock/" + token_note,
+        f"  dashboard    {base_url}/_mock/ui/" + token_note,
         "Press Ctrl+C to stop.",
     ]
     if rules:
@@ -113,6 +122,16 @@ def banner(cfg: MockConfig, base_url: str, rules: int = 0) -> str:
     if cfg.host not in ("127.0.0.1", "localhost", "::1"):
         lines.insert(1, f"  WARNING: listening on {cfg.host}, reachable from other machines")
     return "\n".join(lines)
+
+
+def _served_sources(cfg: MockConfig, state: MockState | None) -> list[tuple[str, str, int, int]]:
+    """(name, partition, records, poll interval) of each source, from the state when there is one."""
+    if state is None:
+        return [(s.name, s.partition, s.records, s.poll_interval) for s in cfg.sources]
+    return [
+        (name, spec.partition, state.loaded_count(name), spec.poll_interval)
+        for name, spec in state.sources.items()
+    ]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -208,18 +227,36 @@ def serve(quiet: bool, log_format: LogFormat, **options: Any) -> None:
     try:
         server.prepare()
     except OSError as exc:
-        click.echo(f"Error: cannot listen on {cfg.host}:{cfg.port}: {exc.strerror or exc}", err=True)
-        sys.exit(EXIT_RUNTIME)
-    state_of(app).warm_up()  # data generated up front, so the first client does not wait
+        click.echo(f"Error: {_listen_error(cfg, exc)}", err=True)
+        sys.exit(EXIT_USAGE)
+    state = state_of(app)
+    state.warm_up()  # data generated up front, so the first client does not wait
     gc.freeze()  # the dataset lives as long as the process: keep it out of every collection
     host, port = server.bind_addr[0], server.bind_addr[1]
     shown = f"[{host}]" if ":" in str(host) else host
-    click.echo(banner(cfg, f"http://{shown}:{port}", len(engine_of(app).rules)))
+    text = banner(cfg, f"http://{shown}:{port}", state, len(engine_of(app).rules))
     # SIGTERM (kill, CI teardown, ``docker stop``) stops like Ctrl-C: Python's default would end the
     # process at once, without ``finally`` blocks or exit hooks, leaving the temporary bulk folder.
+    # The banner goes out once that handler is in place: whoever waits for it may stop us at once.
     serve_until_stopped(
-        server, (signal.SIGTERM,) if threading.current_thread() is threading.main_thread() else ()
+        server,
+        (signal.SIGTERM,) if threading.current_thread() is threading.main_thread() else (),
+        announce=lambda: click.echo(text),
     )
+
+
+def _listen_error(cfg: MockConfig, exc: OSError) -> str:
+    """One line saying why the port cannot be used and what to do about it."""
+    where = f"cannot listen on {cfg.host}:{cfg.port}"
+    code = exc.errno
+    if code is None:  # cheroot re-raises a bare OSError whose text alone keeps the "[Errno N]"
+        found = re.search(r"\[Errno (\d+)\]", str(exc))
+        code = int(found.group(1)) if found else None
+    if code == errno.EADDRINUSE:
+        return f"{where}: the port is taken; choose another with --port N (--port 0: any free port)"
+    if code == errno.EACCES:
+        return f"{where}: permission denied; choose a port above 1023 with --port N"
+    return f"{where}: {exc.strerror or exc}; check --host, or choose another port with --port N"
 
 
 def main(argv: Sequence[str] | None = None) -> None:

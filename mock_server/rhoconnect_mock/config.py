@@ -375,9 +375,25 @@ def read_settings_file(path: str | os.PathLike[str], key: str = "config") -> Any
     is_toml = p.suffix.lower() == ".toml"
     try:
         return tomllib.loads(text.decode("utf-8")) if is_toml else yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        raise ConfigError(key, f"{p} is not valid YAML: {_yaml_problem(exc)}") from None
     except (tomllib.TOMLDecodeError, yaml.YAMLError, UnicodeDecodeError) as exc:
+        # tomllib's message already ends with "(at line N, column M)".
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ConfigError(key, f"{p} is not valid {'TOML' if is_toml else 'YAML'}: {detail}") from None
+
+
+def _yaml_problem(exc: yaml.MarkedYAMLError) -> str:
+    """PyYAML's problem on one line, with the 1-based line and column it points at.
+
+    Its own message spreads over several lines ("while parsing ..." first, the position last),
+    and the CLI prints one line, so the position was lost.
+    """
+    mark = exc.problem_mark or exc.context_mark
+    problem = exc.problem or exc.context or type(exc).__name__
+    if mark is None:
+        return problem
+    return f"line {mark.line + 1}, column {mark.column + 1}: {problem}"
 
 
 def load_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:

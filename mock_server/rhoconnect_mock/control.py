@@ -1,11 +1,12 @@
 """The control service: every test-control operation on a mock app, implemented once.
 
 Reset; data (records, generated seed, backend changes, schema version); users; fault rules
-(add, list, get, remove, clear, adapter failures); the journal (read with filters, clear,
-unexpected errors); poll-cache expiry; clients and their pending pages. The admin API translates
-HTTP to these calls, ``MockServer`` is a ``ControlService`` over its own app, and the pytest plugin
-uses that, so a rule given as ``server.fail("query", status=500, times=1)`` is the same rule as
-the flag ``query:500:once``, a scenario-file entry or a ``POST /_mock/faults``.
+(add, list, get, pause, remove, clear, adapter failures, the action schemas); the journal (read
+with filters, clear, unexpected errors, a client's page timeline); poll-cache expiry; clients and
+their pending pages; the one-snapshot overview and the record browser the dashboard shows. The
+admin API translates HTTP to these calls, ``MockServer`` is a ``ControlService`` over its own app,
+and the pytest plugin uses that, so a rule given as ``server.fail("query", status=500, times=1)``
+is the same rule as the flag ``query:500:once``, a scenario-file entry or a ``POST /_mock/faults``.
 
 A refused request raises ``ControlError`` naming the field at fault, with the HTTP status the
 admin API answers (400 for bad input, 404 for something that does not exist).
@@ -13,18 +14,30 @@ admin API answers (400 for bad input, 404 for something that does not exist).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .errors import RhoconnectMockError
-from .faults import FaultEngine, FaultRuleError, action_types, parse_fail_flag
+from .faults import ACTIONS, MATCHABLE_OPERATIONS, FaultEngine, FaultRuleError, action_types, parse_fail_flag
+from .faults.model import FAMILIES
 from .faults.registry import flag_words
-from .journal import Entries, Journal
+from .faults.rules import MATCH_KEYS, WHEN_KEYS
+from .journal import Entries, Journal, JournalEntry
 from .state import MockState
 
 EXTENSION = "rhoconnect_mock.control"
 #: Largest generated dataset through the control API (larger ones belong in the start-up config).
 MAX_SEED = 1_000_000
+#: Bounds of the timeline (a looping client can fill the whole journal) and of the record browser.
+DEFAULT_TIMELINE = 500
+MAX_TIMELINE = 10_000
+MAX_BROWSE = 1000
+#: A page's record counts as the protocol writes them (``{"count":N}``, ``{"total_count":N}``).
+_PAGE_COUNT = re.compile(r'\{"count":(\d+)\}')
+_PAGE_TOTAL = re.compile(r'\{"total_count":(\d+)\}')
+#: Answers the client received whole, so the counts in the body reached it.
+_WHOLE = ("complete", "trickled")
 
 
 class ControlError(RhoconnectMockError, ValueError):
@@ -175,6 +188,35 @@ class ControlService:
             raise ControlError("id", f"no fault rule {rule_id!r}", 404)
         return rule.describe()
 
+    def pause_fault(self, rule_id: str, paused: bool = True) -> dict[str, Any]:
+        """Pause (or resume, ``paused=False``) a rule: a paused rule neither counts nor fires."""
+        if not isinstance(paused, bool):
+            raise ControlError("paused", "must be true or false")
+        rule = self.faults_engine.set_paused(rule_id, paused)
+        if rule is None:
+            raise ControlError("id", f"no fault rule {rule_id!r}", 404)
+        return rule.describe()
+
+    def fault_actions(self) -> dict[str, Any]:
+        """What a rule can say: operations, match and occurrence keys, each action's parameters.
+
+        The parameters are JSON Schema fragments from the action registry (the dashboard builds
+        its rule form from them).
+        """
+        return {
+            "operations": list(MATCHABLE_OPERATIONS),
+            "families": list(FAMILIES),
+            "match_keys": list(MATCH_KEYS),
+            "when_keys": list(WHEN_KEYS),
+            "actions": {
+                name: {
+                    "required": list(ACTIONS[name].required),
+                    "params": {key: dict(param.schema) for key, param in ACTIONS[name].params.items()},
+                }
+                for name in action_types()
+            },
+        }
+
     def remove_fault(self, rule_id: str) -> bool:
         """Remove one rule; ``False`` if there was none with that id."""
         return self.faults_engine.remove(rule_id)
@@ -199,6 +241,23 @@ class ControlService:
     def journal_summary(self) -> dict[str, Any]:
         """Size, count, dropped entries, last sequence number and error count of the journal."""
         return self.request_journal.summary()
+
+    def timeline(self, client_id: str, limit: int = DEFAULT_TIMELINE) -> dict[str, Any]:
+        """A client's newest page requests (queries and searches), oldest first, from the journal.
+
+        Each page: when, which source, the status and how the answer ended (``outcome``,
+        ``bytes_sent``, ``delay_ms``), records in it (``count``, only for a page the client
+        received whole), ``total_count``, the tokens, the latency and the faults that fired.
+        ``total`` says how many pages the journal holds for the client.
+        """
+        if not isinstance(client_id, str) or not client_id:
+            raise ControlError("client_id", "is required")
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_TIMELINE:
+            raise ControlError("limit", f"must be an integer between 1 and {MAX_TIMELINE}")
+        pages = [
+            e for e in self.request_journal.entries(client_id=client_id) if e.operation in ("query", "search")
+        ]
+        return {"client_id": client_id, "total": len(pages), "pages": [_page(e) for e in pages[-limit:]]}
 
     def clear_journal(self) -> None:
         self.request_journal.clear(errors=False)
@@ -239,6 +298,34 @@ class ControlService:
     def records(self, source: str, user: str | None) -> dict[str, dict[str, str]]:
         """A copy of a source's records for a user (as the backend holds them now)."""
         return {oid: dict(attrs) for oid, attrs in self.state.records(self.source(source), user).items()}
+
+    def browse(
+        self, source: str, user: str | None, q: str = "", offset: int = 0, limit: int = 50
+    ) -> dict[str, Any]:
+        """A window of a source's records for a user, only those whose id or a value contains ``q``
+        (case-insensitive) if given; records keep the master document's order."""
+        for name, value, top in (("offset", offset, None), ("limit", limit, MAX_BROWSE)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0 or (top and value > top):
+                raise ControlError(name, "must be a non-negative integer" + (f" up to {top}" if top else ""))
+        records = self.state.records(self.source(source), user)
+        needle = q.casefold()
+        matched = [
+            (oid, attrs)
+            for oid, attrs in records.items()
+            if not needle
+            or needle in oid.casefold()
+            or any(needle in str(v).casefold() for v in attrs.values())
+        ]
+        return {
+            "source": source,
+            "user": user,
+            "total": len(records),
+            "matched": len(matched),
+            "offset": offset,
+            "records": [
+                {"id": oid, "attributes": dict(attrs)} for oid, attrs in matched[offset : offset + limit]
+            ],
+        }
 
     def set_records(self, source: str, user: str | None, records: Any) -> int:
         """Make a source's records for a user exactly ``records``; returns their count."""
@@ -308,3 +395,83 @@ class ControlService:
             "pending_page": self.state.pending_page(client_id, source),
             "document": self.state.client_document(client_id, source),
         }
+
+    # -- the overview --------------------------------------------------------------------------------
+
+    def overview(self) -> dict[str, Any]:
+        """One snapshot of the mock: sources, users, clients' paging positions, bulk jobs, rules."""
+        state = self.state
+        with state.lock:
+            sources = [
+                {
+                    "name": spec.name,
+                    "partition": spec.partition,
+                    "priority": spec.priority,
+                    "poll_interval": spec.poll_interval,
+                    "records": state.loaded_count(spec.name),
+                    "attributes": list(spec.attributes),
+                }
+                for spec in state.sources.values()
+            ]
+            clients = [self._paging(client) for client in state.clients()]
+            bulk_jobs = state.bulk_jobs()
+        configured = state.config.users
+        names = dict.fromkeys(sorted(configured or ()))
+        names.update((c["user"], None) for c in clients if c["user"] not in names)
+        users = [
+            {
+                "name": name,
+                "configured": name in (configured or {}),
+                "clients": sum(1 for c in clients if c["user"] == name),
+            }
+            for name in names
+        ]
+        return {
+            "sources": sources,
+            "users": users,
+            "any_login": configured is None,
+            "clients": clients,
+            "bulk_jobs": bulk_jobs,
+            "faults": self.faults(),
+            "journal": self.journal_summary(),
+        }
+
+    def _paging(self, client: Mapping[str, Any]) -> dict[str, Any]:
+        """A client and, per source, where it stands in the paging."""
+        paging = {}
+        for source, position in client["sources"].items():
+            pending = self.state.pending_page(client["id"], source)
+            paging[source] = {
+                "acknowledged": position["cursor"],
+                "pending_token": position["pending_token"],
+                "pending_count": pending["count"] if pending else None,
+                "pending_kind": pending["kind"] if pending else None,
+                "queued": position["queued"],
+            }
+        device = {k: v for k, v in client.items() if k not in ("id", "user", "sources")}
+        return {"id": client["id"], "user": client["user"], "device": device, "sources": paging}
+
+
+def _page(entry: JournalEntry) -> dict[str, Any]:
+    """One page request as the timeline shows it; the counts are read from the body received."""
+    whole = entry.status == 200 and entry.outcome in _WHOLE
+    body = entry.response_body or ""
+    count = _PAGE_COUNT.search(body) if whole else None
+    total = _PAGE_TOTAL.search(body) if whole else None
+    return {
+        "seq": entry.seq,
+        "time": entry.time,
+        "operation": entry.operation,
+        "source": entry.source,
+        "status": entry.status,
+        "outcome": entry.outcome,
+        "bytes_sent": entry.bytes_sent,
+        "delay_ms": entry.delay_ms,
+        "count": int(count.group(1)) if count else None,
+        "total_count": int(total.group(1)) if total else None,
+        "token_sent": entry.token_sent,
+        "token_issued": entry.token_issued,
+        "duration_ms": entry.duration_ms,
+        "faults": list(entry.faults),
+        "actions": list(entry.actions),
+    }

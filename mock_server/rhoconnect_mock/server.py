@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import FrameType, TracebackType
 from typing import Any
 
@@ -63,8 +63,15 @@ def make_server(app: Flask, host: str, port: int, threads: int = 16) -> WSGIServ
     return WSGIServer((host, port), app, threads=threads)
 
 
-def serve_until_stopped(server: WSGIServer, stop_signals: tuple[int, ...] = (signal.SIGTERM,)) -> None:
+def serve_until_stopped(
+    server: WSGIServer,
+    stop_signals: tuple[int, ...] = (signal.SIGTERM,),
+    announce: Callable[[], None] | None = None,
+) -> None:
     """Serve a prepared server until Ctrl-C or one of ``stop_signals``, then stop it cleanly.
+
+    ``announce`` (the banner) runs once the stop handlers are in place, so whoever waits for it may
+    stop the server at once and still get a clean stop.
 
     The serve loop runs in its own thread and the main thread only waits. A stop request (the
     signal handler, or Ctrl-C's ``KeyboardInterrupt``) therefore lands in that wait, never inside
@@ -87,6 +94,8 @@ def serve_until_stopped(server: WSGIServer, stop_signals: tuple[int, ...] = (sig
     thread = threading.Thread(target=serve, name="rhoconnect-mock-serve", daemon=True)
     thread.start()
     try:
+        if announce is not None:
+            announce()
         while not stopping.wait(0.5):  # a timed wait keeps Ctrl-C responsive on every platform
             pass
     except KeyboardInterrupt:

@@ -12,7 +12,8 @@ Public contract (stable; other modules and users rely on it):
   ``failures``, ``bulk`` (the bulk file folder)
 * ``reset()``: fresh state, data regenerated from the config; ``add_reset_listener(fn)``: extensions
   that keep state of their own get ``fn()`` called after every reset
-* ``records(source, user)`` (a snapshot), ``master_version(source, user)``, ``set_records``, ``seed_records``
+* ``records(source, user)`` (a snapshot), ``loaded_count(source)``, ``master_version(source, user)``,
+  ``set_records``, ``seed_records``
 * ``backend_insert/backend_update/backend_delete(source, user, ...)``: changes made by "another
   system"; every client sees them on its next query (after the poll interval, if the source has one)
 * ``master(source, user)``, ``view(source, user)``: the master document clients see;
@@ -21,7 +22,7 @@ Public contract (stable; other modules and users rely on it):
   ``source_errors(source, user)``, ``bump_schema_version(source)``
 * ``create_client``, ``register_client``, ``client``, ``reset_client``, ``forget_clients``;
   ``query_page``, ``push``, ``search``, ``bulk_data``; ``blob``, ``store_blob``
-* ``clients()``, ``pending_page(client_id, source)``, ``client_document(client_id, source)``
+* ``clients()``, ``pending_page(client_id, source)``, ``client_document(client_id, source)``, ``bulk_jobs()``
 For the app partition the ``user`` argument is ignored. An unknown source name raises ``KeyError``.
 """
 
@@ -33,6 +34,7 @@ import logging
 import secrets
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
@@ -149,6 +151,15 @@ class MockState:
         with self.lock:
             for spec in self.store.sources().values():
                 masters.dataset(self.store, self.config, spec)
+
+    def loaded_count(self, source: str) -> int:
+        """How many records ``source`` starts with for a new user: the data file's or the generated.
+
+        What the banner and the dashboard show; the configured ``records`` is not it when a
+        ``--data`` file supplies the source.
+        """
+        with self.lock:
+            return len(masters.dataset(self.store, self.config, masters.spec_of(self.store, source)).records)
 
     def master(self, source: str, user: str | None) -> MasterDocument:
         """The master document of ``source`` for ``user`` (created from the dataset on first use)."""
@@ -411,6 +422,23 @@ class MockState:
                     },
                 }
                 for c in self.store.clients()
+            ]
+
+    def bulk_jobs(self) -> list[dict[str, Any]]:
+        """Every built bulk file set: its partition and owner, url, sources, files and errors."""
+        with self.lock:
+            return [
+                {
+                    "partition": partition,
+                    "owner": owner,
+                    "url": job.url,
+                    "sources": list(job.requested),
+                    "built_at": job.built_at,
+                    "waits_left": job.waits_left,
+                    "files": [Path(path).name for path in job.files],
+                    "errors": sorted(job.build_errors),
+                }
+                for (partition, owner), job in self.store.bulk_jobs()
             ]
 
     def pending_page(self, client_id: str, source: str) -> dict[str, Any] | None:

@@ -90,6 +90,14 @@ class FaultEngine:
     def get(self, rule_id: str) -> FaultRule | None:
         return next((r for r in self.rules if r.id == rule_id), None)
 
+    def set_paused(self, rule_id: str, paused: bool) -> FaultRule | None:
+        """Pause or resume one rule (``None`` if there is none with that id)."""
+        rule = self.get(rule_id)
+        if rule is not None:
+            rule.paused = paused
+            logger.info("fault rule %s %s", rule_id, "paused" if paused else "resumed")
+        return rule
+
     def remove(self, rule_id: str) -> bool:
         """Remove one rule; ``False`` if there was none with that id."""
         with self._lock:

@@ -61,6 +61,8 @@ class FaultRule:
     source_data: dict[str, Any]
     hits: int = 0
     fired: int = 0
+    #: A paused rule keeps its counters but looks at no request until it is resumed.
+    paused: bool = False
     _rng: random.Random | None = None
     #: Per-rule working state of actions (a delay's generator, a session's request count).
     scratch: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
@@ -76,6 +78,8 @@ class FaultRule:
         ``login`` is the login name a ``login`` request carries (an ``expire_session`` rule
         starts that user's new session there).
         """
+        if self.paused:
+            return False
         expiry = self.action.type == "expire_session"
         if expiry and rc.operation == "login":
             # A login starts a new session for that user: it lives ``after`` more requests.
@@ -120,4 +124,6 @@ class FaultRule:
         out["hits"] = self.hits
         out["fired"] = self.fired
         out["exhausted"] = self.exhausted
+        if self.paused:  # only when set, so live rules keep the shape they always had
+            out["paused"] = True
         return out

@@ -78,7 +78,8 @@ def collect(proc: subprocess.Popen[str]) -> tuple[str, str]:
     (``communicate`` would read past that buffer and lose them)."""
     proc.wait(timeout=30)
     assert proc.stdout is not None and proc.stderr is not None
-    return proc.stdout.read(), proc.stderr.read()
+    with proc.stdout, proc.stderr:  # closed here, not left to the garbage collector
+        return proc.stdout.read(), proc.stderr.read()
 
 
 def run_and_kill(db: Path, start: int, delay: float) -> list[str]:

@@ -188,6 +188,7 @@ def test_port_in_use_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
         port = busy.getsockname()[1]
         with pytest.raises(SystemExit) as info:
             main(["serve", "--port", str(port), "--records", "Product=1"])
-    assert info.value.code == 1
+    assert info.value.code == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith(f"Error: cannot listen on 127.0.0.1:{port}")
+    assert "taken" in err and "--port" in err
