@@ -179,4 +179,5 @@ def test_mock_brings_its_command_and_fixture(venvs: dict[str, Path], tmp_path: P
             pass
     finally:
         proc.terminate()
-        assert proc.wait(timeout=20) == 0
+        _, errors = proc.communicate(timeout=20)  # reaps it and closes both pipes
+    assert proc.returncode == 0, errors
