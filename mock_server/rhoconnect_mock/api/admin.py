@@ -16,6 +16,7 @@ change it.
 from __future__ import annotations
 
 import hmac
+import json
 from collections.abc import Mapping
 from typing import Any, NoReturn
 
@@ -25,6 +26,7 @@ from werkzeug.exceptions import HTTPException
 from ..control import EXTENSION, ControlError, ControlService
 from ..faults import MATCHABLE_OPERATIONS, FaultRuleError, action_types
 from ..state import MockState, state_of
+from .common import utf8_encodable
 
 bp = Blueprint("rhoconnect_mock_admin", __name__, url_prefix="/_mock")
 
@@ -109,9 +111,14 @@ def _body(default: Any = None) -> Any:
             _fail(400, "a JSON body is required", "body")
         return default
     try:
-        return request.get_json(force=True)
-    except HTTPException:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
         _fail(400, "the body is not valid JSON", "body")
+    except RecursionError:
+        _fail(400, "the body is nested too deeply", "body")
+    if not utf8_encodable(body, raw):
+        _fail(400, "the body holds a lone UTF-16 surrogate, which UTF-8 cannot carry", "body")
+    return body
 
 
 def _object(body: Any, allowed: tuple[str, ...], what: str) -> Mapping[str, Any]:
@@ -280,7 +287,7 @@ def read_journal() -> Response:
         if key in JOURNAL_FILTERS:
             filters[key] = value
         elif key in JOURNAL_NUMBERS:
-            if not value.isdigit():
+            if not (value.isascii() and value.isdigit()):
                 _fail(400, "must be a non-negative integer", key)
             if key == "status":
                 filters["status"] = int(value)

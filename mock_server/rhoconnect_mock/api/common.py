@@ -118,29 +118,55 @@ def params() -> dict[str, Any]:
     if ctype.startswith("application/json"):
         raw = request.get_data(cache=True)
         if raw.strip():
-            try:
-                body = json.loads(raw)
-            except (ValueError, UnicodeDecodeError):
-                raise MalformedBody() from None
-            if isinstance(body, dict):
-                merged.update(body)
-            else:
-                raise MalformedBody()
+            merged.update(_json_object(raw))
     elif ctype.startswith("multipart/form-data") or ctype.startswith("application/x-www-form-urlencoded"):
         merged.update(_rack_nested(list(request.form.items(multi=True))))
         cud = request.form.get("cud")
         if cud is None and "cud" in request.files:
             cud = request.files["cud"].read().decode("utf-8", "replace")
         if cud is not None:
-            try:
-                body = json.loads(cud)
-            except ValueError:
-                raise MalformedBody() from None
-            if not isinstance(body, dict):
-                raise MalformedBody()
-            merged.update(body)
+            merged.update(_json_object(cud))
     g._rc_params = merged
     return merged
+
+
+def _json_object(raw: bytes | str) -> dict[str, Any]:
+    """A pushed JSON object, or ``MalformedBody`` (RhoConnect's answer to client data it cannot read).
+
+    Besides JSON that does not parse or is not an object, this refuses JSON nested too deeply for
+    the parser and strings holding a lone UTF-16 surrogate (``"\\ud800"`` is valid JSON): stored, such
+    a string could never be encoded as UTF-8 again, so every page that carries it would fail, for
+    every client that shares the data.
+    """
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise MalformedBody() from None
+    if not isinstance(body, dict) or not utf8_encodable(body, raw):
+        raise MalformedBody()
+    return body
+
+
+def utf8_encodable(value: Any, raw: bytes | str) -> bool:
+    """Whether ``value``, parsed from the JSON text ``raw``, encodes as UTF-8 again.
+
+    A lone surrogate can only come from a ``\\u`` escape, or from UTF-8-style bytes ``ED A0..BF``
+    that Python's JSON parser lets through: text with neither skips the check.
+    """
+    if isinstance(raw, bytes):
+        if b"\\u" not in raw and b"\xed" not in raw:
+            return True
+    elif "\\u" not in raw:
+        try:
+            raw.encode("utf-8")
+            return True
+        except UnicodeEncodeError:
+            return False
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except (UnicodeEncodeError, RecursionError):
+        return False
+    return True
 
 
 def source_names(raw: Any) -> list[str] | None:
