@@ -78,10 +78,17 @@ class BoundedRequest(HTTPRequest):
         return True
 
     def simple_response(self, status: str, msg: str = "") -> None:
-        if str(status).startswith("413") and "headers" in msg:
-            status = "431 Request Header Fields Too Large"
-            self.close_connection = True
-        super().simple_response(status, msg)
+        if not (str(status).startswith("413") and "headers" in msg):
+            super().simple_response(status, msg)
+            return
+        # cheroot's 413 for headers, as RFC 6585's 431; the rest of the headers is unread: close
+        self.close_connection = True
+        body = msg.encode("ISO-8859-1")
+        head = (
+            f"{self.server.protocol} 431 Request Header Fields Too Large\r\n"
+            f"Content-Length: {len(body)}\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n"
+        )
+        self.conn.wfile.write(head.encode("ISO-8859-1") + body)
 
 
 class BoundedConnection(HTTPConnection):
