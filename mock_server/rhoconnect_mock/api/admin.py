@@ -18,13 +18,15 @@ from __future__ import annotations
 import hmac
 import json
 from collections.abc import Mapping
-from typing import Any, NoReturn
+from typing import Any, NoReturn, get_args
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from ..control import EXTENSION, ControlError, ControlService
 from ..faults import MATCHABLE_OPERATIONS, FaultRuleError, action_types
+from ..faults.registry import Ending
+from ..request_info import Family
 from ..state import MockState, state_of
 from .common import utf8_encodable
 
@@ -44,6 +46,12 @@ JOURNAL_FILTERS = (
     "faults",
     "outcome",
 )
+
+#: Filters whose values are a closed set: anything else is a mistake, not a filter matching nothing.
+JOURNAL_ENUMS: dict[str, tuple[str, ...]] = {
+    "family": get_args(Family),
+    "outcome": ("complete", *get_args(Ending)),
+}
 
 
 class AdminError(HTTPException):
@@ -285,6 +293,9 @@ def read_journal() -> Response:
     since = limit = None
     for key, value in request.args.items():
         if key in JOURNAL_FILTERS:
+            allowed = JOURNAL_ENUMS.get(key)
+            if allowed is not None and value not in allowed:
+                _fail(400, "must be one of " + ", ".join(allowed), key)
             filters[key] = value
         elif key in JOURNAL_NUMBERS:
             if not (value.isascii() and value.isdigit()):

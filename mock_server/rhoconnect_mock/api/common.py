@@ -26,7 +26,7 @@ from urllib.parse import parse_qsl
 
 from flask import Flask, Response, current_app, g, request, session
 from flask.sessions import SecureCookieSessionInterface, SessionMixin
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed
 
 from ..errors import MalformedBody, NotAuthenticated, ProtocolError, UnknownSource
 from ..request_info import Operation, RequestInfo
@@ -376,6 +376,8 @@ def _no_route(exc: HTTPException) -> Response:
         what = "no such admin route" if exc.code == 404 else f"{request.method} not allowed here"
         resp = Response(json.dumps({"error": what, "field": "path"}), status=exc.code or 404)
         resp.headers["Content-Type"] = "application/json"
+        if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
+            resp.headers["Allow"] = ", ".join(exc.valid_methods)  # RFC 9110 asks it of a 405
         return resp
     return text_response(NOT_FOUND_BODY, 404)
 

@@ -7,6 +7,7 @@ leave the others served; the admin API is never on the network without a token.
 
 from __future__ import annotations
 
+import functools
 import socket
 import threading
 import time
@@ -278,6 +279,7 @@ def test_a_hundred_trickling_clients_leave_the_others_served(
     try:
         time.sleep(1.5)  # every trickler has a worker by now
         rc = RC(server)
+        rc.http.request = functools.partial(rc.http.request, timeout=5)  # type: ignore[method-assign]
         latencies = []
         for _ in range(10):
             started = time.monotonic()
@@ -351,3 +353,25 @@ def test_limits_are_validated(key: str, value: str, capsys: pytest.CaptureFixtur
     with pytest.raises(SystemExit) as info:
         main(["serve", "--port", "0", "--" + key.replace("_", "-"), value])
     assert info.value.code == 2 and capsys.readouterr().err.startswith(f"Error: {key}: ")
+
+
+@pytest.mark.parametrize(("key", "value"), [("outcome", "AAA"), ("family", "soap")])
+def test_journal_filters_with_a_closed_set_of_values_refuse_others(
+    live: MockServer, key: str, value: str
+) -> None:
+    r = requests.get(live.admin_url + "journal", params={key: value})
+    assert (
+        r.status_code == 400 and r.json()["field"] == key and r.json()["error"].startswith("must be one of")
+    )
+
+
+def test_an_admin_method_not_allowed_lists_the_allowed_ones(live: MockServer) -> None:
+    r = requests.request("TRACE", live.admin_url + "journal")
+    assert r.status_code == 405 and set(r.headers["Allow"].split(", ")) >= {"GET", "DELETE"}
+
+
+def test_null_match_and_when_are_every_request(live: MockServer) -> None:
+    rule = {"match": None, "when": None, "action": {"type": "status", "status": 503}}
+    r = requests.post(live.admin_url + "faults", json={"faults": [rule]})
+    assert r.status_code == 201 and r.json()["faults"][0]["match"] == {}
+    live.reset()
