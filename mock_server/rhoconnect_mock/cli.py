@@ -167,7 +167,7 @@ def cli() -> None:
 @click.option("--secret-key", default=None, help="session cookie signing key (default: random)")
 @click.option("--threads", type=int, default=None, help="worker threads (default 128)")
 @click.option(
-    "--max-body-size", type=int, default=None, help="largest request body in bytes, else 413 (default 64 MiB)"
+    "--max-body-size", type=int, default=None, help="largest request body in bytes, else 413 (default 16 MiB)"
 )
 @click.option(
     "--max-header-size",

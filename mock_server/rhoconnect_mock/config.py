@@ -128,9 +128,10 @@ class MockConfig:
     #: Worker threads. A client that trickles a request holds one until ``request_timeout``; idle
     #: keep-alive connections hold none. 128 leave room for 100 such clients beside normal ones.
     threads: int = 128
-    #: Largest request body accepted (bytes; 413 above it) and largest request line plus headers
-    #: (bytes; 431 above it).
-    max_body_size: int = 64 * 1024 * 1024
+    #: Largest request body accepted (bytes; 413 above it; a 100,000-record push is about 10 MB):
+    #: bodies are read whole, so memory peaks near threads x this. Largest request line plus
+    #: headers (bytes; 431 above it).
+    max_body_size: int = 16 * 1024 * 1024
     max_header_size: int = 64 * 1024
     #: Seconds a client has to send a whole request (line, headers and body) once it starts.
     request_timeout: float = 30.0
