@@ -156,7 +156,7 @@ class BodyFirstGateway(wsgi.Gateway_10):
     def _refuse(self, status: str, message: str) -> None:
         """Answer without the app; the connection closes after it (where the body ends is unknown)."""
         self.req.close_connection = True
-        data = message.encode("ascii")
+        data = message.encode("ascii", "replace")
         self.start_response(
             status,
             [("Content-Type", "text/plain"), ("Content-Length", str(len(data)))],
