@@ -24,7 +24,7 @@ from typing import Any
 import click
 
 from .app import create_app
-from .config import MockConfig, parse_record_specs, parse_user_specs, resolve_config
+from .config import MockConfig, is_loopback, parse_record_specs, parse_user_specs, resolve_config
 from .errors import ConfigError
 from .faults import engine_of
 from .pipeline import pipeline_of
@@ -67,6 +67,9 @@ def build_config(options: Mapping[str, Any], environ: Mapping[str, str]) -> Mock
         "scenario",
         "admin_token",
         "journal_size",
+        "max_body_size",
+        "max_header_size",
+        "request_timeout",
     ):
         if options.get(key) is not None:
             overrides[key] = options[key]
@@ -119,7 +122,7 @@ def banner(cfg: MockConfig, base_url: str, state: MockState | None = None, rules
     ]
     if rules:
         lines.insert(-1, f"  faults       {rules} rule(s) active (GET {base_url}/_mock/faults)")
-    if cfg.host not in ("127.0.0.1", "localhost", "::1"):
+    if not is_loopback(cfg.host):
         lines.insert(1, f"  WARNING: listening on {cfg.host}, reachable from other machines")
     return "\n".join(lines)
 
@@ -148,7 +151,11 @@ def cli() -> None:
 
 
 @cli.command()
-@click.option("--host", default=None, help="address to bind (default 127.0.0.1: loopback only)")
+@click.option(
+    "--host",
+    default=None,
+    help="address to bind (default 127.0.0.1: loopback only; any other needs --admin-token)",
+)
 @click.option("--port", type=int, default=None, help="port (default 9292; 0 picks a free one)")
 @click.option(
     "--config",
@@ -186,7 +193,22 @@ def cli() -> None:
     help="re-send a pending page when a query carries no token (pre-7.8 behaviour)",
 )
 @click.option("--secret-key", default=None, help="session cookie signing key (default: random)")
-@click.option("--threads", type=int, default=None, help="worker threads (default 16)")
+@click.option("--threads", type=int, default=None, help="worker threads (default 128)")
+@click.option(
+    "--max-body-size", type=int, default=None, help="largest request body in bytes, else 413 (default 16 MiB)"
+)
+@click.option(
+    "--max-header-size",
+    type=int,
+    default=None,
+    help="largest request line and headers in bytes, else 431 (default 64 KiB)",
+)
+@click.option(
+    "--request-timeout",
+    type=float,
+    default=None,
+    help="seconds a client has to send a whole request (default 30)",
+)
 @click.option(
     "--scenario",
     type=click.Path(dir_okay=False),
@@ -223,7 +245,7 @@ def serve(quiet: bool, log_format: LogFormat, **options: Any) -> None:
     app = create_app(cfg)
     if not quiet:
         pipeline_of(app).observe(RequestLog(sys.stdout, log_format))
-    server = make_server(app, cfg.host, cfg.port, cfg.threads)
+    server = make_server(app, cfg.host, cfg.port)
     try:
         server.prepare()
     except OSError as exc:

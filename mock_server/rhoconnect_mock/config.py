@@ -25,6 +25,7 @@ File layout (TOML shown; YAML has the same keys)::
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import secrets
@@ -67,6 +68,9 @@ _TOP_KEYS = {
     "admin_token",
     "journal_size",
     "cors",
+    "max_body_size",
+    "max_header_size",
+    "request_timeout",
 }
 _SOURCE_KEYS = {
     "partition",
@@ -123,7 +127,16 @@ class MockConfig:
     #: Server ids given to created objects; ``{n}`` is a per-document counter, ``{source}`` the name.
     id_template: str = "{n}"
     cookie_expire: int = 31_536_000
-    threads: int = 16
+    #: Worker threads. A client that trickles a request holds one until ``request_timeout``; idle
+    #: keep-alive connections hold none. 128 leave room for 100 such clients beside normal ones.
+    threads: int = 128
+    #: Largest request body accepted (bytes; 413 above it; a 100,000-record push is about 10 MB):
+    #: bodies are read whole, so memory peaks near threads x this. Largest request line plus
+    #: headers (bytes; 431 above it).
+    max_body_size: int = 16 * 1024 * 1024
+    max_header_size: int = 64 * 1024
+    #: Seconds a client has to send a whole request (line, headers and body) once it starts.
+    request_timeout: float = 30.0
     #: Bulk sync (engineer H2): polls answered ``wait`` before a fresh file is ready.
     bulk_wait_polls: int = 1
     bulk_dir: Path | None = None
@@ -186,8 +199,7 @@ class MockConfig:
                 raise ConfigError("id_template", "must contain {n}")
         if "cookie_expire" in raw:
             cfg.cookie_expire = _int(raw, "cookie_expire", 1, None)
-        if "threads" in raw:
-            cfg.threads = _int(raw, "threads", 1, 1000)
+        _read_serving_limits(cfg, raw)
         if "bulk_wait_polls" in raw:
             cfg.bulk_wait_polls = _int(raw, "bulk_wait_polls", 0, None)
         if raw.get("bulk_dir") is not None:
@@ -211,6 +223,16 @@ class MockConfig:
         return src
 
 
+def is_loopback(host: str) -> bool:
+    """Whether binding ``host`` serves this machine only (``localhost`` or a loopback address)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:  # a host name, or cheroot's "0" (every address)
+        return False
+
+
 def _str(raw: Mapping[str, Any], key: str, path: str = "") -> str:
     value = raw[key]
     if isinstance(value, Path):
@@ -232,10 +254,33 @@ def _int(raw: Mapping[str, Any], key: str, lo: int | None, hi: int | None, path:
     return value
 
 
+def _read_serving_limits(cfg: MockConfig, raw: Mapping[str, Any]) -> None:
+    """What one request may cost the server: worker threads, body and header sizes, read deadline."""
+    if "threads" in raw:
+        cfg.threads = _int(raw, "threads", 1, 1000)
+    if "max_body_size" in raw:
+        cfg.max_body_size = _int(raw, "max_body_size", 1, None)
+    if "max_header_size" in raw:
+        cfg.max_header_size = _int(raw, "max_header_size", 1024, None)
+    if "request_timeout" in raw:
+        cfg.request_timeout = _positive_number(raw, "request_timeout")
+
+
 def _read_control_settings(cfg: MockConfig, raw: Mapping[str, Any]) -> None:
-    """The settings of the mock as a test tool: admin token, journal, start-up faults, CORS."""
+    """The settings of the mock as a test tool: admin token (required off loopback), journal,
+    start-up faults, CORS."""
     if raw.get("admin_token") is not None:
         cfg.admin_token = _str(raw, "admin_token")
+        if not cfg.admin_token:
+            raise ConfigError("admin_token", "must not be empty (omit it: no token, loopback only)")
+    if not cfg.host.strip():
+        raise ConfigError("host", "must name an address, e.g. 127.0.0.1")
+    if cfg.admin_token is None and not is_loopback(cfg.host):
+        raise ConfigError(
+            "host",
+            f"{cfg.host!r} is reachable from other machines, and so would be the admin API"
+            " (reset, data, faults, journal): give an admin token too (--admin-token)",
+        )
     if "journal_size" in raw:
         cfg.journal_size = _int(raw, "journal_size", 1, None)
     if raw.get("scenario") is not None:
@@ -251,6 +296,18 @@ def _origins(value: Any) -> list[str]:
     if not isinstance(items, list) or not all(isinstance(o, str) and o.strip() for o in items):
         raise ConfigError("cors", "expected a list of origins such as http://localhost:8080 or *")
     return [o.strip() for o in items]
+
+
+def _positive_number(raw: Mapping[str, Any], key: str) -> float:
+    value = raw[key]
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            raise ConfigError(key, f"must be a number of seconds, not {value!r}") from None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < float("inf"):
+        raise ConfigError(key, f"must be a positive number of seconds, not {value!r}")
+    return float(value)
 
 
 def _bool(raw: Mapping[str, Any], key: str) -> bool:

@@ -28,6 +28,8 @@ from typing import Any
 
 from flask import Flask, Response, request, request_started
 from flask.typing import ResponseReturnValue
+from werkzeug.exceptions import NotFound
+from werkzeug.routing import RequestRedirect
 
 from . import xdomain
 from .api import common
@@ -163,6 +165,9 @@ class Pipeline:
         app = self.app
         exchange = _exchange()
         rc = exchange.rc = common.classify()
+        if isinstance(request.routing_exception, RequestRedirect):
+            # Werkzeug redirects ``/x`` to a route ``/x/`` (308); Sinatra has no such rule: not found.
+            request.routing_exception = NotFound()
         try:
             fired = self._decide(exchange, rc)
             answer = None

@@ -21,6 +21,7 @@ from flask import Flask
 
 from .app import create_app
 from .config import MockConfig
+from .connection import SOCKET_ENVIRON_KEY, BodyFirstGateway, BoundedConnection
 from .control import ControlService
 from .faults import engine_of
 from .journal import journal_of
@@ -28,39 +29,36 @@ from .state import state_of
 
 log = logging.getLogger(__name__)
 
-SOCKET_ENVIRON_KEY = "rhoconnect_mock.socket"
-
-
-class SocketGateway(wsgi.Gateway_10):
-    """cheroot's WSGI 1.0 gateway, plus the raw client socket in the environ."""
-
-    def get_environ(self) -> dict[str, Any]:  # type: ignore[override]
-        env: dict[str, Any] = super().get_environ()  # type: ignore[no-untyped-call]
-        env[SOCKET_ENVIRON_KEY] = self.req.conn.socket
-        return env
+__all__ = ["SOCKET_ENVIRON_KEY", "MockServer", "WSGIServer", "make_server", "serve_until_stopped"]
 
 
 class WSGIServer(wsgi.Server):
-    """cheroot's threaded server using ``SocketGateway``."""
+    """cheroot's threaded server with bounded request reading (see ``connection``)."""
 
-    def __init__(self, bind_addr: tuple[str, int], app: Flask, *, threads: int = 16) -> None:
+    ConnectionClass = BoundedConnection
+
+    def __init__(self, bind_addr: tuple[str, int], app: Flask, cfg: MockConfig) -> None:
         # cheroot's defaults (listen backlog 5, 10 idle keep-alive connections) reset the
         # connections of the 11th client that keeps one open: sync clients all do.
         super().__init__(
             bind_addr,
             app,
-            numthreads=threads,
+            numthreads=cfg.threads,
             server_name="rhoconnect-mock",
             request_queue_size=256,
             accepted_queue_size=-1,
         )
+        self.max_request_header_size = cfg.max_header_size
+        self.max_request_body_size = cfg.max_body_size
         self.keep_alive_conn_limit = 4096
-        self.gateway = SocketGateway
+        self.gateway = BodyFirstGateway
+        #: Seconds a client has to send a whole request once a worker takes its connection.
+        self.request_read_timeout: float = cfg.request_timeout
 
 
-def make_server(app: Flask, host: str, port: int, threads: int = 16) -> WSGIServer:
-    """A ready-to-start server for ``app`` (``prepare()`` binds; ``serve()`` blocks)."""
-    return WSGIServer((host, port), app, threads=threads)
+def make_server(app: Flask, host: str, port: int) -> WSGIServer:
+    """A ready-to-start server for ``app`` with its configured limits (``prepare()`` binds)."""
+    return WSGIServer((host, port), app, state_of(app).config)
 
 
 def serve_until_stopped(
@@ -157,7 +155,7 @@ class MockServer(ControlService):
         """Bind and serve in a daemon thread; returns once the port accepts connections."""
         if self._server is not None:
             return self
-        server = make_server(self.app, self._host, self._port, self.state.config.threads)
+        server = make_server(self.app, self._host, self._port)
         # The serve loop notices stop() within this many seconds; short keeps test teardown fast.
         server.expiration_interval = 0.05
         server.prepare()

@@ -93,7 +93,8 @@ def engine_for(mock: MockServer, db: Path) -> SyncEngine:
     engine = SyncEngine(mock.base_url, db, url_family="rest")
     engine.add_model("Product", sync_priority=1)
     engine.set_pagesize(10)
-    assert engine.login("alice", "secret").wait(30)["error_code"] == 0
+    result = engine.login("alice", "secret").wait(30)
+    assert result is not None and result["error_code"] == 0
     return engine
 
 

@@ -16,15 +16,19 @@ change it.
 from __future__ import annotations
 
 import hmac
+import json
 from collections.abc import Mapping
-from typing import Any, NoReturn
+from typing import Any, NoReturn, get_args
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from ..control import EXTENSION, ControlError, ControlService
 from ..faults import MATCHABLE_OPERATIONS, FaultRuleError, action_types
+from ..faults.registry import Ending
+from ..request_info import Family
 from ..state import MockState, state_of
+from .common import utf8_encodable
 
 bp = Blueprint("rhoconnect_mock_admin", __name__, url_prefix="/_mock")
 
@@ -42,6 +46,12 @@ JOURNAL_FILTERS = (
     "faults",
     "outcome",
 )
+
+#: Filters whose values are a closed set: anything else is a mistake, not a filter matching nothing.
+JOURNAL_ENUMS: dict[str, tuple[str, ...]] = {
+    "family": get_args(Family),
+    "outcome": ("complete", *get_args(Ending)),
+}
 
 
 class AdminError(HTTPException):
@@ -109,9 +119,14 @@ def _body(default: Any = None) -> Any:
             _fail(400, "a JSON body is required", "body")
         return default
     try:
-        return request.get_json(force=True)
-    except HTTPException:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
         _fail(400, "the body is not valid JSON", "body")
+    except RecursionError:
+        _fail(400, "the body is nested too deeply", "body")
+    if not utf8_encodable(body, raw):
+        _fail(400, "the body holds a lone UTF-16 surrogate, which UTF-8 cannot carry", "body")
+    return body
 
 
 def _object(body: Any, allowed: tuple[str, ...], what: str) -> Mapping[str, Any]:
@@ -278,9 +293,12 @@ def read_journal() -> Response:
     since = limit = None
     for key, value in request.args.items():
         if key in JOURNAL_FILTERS:
+            allowed = JOURNAL_ENUMS.get(key)
+            if allowed is not None and value not in allowed:
+                _fail(400, "must be one of " + ", ".join(allowed), key)
             filters[key] = value
         elif key in JOURNAL_NUMBERS:
-            if not value.isdigit():
+            if not (value.isascii() and value.isdigit()):
                 _fail(400, "must be a non-negative integer", key)
             if key == "status":
                 filters["status"] = int(value)

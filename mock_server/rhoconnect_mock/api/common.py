@@ -26,7 +26,7 @@ from urllib.parse import parse_qsl
 
 from flask import Flask, Response, current_app, g, request, session
 from flask.sessions import SecureCookieSessionInterface, SessionMixin
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed
 
 from ..errors import MalformedBody, NotAuthenticated, ProtocolError, RubyException, UnknownSource, not_a_hash
 from ..request_info import Operation, RequestInfo
@@ -122,10 +122,7 @@ def params() -> dict[str, Any]:
     if ctype.startswith("application/json"):
         raw = request.get_data(cache=True)
         if raw.strip():
-            try:
-                body = json.loads(raw)
-            except (ValueError, UnicodeDecodeError):
-                raise MalformedBody() from None
+            body = _json_value(raw)
             if not isinstance(body, dict):
                 raise not_a_hash(body)
             merged.update(body)
@@ -139,15 +136,52 @@ def params() -> dict[str, Any]:
         if cud is not None:
             if not cud.strip() and info().family == "classic":
                 raise RubyException(f"unexpected token at '{cud}'")
-            try:
-                body = json.loads(cud)
-            except ValueError:
-                raise MalformedBody() from None
+            body = _json_value(cud)
             if not isinstance(body, dict):
                 raise MalformedBody()
             merged.update(body)
     g._rc_params = merged
     return merged
+
+
+def _json_value(raw: bytes | str) -> Any:
+    """Pushed JSON, or ``MalformedBody`` (RhoConnect's answer to client data it cannot read).
+
+    Besides JSON that does not parse, this refuses JSON nested too deeply for the parser and
+    strings holding a lone UTF-16 surrogate (``"\\ud800"`` is valid JSON): stored, such a string
+    could never be encoded as UTF-8 again, so every page that carries it would fail, for every
+    client that shares the data. Whether the value must be an object, and what answers it when it
+    is not, is the caller's: RhoConnect answers differently for a body and for a ``cud`` part.
+    """
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise MalformedBody() from None
+    if not utf8_encodable(body, raw):
+        raise MalformedBody()
+    return body
+
+
+def utf8_encodable(value: Any, raw: bytes | str) -> bool:
+    """Whether ``value``, parsed from the JSON text ``raw``, encodes as UTF-8 again.
+
+    A lone surrogate can only come from a ``\\u`` escape, or from UTF-8-style bytes ``ED A0..BF``
+    that Python's JSON parser lets through: text with neither skips the check.
+    """
+    if isinstance(raw, bytes):
+        if b"\\u" not in raw and b"\xed" not in raw:
+            return True
+    elif "\\u" not in raw:
+        try:
+            raw.encode("utf-8")
+            return True
+        except UnicodeEncodeError:
+            return False
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except (UnicodeEncodeError, RecursionError):
+        return False
+    return True
 
 
 def source_names(raw: Any) -> list[str] | None:
@@ -385,6 +419,8 @@ def _no_route(exc: HTTPException) -> Response:
         what = "no such admin route" if exc.code == 404 else f"{request.method} not allowed here"
         resp = Response(json.dumps({"error": what, "field": "path"}), status=exc.code or 404)
         resp.headers["Content-Type"] = "application/json"
+        if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
+            resp.headers["Allow"] = ", ".join(exc.valid_methods)  # RFC 9110 asks it of a 405
         return resp
     return text_response(NOT_FOUND_BODY, 404)
 

@@ -1,0 +1,178 @@
+"""Concurrent clients beside slow sockets: C clients (over U users) each sync N records from
+``rhoconnect-mock serve`` at the same time; every client must end with exactly the server's data.
+Reports the latency of each page request (median, p99, max): from sending it to having read the
+whole answer, the client's JSON decoding excluded.
+
+With ``--slow S`` the same load runs twice against one server, first alone (the baseline), then
+while S sockets trickle a request's headers one byte per ``--trickle-interval`` seconds
+(reconnecting whenever the server cuts one off at its request deadline).
+
+    .venv/bin/python benchmarks/mock_slow_clients.py --clients 50 --records 10000
+    .venv/bin/python benchmarks/mock_slow_clients.py --clients 200 --records 10000
+    .venv/bin/python benchmarks/mock_slow_clients.py --clients 200 --records 10000 --slow 32
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import statistics
+import subprocess
+import threading
+import time
+from typing import Any
+
+from mock_common import Client, apply, cpu_seconds, start_server
+from rhoconnect_mock.config import SourceConfig
+from rhoconnect_mock.seed import generate_records
+
+
+class Tricklers:
+    """``count`` sockets each sending a never-ending request header, one byte per ``interval`` s."""
+
+    def __init__(self, base: str, count: int, interval: float) -> None:
+        host, port = base.removeprefix("http://").split(":")
+        self.addr = (host, int(port))
+        self.count, self.interval = count, interval
+        self.cut_off = 0  # times the server ended a trickling connection
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _connect(self) -> socket.socket:
+        sock = socket.create_connection(self.addr, timeout=5)
+        sock.sendall(b"GET /rc/v1/app/login HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        return sock
+
+    def _run(self) -> None:
+        socks = [self._connect() for _ in range(self.count)]
+        while not self.stop.wait(self.interval):
+            for i, sock in enumerate(socks):
+                try:
+                    sock.send(b"a")
+                except OSError:
+                    self.cut_off += 1
+                    sock.close()
+                    socks[i] = self._connect()
+        for sock in socks:
+            sock.close()
+
+    def __enter__(self) -> Tricklers:
+        self.thread.start()
+        time.sleep(max(1.0, 2 * self.interval))  # every trickler holds a worker before the load starts
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(10)
+
+
+def load(args: argparse.Namespace, base: str, proc: subprocess.Popen[str], run_id: int) -> dict[str, Any]:
+    """C clients syncing at once; their result, timing and per-page latencies."""
+    expected = generate_records(SourceConfig(name="Product"), 0, args.records)
+    results: dict[int, bool] = {}
+    retries: list[int] = []
+    errors: list[BaseException] = []
+    latencies: list[float] = []  # seconds per page request, every client
+    start = threading.Barrier(args.clients)
+
+    def run(i: int) -> None:
+        try:
+            client = Client(base)
+            client.login(f"user{run_id}-{i % args.users}")
+            client.create()
+            start.wait(timeout=120)
+            # While 200 clients log in on a loaded machine the first ones' keep-alive connections
+            # may idle past the server's socket timeout and be closed: start on a fresh one.
+            client.conn.close()
+            local: dict[str, dict[str, str]] = {}
+            token = None
+            while True:
+                sent = time.perf_counter()
+                body = client.fetch_page("Product", token, args.p_size)
+                latencies.append(time.perf_counter() - sent)
+                page = json.loads(body)
+                apply(local, page)
+                token = page[1]["token"]
+                if not token:
+                    break
+            results[i] = local == expected
+            retries.append(client.retries)
+        except BaseException as exc:
+            errors.append(exc)
+            start.abort()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(args.clients)]
+    cpu0 = cpu_seconds(proc.pid)
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - t0
+    ms = sorted(t * 1000 for t in latencies) or [0.0]
+    return {
+        "ok": sum(results.values()),
+        "wrong": len(results) - sum(results.values()),
+        "errors": errors,
+        "elapsed": elapsed,
+        "server_cpu": cpu_seconds(proc.pid) - cpu0,
+        "pages": len(latencies),
+        "median": statistics.median(ms),
+        "p99": ms[min(len(ms) - 1, int(len(ms) * 0.99))],
+        "max": ms[-1],
+        "retries": sum(retries),
+    }
+
+
+def report(args: argparse.Namespace, what: str, r: dict[str, Any]) -> None:
+    print(
+        f"{what}: {args.clients} concurrent clients x {args.records} records: {r['ok']} exact, "
+        f"{r['wrong']} wrong, {len(r['errors'])} failed, {r['elapsed']:.2f} s "
+        f"({args.clients * args.records / r['elapsed']:,.0f} objects/s, server CPU {r['server_cpu']:.2f} s); "
+        f"page latency over {r['pages']} pages: median {r['median']:.0f} ms, "
+        f"p99 {r['p99']:.0f} ms, max {r['max']:.0f} ms; "
+        f"{r['retries']} queries sent again after a dropped connection",
+        flush=True,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--users", type=int, default=5)
+    parser.add_argument("--records", type=int, default=10_000)
+    parser.add_argument("--p-size", type=int, default=2000)
+    parser.add_argument(
+        "--threads", type=int, default=None, help="server worker threads (default: the server's)"
+    )
+    parser.add_argument("--slow", type=int, default=0, help="trickling sockets during a second run")
+    parser.add_argument("--trickle-interval", type=float, default=1.0)
+    parser.add_argument("--request-timeout", type=float, default=None, help="the server's request deadline")
+    args = parser.parse_args()
+    server_args = ["--records", f"Product={args.records}", "--quiet"]
+    if args.threads is not None:
+        server_args += ["--threads", str(args.threads)]
+    if args.request_timeout is not None:
+        server_args += ["--request-timeout", str(args.request_timeout)]
+    proc, base, _ = start_server(*server_args)
+    runs: list[dict[str, Any]] = []
+    try:
+        runs.append(load(args, base, proc, 0))
+        report(args, "alone" if args.slow else "clients", runs[-1])
+        if args.slow:
+            with Tricklers(base, args.slow, args.trickle_interval) as slow:
+                runs.append(load(args, base, proc, 1))
+            report(args, f"with {args.slow} trickling sockets ({slow.cut_off} cut off)", runs[-1])
+    finally:
+        proc.terminate()
+        proc.wait()
+    for r in runs:
+        if r["errors"]:
+            raise r["errors"][0]
+        if r["ok"] != args.clients:
+            raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,164 @@
+"""What one client connection may take from the server: bounded time and size for reading a request.
+
+cheroot gives each request a worker thread and times out each socket read separately, so a client
+that sends one byte a second holds its worker for as long as it likes, and a few such clients
+stop the server. Here:
+
+* reading a request (request line, headers and body) has one total deadline, counted from the
+  moment a worker takes the connection (``DeadlineSocketIO``); past it the read fails as a timeout
+  (cheroot answers 408 while the headers are read; a body answers 400);
+* headers over the limit are answered 431 (cheroot says 413), a body over it 413 before it is read;
+* a request carrying both ``Content-Length`` and ``Transfer-Encoding`` is refused with 400 (the two
+  disagree on where the body ends: RFC 9112 lets a server refuse it, and request smuggling starts there);
+* the body is read whole before the app runs (``BodyFirstGateway``), so a body that ends early,
+  is badly chunked or trickles past the deadline is answered 400 by the server itself and never
+  reaches the app as an unexpected error.
+
+Each refusal closes the connection: what follows on the socket cannot be trusted to start a request.
+"""
+
+from __future__ import annotations
+
+import io
+import socket
+import time
+from typing import Any
+
+from cheroot import errors, wsgi
+from cheroot.makefile import MakeFile, StreamReader
+from cheroot.server import HTTPConnection, HTTPRequest
+
+#: The WSGI environ key that carries the raw client socket (network faults reset connections with it).
+SOCKET_ENVIRON_KEY = "rhoconnect_mock.socket"
+
+
+class DeadlineSocketIO(socket.SocketIO):
+    """A socket reader whose reads, together, end at ``deadline`` (``time.monotonic()``), if set."""
+
+    def __init__(self, sock: socket.socket, per_read_timeout: float | None) -> None:
+        super().__init__(sock, "rb")
+        self._socket = sock
+        self.per_read_timeout = per_read_timeout
+        self.deadline: float | None = None
+
+    def readinto(self, b: Any) -> int | None:
+        if self.deadline is None:
+            return super().readinto(b)
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("timed out")  # the text cheroot recognises as a read timeout
+        timeout = remaining if self.per_read_timeout is None else min(remaining, self.per_read_timeout)
+        self._socket.settimeout(timeout)
+        try:
+            return super().readinto(b)
+        finally:
+            self._socket.settimeout(self.per_read_timeout)
+
+
+class DeadlineReader(StreamReader):
+    """cheroot's buffered socket reader over a ``DeadlineSocketIO``."""
+
+    def __init__(self, raw: DeadlineSocketIO, bufsize: int) -> None:
+        super(StreamReader, self).__init__(raw, bufsize)  # StreamReader.__init__ makes its own raw reader
+        self.bytes_read = 0
+
+
+class BoundedRequest(HTTPRequest):
+    """cheroot's request with a 431 for large headers and no Content-Length beside Transfer-Encoding."""
+
+    def read_request_headers(self) -> bool:
+        if not super().read_request_headers():  # type: ignore[no-untyped-call]
+            return False
+        if b"Transfer-Encoding" in self.inheaders and b"Content-Length" in self.inheaders:
+            self.simple_response(
+                "400 Bad Request", "A request may not carry both Content-Length and Transfer-Encoding."
+            )
+            self.close_connection = True
+            return False
+        return True
+
+    def simple_response(self, status: str, msg: str = "") -> None:
+        if not (str(status).startswith("413") and "headers" in msg):
+            super().simple_response(status, msg)
+            return
+        # cheroot's 413 for headers, as RFC 6585's 431; the rest of the headers is unread: close
+        self.close_connection = True
+        body = msg.encode("ISO-8859-1")
+        head = (
+            f"{self.server.protocol} 431 Request Header Fields Too Large\r\n"
+            f"Content-Length: {len(body)}\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n"
+        )
+        self.conn.wfile.write(head.encode("ISO-8859-1") + body)
+
+
+class BoundedConnection(HTTPConnection):
+    """A connection whose next request must be read within the server's ``request_read_timeout``."""
+
+    RequestHandlerClass = BoundedRequest
+
+    def __init__(self, server: Any, sock: socket.socket, makefile: Any = MakeFile) -> None:
+        super().__init__(server, sock, makefile)
+        self._deadline_io: DeadlineSocketIO | None = None
+        if type(self.rfile) is StreamReader:  # a plain or built-in TLS socket (not pyOpenSSL's)
+            self._deadline_io = DeadlineSocketIO(sock, server.timeout)
+            self.rfile = DeadlineReader(self._deadline_io, self.rbufsize)
+
+    def communicate(self) -> bool:
+        # The worker took the connection because bytes (or its end) arrived: the clock starts now.
+        reader = self._deadline_io
+        if reader is not None:
+            reader.deadline = time.monotonic() + self.server.request_read_timeout
+        try:
+            return bool(super().communicate())  # type: ignore[no-untyped-call]
+        finally:
+            if reader is not None:
+                reader.deadline = None
+
+
+class BodyFirstGateway(wsgi.Gateway_10):
+    """cheroot's WSGI 1.0 gateway that reads the whole body before the app, and passes the socket."""
+
+    def get_environ(self) -> dict[str, Any]:  # type: ignore[override]
+        env: dict[str, Any] = super().get_environ()  # type: ignore[no-untyped-call]
+        env[SOCKET_ENVIRON_KEY] = self.req.conn.socket
+        return env
+
+    def respond(self) -> None:
+        try:
+            body = self._read_body()
+        except errors.MaxSizeExceeded:
+            self._refuse(
+                "413 Request Entity Too Large", "The request body exceeds the maximum allowed bytes."
+            )
+            return
+        except (OSError, ValueError) as exc:  # a timeout, a connection error, a bad chunk size line
+            self._refuse("400 Bad Request", f"The request body could not be read: {exc}.")
+            return
+        self.env["wsgi.input"] = io.BytesIO(body)
+        super().respond()
+
+    def _read_body(self) -> bytes:
+        req = self.req
+        if req.chunked_read:
+            # cheroot's ChunkedRFile raises MaxSizeExceeded, or IOError past the limit
+            try:
+                return bytes(req.rfile.read())
+            except OSError as exc:
+                if "Too Large" in str(exc):
+                    raise errors.MaxSizeExceeded() from None
+                raise
+        length = int(req.inheaders.get(b"Content-Length", 0) or 0)
+        body = bytes(req.rfile.read(length)) if length else b""
+        if len(body) < length:
+            raise ValueError(f"the connection ended after {len(body)} of {length} bytes")
+        return body
+
+    def _refuse(self, status: str, message: str) -> None:
+        """Answer without the app; the connection closes after it (where the body ends is unknown)."""
+        self.req.close_connection = True
+        data = message.encode("ascii", "replace")
+        self.start_response(
+            status,
+            [("Content-Type", "text/plain"), ("Content-Length", str(len(data)))],
+        )
+        self.write(data)
