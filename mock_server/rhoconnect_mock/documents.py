@@ -177,6 +177,12 @@ class InitialRun(Mapping[str, Record]):
             raise KeyError(oid)
         return self.data.records[oid]
 
+    def as_dict(self) -> dict[str, Record]:
+        """The run as a plain dict in log order. Walks the id slice directly: ``dict(run)`` would
+        check every key's membership through ``__getitem__``, which costs more than encoding it."""
+        records = self.data.records
+        return {oid: records[oid] for oid in self.data.ids()[self.start : self.stop]}
+
 
 @dataclass
 class Diff:

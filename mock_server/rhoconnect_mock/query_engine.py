@@ -124,7 +124,7 @@ def _initial_json(diff: Diff) -> bytes | None:
     encoded = run.data.remembered(run.start, run.stop)
     if encoded is None:
         try:
-            encoded = orjson.dumps(dict(run))
+            encoded = orjson.dumps(run.as_dict())
         except TypeError:  # a value orjson refuses: this page goes through ``encode`` as a whole
             return None
         run.data.remember(run.start, run.stop, encoded, MEMO_BUDGET)
