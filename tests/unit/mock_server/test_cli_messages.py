@@ -37,10 +37,10 @@ def serve_banner(*args: str) -> tuple[list[str], str]:
     finally:
         proc.send_signal(signal.SIGINT)
         try:
-            proc.wait(timeout=10)
+            proc.communicate(timeout=10)  # reaps it and closes both pipes
         except subprocess.TimeoutExpired:
             proc.kill()
-            proc.wait()
+            proc.communicate()
 
 
 def line_of(lines: list[str], label: str) -> str:
