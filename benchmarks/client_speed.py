@@ -48,6 +48,7 @@ def start_mock(records: int) -> tuple[subprocess.Popen[str], str]:
             "-c",
             "from rhoconnect_mock.cli import main; main()",
             "serve",
+            "--quiet",  # no request log: nobody reads this pipe past the banner
             "--port",
             "0",
             "--records",

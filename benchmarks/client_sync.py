@@ -58,6 +58,7 @@ def start_mock(records: int, tmp: Path) -> tuple[subprocess.Popen[str], str]:
             "-c",
             "from rhoconnect_mock.cli import main; main()",
             "serve",
+            "--quiet",  # no request log: nobody reads this pipe past the banner
             "--port",
             "0",
             "--config",

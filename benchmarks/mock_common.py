@@ -8,8 +8,9 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
-from typing import Any
+from typing import IO, Any
 from urllib.parse import urlencode
 
 
@@ -24,7 +25,14 @@ def start_server(*args: str) -> tuple[subprocess.Popen[str], str, float]:
     assert proc.stdout is not None
     proc.stdout.readline()
     base = proc.stdout.readline().split()[-1]
+    # The server logs a line per request on stdout: keep reading it, or a full pipe stops the server.
+    threading.Thread(target=_drain, args=(proc.stdout,), daemon=True).start()
     return proc, base, time.perf_counter() - t0
+
+
+def _drain(stream: IO[str]) -> None:
+    for _ in stream:
+        pass
 
 
 def cpu_seconds(pid: int) -> float:
