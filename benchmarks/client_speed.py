@@ -37,33 +37,17 @@ from io import BytesIO
 from pathlib import Path
 from typing import Any
 
+from mock_common import start_server
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def start_mock(records: int) -> tuple[subprocess.Popen[str], str]:
     """``rhoconnect-mock serve --records Product=N`` on a free port; returns it and its base URL."""
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "from rhoconnect_mock.cli import main; main()",
-            "serve",
-            "--quiet",  # no request log: nobody reads this pipe past the banner
-            "--port",
-            "0",
-            "--records",
-            f"Product={records}",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "RHOCONNECT_MOCK_BULK_WAIT_POLLS": "0"},
+    proc, base, _ = start_server(
+        "--records", f"Product={records}", env={"RHOCONNECT_MOCK_BULK_WAIT_POLLS": "0"}
     )
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        if "http://" in line:
-            url = next(word for word in line.split() if word.startswith("http://"))
-            return proc, url.rstrip("/").removesuffix("/application")
-    raise RuntimeError("mock server did not start")
+    return proc, base
 
 
 def extract_client(rev: str, dest: Path) -> str:

@@ -14,13 +14,15 @@ from typing import IO, Any
 from urllib.parse import urlencode
 
 
-def start_server(*args: str) -> tuple[subprocess.Popen[str], str, float]:
-    """Start the CLI server on a free port; returns (process, base URL, start-up seconds)."""
+def start_server(*args: str, env: dict[str, str] | None = None) -> tuple[subprocess.Popen[str], str, float]:
+    """Start the CLI server on a free port (``env``: extra environment, e.g. ``RHOCONNECT_MOCK_*``
+    settings); returns (process, base URL, start-up seconds)."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, "-c", "from rhoconnect_mock.cli import main; main()", "serve", "--port", "0", *args],
         stdout=subprocess.PIPE,
         text=True,
+        env={**os.environ, **(env or {})},
     )
     assert proc.stdout is not None
     proc.stdout.readline()
