@@ -25,13 +25,13 @@ from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
 from flask import Flask, Response, current_app, g, request, session
-from flask.sessions import SecureCookieSessionInterface, SessionMixin
 from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed
 
 from ..errors import MalformedBody, NotAuthenticated, ProtocolError, RubyException, UnknownSource, not_a_hash
 from ..request_info import Operation, RequestInfo
 from ..state import MockState, state_of
 from ..store import Client
+from .session_cookie import SessionCookie
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -425,21 +425,10 @@ def _no_route(exc: HTTPException) -> Response:
     return text_response(NOT_FOUND_BODY, 404)
 
 
-class RhoconnectSessionInterface(SecureCookieSessionInterface):
-    """Flask's signed cookie session without the ``Vary: Cookie`` header RhoConnect never sends."""
-
-    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
-        rc: RequestInfo | None = g.get("rc")
-        if rc is not None and rc.operation == "bulk_file":
-            return  # static files: no session, no Set-Cookie (recorded exchanges main-25 to main-26)
-        super().save_session(app, session, response)
-        response.vary.discard("Cookie")
-
-
 def install(app: Flask) -> None:
     """Attach the session interface and the protocol's error handlers (the request pipeline
     calls ``classify`` and ``decorate`` itself)."""
-    app.session_interface = RhoconnectSessionInterface()
+    app.session_interface = SessionCookie()
     app.register_error_handler(ProtocolError, _protocol_error)
     app.register_error_handler(InternalServerError, _unexpected)
     app.register_error_handler(404, _no_route)
