@@ -5,10 +5,16 @@ client's JSON decoding excluded.
 
     .venv/bin/python benchmarks/mock_concurrent.py --clients 50 --records 10000
     .venv/bin/python benchmarks/mock_concurrent.py --clients 200 --records 10000 --processes 4
+    .venv/bin/python benchmarks/mock_concurrent.py --clients 200 --records 10000 --threads 128 --slow 32
 
 The clients are threads, spread over ``--processes`` client processes: in one process, 200
 threads decoding and applying pages contend for its interpreter lock, and their waiting shows up
 as page latency that the server did not cause.
+
+With ``--slow S`` the same load runs twice against one server, first alone (the baseline), then
+while S sockets trickle a request's headers one byte per ``--trickle-interval`` seconds
+(reconnecting whenever the server cuts one off at its request deadline): do slow clients hold the
+server up for the others?
 """
 
 from __future__ import annotations
@@ -16,7 +22,9 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import socket
 import statistics
+import subprocess
 import threading
 import time
 from multiprocessing.synchronize import Barrier
@@ -27,16 +35,21 @@ from mock_common import Client, apply, cpu_seconds, start_server
 from rhoconnect_mock.config import SourceConfig
 from rhoconnect_mock.seed import generate_records
 
+#: One client's outcome: (index, exact, queries sent again, page latencies in seconds, failure)
+Result = tuple[int, bool, int, list[float], str | None]
 
-def client_process(base: str, indices: list[int], args: argparse.Namespace, start: Barrier, out: Any) -> None:
-    """Run the clients ``indices`` as threads; put one result tuple per client on ``out``."""
+
+def client_process(
+    base: str, indices: list[int], args: argparse.Namespace, run_id: int, start: Barrier, out: Any
+) -> None:
+    """Run the clients ``indices`` as threads; put one ``Result`` per client on ``out``."""
     expected = generate_records(SourceConfig(name="Product"), 0, args.records)
 
     def run(i: int) -> None:
         latencies: list[float] = []
         client = Client(base)
         try:
-            client.login(f"user{i % args.users}")
+            client.login(f"user{run_id}-{i % args.users}")
             client.create()
             start.wait(timeout=300)
             # While 200 clients log in on a loaded machine the first ones' keep-alive connections
@@ -65,61 +78,134 @@ def client_process(base: str, indices: list[int], args: argparse.Namespace, star
         t.join()
 
 
+def load(args: argparse.Namespace, base: str, proc: subprocess.Popen[str], run_id: int) -> dict[str, Any]:
+    """All clients syncing at once (fresh users per run); their outcome, timing and latencies."""
+    start = multiprocessing.Barrier(args.clients)
+    out: Any = multiprocessing.Queue()
+    groups = [list(range(args.clients))[k :: args.processes] for k in range(args.processes)]
+    workers = [
+        multiprocessing.Process(target=client_process, args=(base, group, args, run_id, start, out))
+        for group in groups
+    ]
+    results: list[Result] = []
+    cpu0 = cpu_seconds(proc.pid)
+    t0 = time.perf_counter()
+    for w in workers:
+        w.start()
+    while len(results) < args.clients:
+        try:
+            results.append(out.get(timeout=600))
+        except Empty:
+            break
+    elapsed = time.perf_counter() - t0
+    server_cpu = cpu_seconds(proc.pid) - cpu0
+    for w in workers:
+        w.join(timeout=60)
+    ok = sum(1 for r in results if r[1])
+    errors = [r[4] for r in results if r[4] is not None]
+    ms = sorted(t * 1000 for r in results for t in r[3]) or [0.0]
+    return {
+        "ok": ok,
+        "wrong": len(results) - ok - len(errors),
+        "failed": len(errors) + args.clients - len(results),
+        "first_error": errors[0] if errors else None,
+        "elapsed": elapsed,
+        "server_cpu": server_cpu,
+        "pages": sum(len(r[3]) for r in results),
+        "median": statistics.median(ms),
+        "p99": ms[min(len(ms) - 1, int(len(ms) * 0.99))],
+        "max": ms[-1],
+        "retries": sum(r[2] for r in results),
+    }
+
+
+class Tricklers:
+    """``count`` sockets each sending a never-ending request header, one byte per ``interval`` s."""
+
+    def __init__(self, base: str, count: int, interval: float) -> None:
+        host, port = base.removeprefix("http://").split(":")
+        self.addr = (host, int(port))
+        self.count, self.interval = count, interval
+        self.cut_off = 0  # times the server ended a trickling connection
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _connect(self) -> socket.socket:
+        sock = socket.create_connection(self.addr, timeout=5)
+        sock.sendall(b"GET /rc/v1/app/login HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        return sock
+
+    def _run(self) -> None:
+        socks = [self._connect() for _ in range(self.count)]
+        while not self.stop.wait(self.interval):
+            for i, sock in enumerate(socks):
+                try:
+                    sock.send(b"a")
+                except OSError:
+                    self.cut_off += 1
+                    sock.close()
+                    socks[i] = self._connect()
+        for sock in socks:
+            sock.close()
+
+    def __enter__(self) -> Tricklers:
+        self.thread.start()
+        time.sleep(max(1.0, 2 * self.interval))  # every trickler holds a worker before the load starts
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(10)
+
+
+def report(args: argparse.Namespace, what: str, r: dict[str, Any]) -> None:
+    print(
+        f"{what}{args.clients} concurrent clients x {args.records} records: {r['ok']} exact, "
+        f"{r['wrong']} wrong, {r['failed']} failed, {r['elapsed']:.2f} s "
+        f"({args.clients * args.records / r['elapsed']:,.0f} objects/s, server CPU {r['server_cpu']:.2f} s); "
+        f"page latency over {r['pages']} pages: median {r['median']:.0f} ms, "
+        f"p99 {r['p99']:.0f} ms, max {r['max']:.0f} ms; "
+        f"{r['retries']} queries sent again after a dropped connection",
+        flush=True,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--users", type=int, default=5)
     parser.add_argument("--records", type=int, default=10_000)
     parser.add_argument("--p-size", type=int, default=2000)
-    parser.add_argument("--threads", type=int, default=32, help="server worker threads")
+    parser.add_argument(
+        "--threads", type=int, default=32, help="server worker threads (32, as the recorded figures)"
+    )
     parser.add_argument(
         "--processes", type=int, default=1, help="client processes the clients are spread over"
     )
+    parser.add_argument("--slow", type=int, default=0, help="trickling sockets during a second run")
+    parser.add_argument("--trickle-interval", type=float, default=1.0)
+    parser.add_argument("--request-timeout", type=float, default=None, help="the server's request deadline")
     args = parser.parse_args()
-    proc, base, _ = start_server("--records", f"Product={args.records}", "--threads", str(args.threads))
-    start = multiprocessing.Barrier(args.clients)
-    out: Any = multiprocessing.Queue()
-    groups = [list(range(args.clients))[k :: args.processes] for k in range(args.processes)]
-    workers = [
-        multiprocessing.Process(target=client_process, args=(base, group, args, start, out))
-        for group in groups
-    ]
-    results: list[tuple[int, bool, int, list[float], str | None]] = []
+    server_args = ["--records", f"Product={args.records}", "--threads", str(args.threads)]
+    if args.request_timeout is not None:
+        server_args += ["--request-timeout", str(args.request_timeout)]
+    proc, base, _ = start_server(*server_args)
+    runs: list[dict[str, Any]] = []
     try:
-        cpu0 = cpu_seconds(proc.pid)
-        t0 = time.perf_counter()
-        for w in workers:
-            w.start()
-        while len(results) < args.clients:
-            try:
-                results.append(out.get(timeout=600))
-            except Empty:
-                break
-        elapsed = time.perf_counter() - t0
-        server_cpu = cpu_seconds(proc.pid) - cpu0
-        for w in workers:
-            w.join(timeout=60)
+        runs.append(load(args, base, proc, 0))
+        report(args, "alone: " if args.slow else "", runs[-1])
+        if args.slow:
+            with Tricklers(base, args.slow, args.trickle_interval) as slow:
+                runs.append(load(args, base, proc, 1))
+            report(args, f"with {args.slow} trickling sockets ({slow.cut_off} cut off): ", runs[-1])
     finally:
         proc.terminate()
         proc.wait()
-    ok = sum(1 for r in results if r[1])
-    errors = [r[4] for r in results if r[4] is not None]
-    latencies = [t for r in results for t in r[3]]
-    ms = sorted(t * 1000 for t in latencies) or [0.0]
-    p99 = ms[min(len(ms) - 1, int(len(ms) * 0.99))]
-    print(
-        f"{args.clients} concurrent clients x {args.records} records: {ok} exact, "
-        f"{len(results) - ok - len(errors)} wrong, {len(errors) + args.clients - len(results)} failed, "
-        f"{elapsed:.2f} s ({args.clients * args.records / elapsed:,.0f} objects/s, "
-        f"server CPU {server_cpu:.2f} s); "
-        f"page latency over {len(latencies)} pages: median {statistics.median(ms):.0f} ms, "
-        f"p99 {p99:.0f} ms, max {ms[-1]:.0f} ms; "
-        f"{sum(r[2] for r in results)} queries sent again after a dropped connection"
-    )
-    if errors:
-        raise SystemExit(f"first failure: {errors[0]}")
-    if ok != args.clients:
-        raise SystemExit(1)
+    for r in runs:
+        if r["first_error"]:
+            raise SystemExit(f"first failure: {r['first_error']}")
+        if r["ok"] != args.clients:
+            raise SystemExit(1)
 
 
 if __name__ == "__main__":

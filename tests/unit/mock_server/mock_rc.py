@@ -23,6 +23,15 @@ class RC:
         self.http = requests.Session()
         self.client_id: str | None = None
 
+    @classmethod
+    def signed_in(cls, server: MockServer, login: str = "alice") -> RC:
+        """A client with a session and a client id, on ``server`` reset to its start state."""
+        server.reset()
+        rc = cls(server)
+        assert rc.login(login).status_code == 200
+        rc.create_client()
+        return rc
+
     def login(
         self, login: str = "alice", password: str = "secret", classic: bool = False
     ) -> requests.Response:

@@ -52,11 +52,7 @@ def live() -> Iterator[MockServer]:
 
 @pytest.fixture
 def fresh(live: MockServer) -> RC:
-    live.reset()
-    rc = RC(live)
-    assert rc.login().status_code == 200
-    rc.create_client()
-    return rc
+    return RC.signed_in(live)
 
 
 def _empty_page(total: int) -> list[dict[str, Any]]:

@@ -39,11 +39,8 @@ def live() -> Iterator[MockServer]:
 
 @pytest.fixture
 def alice(live: MockServer) -> RC:
-    live.reset()
+    rc = RC.signed_in(live)
     live.clear_errors()
-    rc = RC(live)
-    assert rc.login("alice").status_code == 200
-    rc.create_client()
     return rc
 
 

@@ -38,11 +38,7 @@ def live() -> Iterator[MockServer]:
 
 @pytest.fixture
 def rc(live: MockServer) -> RC:
-    live.reset()
-    client = RC(live)
-    assert client.login().status_code == 200
-    client.create_client()
-    return client
+    return RC.signed_in(live)
 
 
 def _second(live: MockServer) -> RC:
