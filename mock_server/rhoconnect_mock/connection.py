@@ -15,6 +15,8 @@ stop the server. Here:
   reaches the app as an unexpected error.
 
 Each refusal closes the connection: what follows on the socket cannot be trusted to start a request.
+Every answer the server gives itself (these refusals, cheroot's own 400, 408, 414...) is recorded in
+the app's journal like a request the app answered (``Pipeline.refused``).
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from typing import Any
 from cheroot import errors, wsgi
 from cheroot.makefile import MakeFile, StreamReader
 from cheroot.server import HTTPConnection, HTTPRequest
+
+from .pipeline import Pipeline
 
 #: The WSGI environ key that carries the raw client socket (network faults reset connections with it).
 SOCKET_ENVIRON_KEY = "rhoconnect_mock.socket"
@@ -63,6 +67,21 @@ class DeadlineReader(StreamReader):
         self.bytes_read = 0
 
 
+def journal_refusal(req: HTTPRequest, status: str, message: str) -> None:
+    """Record an answer the server gave without the app in the app's journal (if it has one)."""
+    pipeline = getattr(req.server.wsgi_app, "pipeline", None)
+    if not isinstance(pipeline, Pipeline):
+        return
+    method = getattr(req, "method", None)
+    target = getattr(req, "uri", None)
+    pipeline.refused(
+        method.decode("ISO-8859-1") if isinstance(method, bytes) else "",
+        target.decode("ISO-8859-1") if isinstance(target, bytes) else "",
+        int(status.split(" ", 1)[0]),
+        message.encode("ISO-8859-1", "replace"),
+    )
+
+
 class BoundedRequest(HTTPRequest):
     """cheroot's request with a 431 for large headers and no Content-Length beside Transfer-Encoding."""
 
@@ -80,6 +99,9 @@ class BoundedRequest(HTTPRequest):
     def simple_response(self, status: str, msg: str = "") -> None:
         if not (str(status).startswith("413") and "headers" in msg):
             super().simple_response(status, msg)
+            if str(status)[:3] in ("413", "414") and self.response_protocol != "HTTP/1.1":
+                status = "400 Bad Request"  # what cheroot sends an HTTP/1.0 client instead
+            journal_refusal(self, str(status), msg)
             return
         # cheroot's 413 for headers, as RFC 6585's 431; the rest of the headers is unread: close
         self.close_connection = True
@@ -89,6 +111,7 @@ class BoundedRequest(HTTPRequest):
             f"Content-Length: {len(body)}\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n"
         )
         self.conn.wfile.write(head.encode("ISO-8859-1") + body)
+        journal_refusal(self, "431 Request Header Fields Too Large", msg)
 
 
 class BoundedConnection(HTTPConnection):
@@ -162,3 +185,4 @@ class BodyFirstGateway(wsgi.Gateway_10):
             [("Content-Type", "text/plain"), ("Content-Length", str(len(data)))],
         )
         self.write(data)
+        journal_refusal(self.req, status, message)

@@ -125,6 +125,19 @@ class Pipeline:
         finally:
             self._close(exchange)  # every path leaves the entry recorded (once)
 
+    def refused(self, method: str, target: str, status: int, body: bytes) -> None:
+        """A request the server answered itself, before the app (malformed, too large, too slow).
+
+        The app never saw it, but its client got an answer: the journal and the console log show it
+        like any other request (operation ``other``, the answer's ``text/plain`` message as body).
+        """
+        path, _, query = target.partition("?")
+        exchange = Exchange(method=method, path=path, query_string=query)
+        exchange.rc = RequestInfo(operation="other")
+        exchange.status, exchange.content_type = status, "text/plain"
+        exchange.response_body, exchange.bytes_sent, exchange.response_bytes = body, len(body), len(body)
+        self._close(exchange)
+
     def _run_app(self, environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], Iterable[bytes]]:
         captured: dict[str, Any] = {}
 

@@ -52,7 +52,7 @@ def text_line(entry: JournalEntry) -> str:
         f["client_id"] or "-",
         f["operation"],
         f["source"] or "-",
-        f"{f['method']} {f['path']}",
+        f"{f['method'] or '-'} {f['path'] or '-'}",  # a request refused before its request line: - -
         "->",
         str(f["status"]) if f["status"] is not None else "---",
         f"{f['bytes']}B" if f["bytes"] is not None else "-B",

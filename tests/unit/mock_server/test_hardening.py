@@ -170,6 +170,15 @@ def _status(answer: bytes) -> int:
     return int(answer.split(b" ", 2)[1])
 
 
+def _refusals(server: MockServer) -> list[tuple[str, str, int, str]]:
+    """The journal's entries for answers the server gave itself: (method, path, status, body)."""
+    return [
+        (e.method, e.path, e.status or 0, e.response_body or "")
+        for e in server.journal()
+        if e.operation == "other" and e.content_type == "text/plain"
+    ]
+
+
 @pytest.fixture
 def limited(mock: Callable[..., MockServer]) -> MockServer:
     return mock({**CONFIG, "max_body_size": 1000, "max_header_size": 2048, "request_timeout": 1})
@@ -180,6 +189,8 @@ def test_headers_over_the_limit_are_431(limited: MockServer) -> None:
         limited, b"GET /rc/v1/app/login HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 4096 + b"\r\n\r\n"
     )
     assert _status(answer) == 431 and b"Connection: close" in answer
+    [(method, path, status, body)] = _refusals(limited)
+    assert (method, path, status) == ("GET", "/rc/v1/app/login", 431) and "header" in body
 
 
 def test_a_body_over_the_limit_is_413_before_it_is_read(limited: MockServer) -> None:
@@ -189,6 +200,7 @@ def test_a_body_over_the_limit_is_413_before_it_is_read(limited: MockServer) -> 
     chunked = head + b"Transfer-Encoding: chunked\r\n\r\n" + b"400\r\n" + b"x" * 1024 + b"\r\n0\r\n\r\n"
     assert _status(_exchange(limited, chunked)) == 413
     assert limited.mock_errors() == []
+    assert [r[:3] for r in _refusals(limited)] == [("POST", "/rc/v1/app/login", 413)] * 2
 
 
 def test_a_body_at_the_limit_is_served(limited: MockServer) -> None:
@@ -207,7 +219,9 @@ def test_content_length_with_transfer_encoding_is_refused(limited: MockServer) -
         b"Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /_mock/ HTTP/1.1\r\n\r\n",
     )
     assert _status(answer) == 400 and answer.count(b"HTTP/1.1 ") == 1  # nothing smuggled after it
-    assert len(limited.journal()) == 0 and limited.mock_errors() == []
+    # The refusal is the only request recorded: nothing after it reached the app.
+    assert [(e.method, e.path, e.status) for e in limited.journal()] == [("POST", "/rc/v1/app/login", 400)]
+    assert limited.mock_errors() == []
 
 
 @pytest.mark.parametrize(
@@ -228,6 +242,8 @@ def test_incomplete_or_badly_chunked_bodies_are_400_without_alarm(
     assert _status(answer) == 400 and b"request body could not be read" in answer
     assert time.monotonic() - started < 5
     assert limited.mock_errors() == []
+    [(_, path, status, message)] = _refusals(limited)
+    assert (path, status) == ("/rc/v1/app/login", 400) and message.encode() in answer
 
 
 # -- slow clients ---------------------------------------------------------------------------------------
@@ -307,6 +323,8 @@ def test_a_trickling_client_is_cut_off_at_the_deadline(mock: Callable[..., MockS
     finally:
         slow.close()
     assert server.mock_errors() == []
+    # Each 408 is in the journal; the request line never arrived whole, so it has no method or path.
+    assert [r for r in _refusals(server) if r[2] == 408] == [("", "", 408, "")] * len(slow.sockets)
 
 
 # -- the admin API on the network ---------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Callable
@@ -94,3 +95,16 @@ def test_json_lines_for_machines() -> None:
 
 def test_quiet_logs_nothing() -> None:
     assert run_serve("--quiet", traffic=lambda base: Rc(base).query().raise_for_status()) == []
+
+
+def test_answers_the_server_gives_itself_are_logged_too() -> None:
+    def traffic(base: str) -> None:
+        host, port = base.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=10) as sock:
+            sock.sendall(b"GET /rc/v1/app/login HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 4096 + b"\r\n\r\n")
+            assert sock.recv(4096).startswith(b"HTTP/1.1 431 ")
+
+    lines = run_serve("--max-header-size", "2048", traffic=traffic)
+    assert len(lines) == 1, lines
+    # TIME USER CLIENT OPERATION SOURCE METHOD PATH -> STATUS BYTES MS
+    assert lines[0].split()[1:9] == ["-", "-", "other", "-", "GET", "/rc/v1/app/login", "->", "431"]
