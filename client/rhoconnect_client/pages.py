@@ -22,7 +22,14 @@ from .schema import DEFERRABLE_INDEXES
 if TYPE_CHECKING:  # avoid an import cycle: store imports this module
     from .store import Source
 
-__all__ = ["AppliedPage", "apply_page", "defer_indexes", "purge_confirmed", "rename_links"]
+__all__ = [
+    "AppliedPage",
+    "apply_page",
+    "defer_indexes",
+    "local_blob_files",
+    "purge_confirmed",
+    "rename_links",
+]
 
 
 @dataclass(frozen=True)
@@ -124,6 +131,7 @@ def apply_page(
                 "UPDATE changed_values SET sent=3 WHERE object=? AND attrib=? AND source_id=? AND sent>1",
                 keys,
             )
+    kept = local_blob_files(conn, source, page) if page.insert else []
     if page.insert:
         conn.executemany(
             upsert_sql(table),
@@ -138,6 +146,8 @@ def apply_page(
                 "UPDATE changed_values SET sent=4 WHERE object=? AND attrib=? AND source_id=? AND sent>1",
                 [(oid, attrib, sid) for oid, attrs in page.insert.items() for attrib in attrs],
             )
+    if kept:
+        conn.executemany(f"UPDATE {table} SET value=? WHERE object=? AND attrib=? AND source_id=?", kept)
     # docs/protocol.md#page-layout: a page's ``refresh_time`` is kept in ``backend_refresh_time``; pages
     # without one (the
     # modern server never sends it) leave the stored value alone.
@@ -155,6 +165,29 @@ def apply_page(
         deleted=list(page.delete),
         links=dict(page.links),
     )
+
+
+def local_blob_files(conn: sqlite3.Connection, source: Source, page: Page) -> list[tuple[str, str, str, int]]:
+    """The local files a page must not replace: ``(path, object, attrib, source_id)`` rows.
+
+    For a blob attribute without the overwrite flag, Rhodes keeps a non-empty local value when the
+    server sends the attribute again, and downloads nothing (``SyncSource::processBlob``). A value
+    that is still a URL (its download has not happened yet) is no file: the server's new value
+    replaces it.
+    """
+    names = source.blobs_kept_locally
+    if not names:
+        return []
+    table, sid = values_table(source), source.source_id
+    kept = []
+    for oid, attrs in page.insert.items():
+        for attrib in names.intersection(attrs):
+            row = conn.execute(
+                f"SELECT value FROM {table} WHERE object=? AND attrib=? AND source_id=?", (oid, attrib, sid)
+            ).fetchone()
+            if row is not None and row[0] and "://" not in row[0]:
+                kept.append((row[0], oid, attrib, sid))
+    return kept
 
 
 def purge_confirmed(conn: sqlite3.Connection, source_id: int) -> int:

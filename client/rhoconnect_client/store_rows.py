@@ -78,6 +78,14 @@ class Source:
         parts = [p.strip() for p in (self.blob_attribs or "").split(",")]
         return frozenset(p for p in parts[::2] if p)
 
+    @property
+    def blobs_kept_locally(self) -> frozenset[str]:
+        """Blob attributes without the overwrite flag (``attr,0``): a file the client already holds
+        is kept when the server sends the attribute again (Rhodes ``isOverwriteBlobFromServer``)."""
+        parts = [p.strip() for p in (self.blob_attribs or "").split(",")]
+        pairs = zip(parts[::2], parts[1::2], strict=False)
+        return frozenset(name for name, flag in pairs if name and flag != "1")
+
 
 SOURCE_COLUMNS = (
     "source_id, name, token, sync_priority, partition, sync_type, metadata, schema, associations, "

@@ -163,3 +163,49 @@ def test_blob_attribs_from_schema_types_as_the_server_derives_them(tmp_path: Pat
         assert model.source.blob_attribs == "thumb,1,image,0"
         with pytest.raises(ValueError, match="property"):
             engine.add_model("Other", schema={"version": "1.0"})
+
+
+@pytest.mark.parametrize("flag", ["0", "1"])
+def test_a_blob_the_server_changes_is_downloaded_again_whatever_the_flag(
+    server: MockServer, files: Files, tmp_path: Path, flag: str
+) -> None:
+    """The server's page deletes the old value before inserting the new one, so (as in Rhodes) the
+    overwrite flag has no local file left to keep: it only matters for a value sent again without
+    its delete (tests/unit/client/test_store_blobs.py)."""
+    engine = SyncEngine(server.url, tmp_path / "db.sqlite")
+    try:
+        model = engine.add_model("Product", blob_attribs=f"image,{flag}")
+        server.state.backend_insert(
+            "Product", "alice", "99", {"name": "Pic", "image": files.url + "/files/a.png"}
+        )
+        engine.login("alice", "pw").wait(WAIT)
+        assert engine.dosync().wait(WAIT)["status"] == "complete"  # type: ignore[index]
+        first = (model.find("99") or {})["image"]
+        assert "://" not in first and Path(first).read_bytes() == PICTURE
+        server.state.backend_update("Product", "alice", "99", {"image": files.url + "/files/b.png"})
+        assert engine.dosync().wait(WAIT)["status"] == "complete"  # type: ignore[index]
+        after = (model.find("99") or {})["image"]
+        assert any(r.startswith("/files/b.png") for r in files.requests)
+        assert after != first and "://" not in after and Path(after).read_bytes() == PICTURE
+    finally:
+        engine.close()
+
+
+def test_a_blob_still_waiting_for_its_download_takes_the_server_s_new_url(
+    server: MockServer, files: Files, tmp_path: Path
+) -> None:
+    engine = SyncEngine(server.url, tmp_path / "db.sqlite")
+    try:
+        model = engine.add_model("Product", blob_attribs="image,0")
+        server.state.backend_insert(
+            "Product", "alice", "97", {"name": "Gone", "image": files.url + "/missing"}
+        )
+        engine.login("alice", "pw").wait(WAIT)
+        engine.dosync().wait(WAIT)  # the download fails: the URL stays
+        assert (model.find("97") or {})["image"] == files.url + "/missing"
+        server.state.backend_update("Product", "alice", "97", {"image": files.url + "/files/c.png"})
+        assert engine.dosync().wait(WAIT)["status"] == "complete"  # type: ignore[index]
+        path = (model.find("97") or {})["image"]
+        assert "://" not in path and Path(path).read_bytes() == PICTURE
+    finally:
+        engine.close()
