@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .fixed import upsert_sql, values_table, values_table_of
-from .protocol import Page
+from .protocol import Page, RawInsert
 from .schema import DEFERRABLE_INDEXES
 
 if TYPE_CHECKING:  # avoid an import cycle: store imports this module
@@ -125,14 +125,15 @@ def apply_page(
                 keys,
             )
     if page.insert:
-        conn.executemany(
-            upsert_sql(table),
-            [
-                (sid, attrib, oid, value)
-                for oid, attrs in page.insert.items()
-                for attrib, value in attrs.items()
-            ],
-        )
+        if not _insert_from_text(conn, table, sid, page.raw_insert):
+            conn.executemany(
+                upsert_sql(table),
+                [
+                    (sid, attrib, oid, value)
+                    for oid, attrs in page.insert.items()
+                    for attrib, value in attrs.items()
+                ],
+            )
         if waiting:
             conn.executemany(
                 "UPDATE changed_values SET sent=4 WHERE object=? AND attrib=? AND source_id=? AND sent>1",
@@ -155,6 +156,39 @@ def apply_page(
         deleted=list(page.delete),
         links=dict(page.links),
     )
+
+
+# The page's ``insert`` rows read by SQLite from the page text, in the page's order: the same
+# upsert as ``upsert_sql`` without a Python tuple per row. ``c.key = 'insert'`` rather than a path
+# ending in ``.insert``: a path would take the first of duplicate keys, the parsed page the last.
+_INSERT_FROM_TEXT = (
+    "INSERT INTO object_values (source_id, attrib, object, value) "
+    "SELECT ?, a.key, o.key, a.value FROM json_each(?, ?) AS c, json_each(c.value) AS o, "
+    "json_each(o.value) AS a WHERE c.key = 'insert' "
+    "ON CONFLICT (object, attrib, source_id) DO UPDATE SET value=excluded.value"
+)
+
+
+def _insert_from_text(conn: sqlite3.Connection, table: str, source_id: int, raw: RawInsert | None) -> bool:
+    """Insert a page's objects straight from its JSON text (``protocol.RawInsert``); False when the
+    caller must insert the parsed rows instead.
+
+    Half the cost of ``executemany`` over a large page. Used for ``object_values`` only (a view's
+    trigger would hide the row count). The rows must come out exactly as parsed: when SQLite reads
+    another number of pairs (duplicate keys) or cannot read the text at all (a build without JSON
+    functions), the statement is undone and the parsed page is used.
+    """
+    if raw is None or table != "object_values":
+        return False
+    conn.execute("SAVEPOINT rc_page_text")
+    try:
+        same = conn.execute(_INSERT_FROM_TEXT, (source_id, raw.text, raw.path)).rowcount == raw.rows
+    except sqlite3.OperationalError:
+        same = False
+    if not same:
+        conn.execute("ROLLBACK TO rc_page_text")
+    conn.execute("RELEASE rc_page_text")
+    return same
 
 
 def purge_confirmed(conn: sqlite3.Connection, source_id: int) -> int:
