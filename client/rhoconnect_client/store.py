@@ -90,6 +90,7 @@ class Store:
         self._level = self.synchronous  # the connection's current PRAGMA synchronous
         self._wal = False
         self.indexes_deferred = False  # see defer_indexes
+        self._last_source: tuple[tuple[Any, ...], Source] | None = None  # see source()
         if not self.in_memory:
             bulkswap.remove_leftovers(self.path)
         self.conn = self._open()
@@ -321,7 +322,16 @@ class Store:
             row = self.conn.execute(
                 f"SELECT {SOURCE_COLUMNS} FROM sources WHERE {column}=?", (name_or_id,)
             ).fetchone()
-        return None if row is None else source_from_row(row)
+        if row is None:
+            return None
+        # Every local write reads its source row: the last row read turns into a Source once.
+        # Source is frozen, and a changed row (a new token, a bulk renumbering) is another key.
+        last = self._last_source
+        if last is not None and last[0] == row:
+            return last[1]
+        source = source_from_row(row)
+        self._last_source = (row, source)
+        return source
 
     def _require(self, name_or_id: str | int) -> Source:
         src = self.source(name_or_id)
