@@ -1,8 +1,9 @@
 """Applying a query or search page to the local tables (docs/protocol.md#page-layout,
 docs/protocol.md#acknowledgement-and-paging, docs/protocol.md#outbox-states).
 
-This is the hot path of a sync: a 2000-object page is a handful of ``executemany`` calls driven by
-the page's own rows, so its cost depends on the page, not on how many rows the table already holds
+This is the hot path of a sync: a 2000-object page is a handful of statements driven by the page's
+own rows (its ``insert`` rows read by SQLite straight from the page text when it can, see
+``_insert_from_text``), so its cost depends on the page, not on how many rows the table already holds
 (every statement is an index lookup). The caller runs it inside one transaction.
 
 Rhodes order inside a page: ``metadata``, ``links``, ``delete``, ``insert``, then the token (and
