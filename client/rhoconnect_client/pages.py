@@ -12,6 +12,8 @@ Rhodes order inside a page: ``metadata``, ``links``, ``delete``, ``insert``, the
 
 from __future__ import annotations
 
+import functools
+import json
 import sqlite3
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -23,7 +25,14 @@ from .schema import DEFERRABLE_INDEXES
 if TYPE_CHECKING:  # avoid an import cycle: store imports this module
     from .store import Source
 
-__all__ = ["AppliedPage", "apply_page", "defer_indexes", "purge_confirmed", "rename_links"]
+__all__ = [
+    "AppliedPage",
+    "apply_page",
+    "defer_indexes",
+    "purge_confirmed",
+    "rename_links",
+    "sqlite_reads_pages_like_python",
+]
 
 
 @dataclass(frozen=True)
@@ -162,12 +171,34 @@ def apply_page(
 # The page's ``insert`` rows read by SQLite from the page text, in the page's order: the same
 # upsert as ``upsert_sql`` without a Python tuple per row. ``c.key = 'insert'`` rather than a path
 # ending in ``.insert``: a path would take the first of duplicate keys, the parsed page the last.
-_INSERT_FROM_TEXT = (
-    "INSERT INTO object_values (source_id, attrib, object, value) "
+_ROWS_FROM_TEXT = (
     "SELECT ?, a.key, o.key, a.value FROM json_each(?, ?) AS c, json_each(c.value) AS o, "
-    "json_each(o.value) AS a WHERE c.key = 'insert' "
+    "json_each(o.value) AS a WHERE c.key = 'insert'"
+)
+_INSERT_FROM_TEXT = (
+    f"INSERT INTO object_values (source_id, attrib, object, value) {_ROWS_FROM_TEXT} "
     "ON CONFLICT (object, attrib, source_id) DO UPDATE SET value=excluded.value"
 )
+# Keys and values with the escapes a page may use (``protocol`` keeps pages with NUL or surrogate
+# escapes away from SQLite): the SQLite in use must read them exactly as Python's json does.
+_PROBE_PAGE = r'[{"insert":{"o\"\\\u00e9/":{"a\tb\u2028":"v\"\\\/\b\f\n\r\t\u00e9 x"},"2":{"":""}}}]'
+
+
+@functools.cache
+def sqlite_reads_pages_like_python() -> bool:
+    """Whether this process's SQLite has the JSON functions and reads a page's keys and strings
+    exactly as ``json.loads`` does (checked once, on a page full of escapes); if not, pages are
+    always inserted from their parsed rows."""
+    conn = sqlite3.connect(":memory:")
+    try:
+        rows = conn.execute(_ROWS_FROM_TEXT, (1, _PROBE_PAGE, "$[0]")).fetchall()
+    except sqlite3.Error:
+        return False
+    finally:
+        conn.close()
+    parsed = json.loads(_PROBE_PAGE)[0]["insert"]
+    expected = [(1, attrib, oid, value) for oid, attrs in parsed.items() for attrib, value in attrs.items()]
+    return rows == expected
 
 
 def _insert_from_text(conn: sqlite3.Connection, table: str, source_id: int, raw: RawInsert | None) -> bool:
@@ -179,7 +210,7 @@ def _insert_from_text(conn: sqlite3.Connection, table: str, source_id: int, raw:
     another number of pairs (duplicate keys) or cannot read the text at all (a build without JSON
     functions), the statement is undone and the parsed page is used.
     """
-    if raw is None or table != "object_values":
+    if raw is None or table != "object_values" or not sqlite_reads_pages_like_python():
         return False
     conn.execute("SAVEPOINT rc_page_text")
     try:

@@ -15,7 +15,9 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from rhoconnect_client import pages
 from rhoconnect_client.exceptions import ProtocolError
+from rhoconnect_client.pages import sqlite_reads_pages_like_python
 from rhoconnect_client.protocol import Page, parse_page
 from rhoconnect_client.store import Store
 
@@ -162,3 +164,16 @@ def test_any_pages_end_the_same_from_text_and_parsed(
     finally:
         for s in pair:
             s.close()
+
+
+def test_this_sqlite_reads_pages_like_python() -> None:
+    assert sqlite_reads_pages_like_python()  # else the fast path above would never be taken
+
+
+def test_a_sqlite_reading_pages_otherwise_gets_the_parsed_rows(
+    stores: tuple[Store, Store], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pages, "sqlite_reads_pages_like_python", lambda: False)
+    statements = apply_both(stores, page_text('{"insert":{"1":{"name":"Pen"}}}'))
+    assert not any("json_each" in s for s in statements)
+    assert values(stores[0]) == [(1, "name", "1", "Pen")]
