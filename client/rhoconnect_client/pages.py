@@ -205,7 +205,7 @@ def _insert_from_text(conn: sqlite3.Connection, table: str, source_id: int, raw:
     """Insert a page's objects straight from its JSON text (``protocol.RawInsert``); False when the
     caller must insert the parsed rows instead.
 
-    Half the cost of ``executemany`` over a large page. Used for ``object_values`` only (a view's
+    About half the cost of ``executemany`` over a large page. Used for ``object_values`` only (a view's
     trigger would hide the row count). The rows must come out exactly as parsed: when SQLite reads
     another number of pairs (duplicate keys) or cannot read the text at all (a build without JSON
     functions), the statement is undone and the parsed page is used.
