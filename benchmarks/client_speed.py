@@ -4,6 +4,8 @@
     .venv/bin/python benchmarks/client_speed.py creates 10000 [--repeat 3] [--baseline REV]
     .venv/bin/python benchmarks/client_speed.py bulk-renumber 100000 [--repeat 3] [--baseline REV]
     .venv/bin/python benchmarks/client_speed.py million              # 100k then 1M, this client only
+    .venv/bin/python benchmarks/client_speed.py phases full 100000 [--repeat 3]
+    .venv/bin/python benchmarks/client_speed.py phases bulk-renumber 100000 [--repeat 3]
 
 The server is ``rhoconnect-mock serve --records Product=N`` in its own process (the default
 generator: Faker values, attributes name, brand, price, quantity, sku). Every client run is a fresh
@@ -18,7 +20,13 @@ machine hit both; medians and the median ratio are reported as one JSON line per
 * ``bulk-renumber N``: a local-only model declared first, so the bulk file's source ids are
   renumbered, then ``dosync`` with ``bulksync_state = 0``, timed end to end (server build included);
 * ``million``: ``full`` of 100,000 then of 1,000,000 records with this client; the ratio of the two
-  and the 1M child's peak RSS (``ru_maxrss``).
+  and the 1M child's peak RSS (``ru_maxrss``);
+* ``phases full|bulk-renumber N``: this client only, where one run's time goes, from timers wrapped
+  around its functions in the child: for ``full`` the query requests (server and network),
+  ``parse_page``, ``Store.apply_page`` and the index build at the end; for ``bulk-renumber`` the
+  server's build (polling ``bulk_data`` until the file is ready), the download, the unzip, and the
+  swap's steps (validation, copy with renumbering and index rebuild, merge, rename), then the pull
+  that follows the bulk sync.
 """
 
 from __future__ import annotations
@@ -81,9 +89,48 @@ def run_child(
 # --------------------------------------------------------------------------- child side
 
 
+def _time_phases() -> dict[str, float]:
+    """Wrap the client's steps in timers (this tree's client only); returns the running totals."""
+    import functools
+
+    from rhoconnect_client import bulk, bulkswap, store, sync_source, transport
+
+    totals: dict[str, float] = {}
+
+    def wrap(owner: Any, name: str, label: str) -> None:
+        inner = getattr(owner, name)
+
+        @functools.wraps(inner)
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return inner(*args, **kwargs)
+            finally:
+                totals[label] = totals.get(label, 0.0) + time.perf_counter() - started
+
+        setattr(owner, name, timed)
+
+    wrap(transport.Transport, "query", "query requests")
+    wrap(sync_source, "parse_page", "parse_page")
+    wrap(store.Store, "apply_page", "apply_page")
+    wrap(store.Store, "build_indexes", "index build")
+    wrap(bulk, "_bulk_partition", "bulk, all")
+    wrap(transport.Transport, "download", "bulk download")
+    wrap(bulk, "unzip_single", "bulk unzip")
+    wrap(bulkswap, "validate_bulk_file", "swap: validate")
+    wrap(bulkswap, "_renumber", "swap: renumber")
+    wrap(bulkswap, "_prepare_copy", "swap: copy, renumber, indexes")
+    wrap(bulkswap, "_merge", "swap: merge")
+    wrap(bulkswap, "_swap_file", "swap: rename, reopen")
+    wrap(store.Store, "install_bulk_database", "swap, all")
+    return totals
+
+
 def _child(kind: str, base: str, db: str, n: int, user: str) -> None:
     from rhoconnect_client import SyncEngine  # from PYTHONPATH: the client under test
 
+    phases = _time_phases() if kind.startswith("phases-") else None
+    kind = kind.removeprefix("phases-")
     engine = SyncEngine(base + "/application", db, bulk_wait_seconds=0.05, timeout=600)
     try:
         if kind == "bulk-renumber":
@@ -107,7 +154,15 @@ def _child(kind: str, base: str, db: str, n: int, user: str) -> None:
     finally:
         engine.close()
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"s": round(elapsed, 3), "peak_rss_mb": round(peak_mb, 1)}))
+    out: dict[str, Any] = {"s": round(elapsed, 3), "peak_rss_mb": round(peak_mb, 1)}
+    if phases is not None:
+        if "bulk, all" in phases:  # the rest of the bulk step is polling while the server builds
+            client_side = ("bulk download", "bulk unzip", "swap, all")
+            phases["bulk: server build (polling)"] = phases["bulk, all"] - sum(
+                phases.get(k, 0.0) for k in client_side
+            )
+        out["phases"] = {k: round(v, 3) for k, v in sorted(phases.items())}
+    print(json.dumps(out))
 
 
 # --------------------------------------------------------------------------- parent side
@@ -146,6 +201,33 @@ def compare(kind: str, n: int, repeat: int, baseline: str) -> dict[str, Any]:
     }
 
 
+def phases(kind: str, n: int, repeat: int) -> dict[str, Any]:
+    """Where this client's time goes in ``kind`` (``full`` or ``bulk-renumber``): medians per phase."""
+    runs: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        proc, base = start_mock(n)
+        try:
+            for i in range(repeat):
+                db = tmp / f"p{i}.sqlite"
+                runs.append(run_child(ROOT / "client", f"phases-{kind}", base, db, n, f"p{i}"))
+        finally:
+            proc.terminate()
+            proc.wait()
+    names = sorted({name for run in runs for name in run["phases"]})
+    return {
+        "bench": f"phases {kind}",
+        "records": n,
+        "data": "mock default (Faker), 5 attributes",
+        "total_median_s": round(statistics.median(r["s"] for r in runs), 3),
+        "phase_medians_s": {
+            name: round(statistics.median(r["phases"].get(name, 0.0) for r in runs), 3) for name in names
+        },
+        "totals_s": [r["s"] for r in runs],
+        "load_avg": os.getloadavg(),
+    }
+
+
 def million() -> dict[str, Any]:
     figures: dict[int, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory() as tmp_name:
@@ -175,16 +257,20 @@ def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("bench", choices=["full", "creates", "bulk-renumber", "million"])
-    parser.add_argument("n", type=int, nargs="?", default=None)
+    parser.add_argument("bench", choices=["full", "creates", "bulk-renumber", "million", "phases"])
+    parser.add_argument("args", nargs="*", help="N; for phases: full|bulk-renumber N")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--baseline", default="main", help="git revision of the baseline client")
     args = parser.parse_args(argv)
     if args.bench == "million":
         result = million()
+    elif args.bench == "phases":
+        if not args.args or args.args[0] not in ("full", "bulk-renumber"):
+            parser.error("phases needs full or bulk-renumber")
+        result = phases(args.args[0], int(args.args[1]) if len(args.args) > 1 else 100_000, args.repeat)
     else:
         default = 10_000 if args.bench == "creates" else 100_000
-        result = compare(args.bench, args.n or default, args.repeat, args.baseline)
+        result = compare(args.bench, int(args.args[0]) if args.args else default, args.repeat, args.baseline)
     print(json.dumps(result), flush=True)
 
 

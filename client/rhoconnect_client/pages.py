@@ -1,8 +1,9 @@
 """Applying a query or search page to the local tables (docs/protocol.md#page-layout,
 docs/protocol.md#acknowledgement-and-paging, docs/protocol.md#outbox-states).
 
-This is the hot path of a sync: a 2000-object page is a handful of ``executemany`` calls driven by
-the page's own rows, so its cost depends on the page, not on how many rows the table already holds
+This is the hot path of a sync: a 2000-object page is a handful of statements driven by the page's
+own rows (its ``insert`` rows read by SQLite straight from the page text when it can, see
+``_insert_from_text``), so its cost depends on the page, not on how many rows the table already holds
 (every statement is an index lookup). The caller runs it inside one transaction.
 
 Rhodes order inside a page: ``metadata``, ``links``, ``delete``, ``insert``, then the token (and
@@ -11,12 +12,14 @@ Rhodes order inside a page: ``metadata``, ``links``, ``delete``, ``insert``, the
 
 from __future__ import annotations
 
+import functools
+import json
 import sqlite3
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .fixed import upsert_sql, values_table, values_table_of
-from .protocol import Page
+from .protocol import Page, RawInsert
 from .schema import DEFERRABLE_INDEXES
 
 if TYPE_CHECKING:  # avoid an import cycle: store imports this module
@@ -29,6 +32,7 @@ __all__ = [
     "local_blob_files",
     "purge_confirmed",
     "rename_links",
+    "sqlite_reads_pages_like_python",
 ]
 
 
@@ -133,14 +137,15 @@ def apply_page(
             )
     kept = local_blob_files(conn, source, page) if page.insert else []
     if page.insert:
-        conn.executemany(
-            upsert_sql(table),
-            [
-                (sid, attrib, oid, value)
-                for oid, attrs in page.insert.items()
-                for attrib, value in attrs.items()
-            ],
-        )
+        if not _insert_from_text(conn, table, sid, page.raw_insert):
+            conn.executemany(
+                upsert_sql(table),
+                [
+                    (sid, attrib, oid, value)
+                    for oid, attrs in page.insert.items()
+                    for attrib, value in attrs.items()
+                ],
+            )
         if waiting:
             conn.executemany(
                 "UPDATE changed_values SET sent=4 WHERE object=? AND attrib=? AND source_id=? AND sent>1",
@@ -188,6 +193,61 @@ def local_blob_files(conn: sqlite3.Connection, source: Source, page: Page) -> li
             if row is not None and row[0] and "://" not in row[0]:
                 kept.append((row[0], oid, attrib, sid))
     return kept
+
+
+# The page's ``insert`` rows read by SQLite from the page text, in the page's order: the same
+# upsert as ``upsert_sql`` without a Python tuple per row. ``c.key = 'insert'`` rather than a path
+# ending in ``.insert``: a path would take the first of duplicate keys, the parsed page the last.
+_ROWS_FROM_TEXT = (
+    "SELECT ?, a.key, o.key, a.value FROM json_each(?, ?) AS c, json_each(c.value) AS o, "
+    "json_each(o.value) AS a WHERE c.key = 'insert'"
+)
+_INSERT_FROM_TEXT = (
+    f"INSERT INTO object_values (source_id, attrib, object, value) {_ROWS_FROM_TEXT} "
+    "ON CONFLICT (object, attrib, source_id) DO UPDATE SET value=excluded.value"
+)
+# Keys and values with the escapes a page may use (``protocol`` keeps pages with NUL or surrogate
+# escapes away from SQLite): the SQLite in use must read them exactly as Python's json does.
+_PROBE_PAGE = r'[{"insert":{"o\"\\\u00e9/":{"a\tb\u2028":"v\"\\\/\b\f\n\r\t\u00e9 x"},"2":{"":""}}}]'
+
+
+@functools.cache
+def sqlite_reads_pages_like_python() -> bool:
+    """Whether this process's SQLite has the JSON functions and reads a page's keys and strings
+    exactly as ``json.loads`` does (checked once, on a page full of escapes); if not, pages are
+    always inserted from their parsed rows."""
+    conn = sqlite3.connect(":memory:")
+    try:
+        rows = conn.execute(_ROWS_FROM_TEXT, (1, _PROBE_PAGE, "$[0]")).fetchall()
+    except sqlite3.Error:
+        return False
+    finally:
+        conn.close()
+    parsed = json.loads(_PROBE_PAGE)[0]["insert"]
+    expected = [(1, attrib, oid, value) for oid, attrs in parsed.items() for attrib, value in attrs.items()]
+    return rows == expected
+
+
+def _insert_from_text(conn: sqlite3.Connection, table: str, source_id: int, raw: RawInsert | None) -> bool:
+    """Insert a page's objects straight from its JSON text (``protocol.RawInsert``); False when the
+    caller must insert the parsed rows instead.
+
+    About half the cost of ``executemany`` over a large page. Used for ``object_values`` only (a view's
+    trigger would hide the row count). The rows must come out exactly as parsed: when SQLite reads
+    another number of pairs (duplicate keys) or cannot read the text at all (a build without JSON
+    functions), the statement is undone and the parsed page is used.
+    """
+    if raw is None or table != "object_values" or not sqlite_reads_pages_like_python():
+        return False
+    conn.execute("SAVEPOINT rc_page_text")
+    try:
+        same = conn.execute(_INSERT_FROM_TEXT, (source_id, raw.text, raw.path)).rowcount == raw.rows
+    except sqlite3.OperationalError:
+        same = False
+    if not same:
+        conn.execute("ROLLBACK TO rc_page_text")
+    conn.execute("RELEASE rc_page_text")
+    return same
 
 
 def purge_confirmed(conn: sqlite3.Connection, source_id: int) -> int:

@@ -10,8 +10,9 @@ as RhoConnect's ``VACUUM`` at the end leaves it).
 Speed matters (100,000 objects must build in about a second), so the rows of a source go in
 through SQLite's JSON reader (one ``INSERT ... SELECT FROM json_each``) inside one transaction
 of an in-memory database, the indexes are created after the inserts, the file is written by
-SQLite's backup API (the database was never deleted from, so it is as compact as ``VACUUM`` would
-make it; a database too large for memory is built on disk and vacuumed), and the two archives are compressed at the same time (zlib releases the GIL).
+SQLite's backup API (the database was never deleted from, so it is as compact as ``VACUUM``
+would make it; a database too large for memory is built on disk and vacuumed), and the two
+archives are compressed at the same time (zlib releases the GIL).
 Files are written under temporary names and renamed into place, so a download running
 while a file is rebuilt never sees half a file.
 """

@@ -10,7 +10,7 @@ import pytest
 from rhoconnect_client.exceptions import StoreError, UnknownSource
 from rhoconnect_client.models import Model
 from rhoconnect_client.protocol import Page, parse_page
-from rhoconnect_client.schema import SCHEMA_VERSION
+from rhoconnect_client.schema import SCHEMA_VERSION, WAL_CHECKPOINT_PAGES
 from rhoconnect_client.store import ClientInfo, Store, partition_path
 
 
@@ -303,3 +303,18 @@ def test_database_errors_become_store_errors(store: Store) -> None:
         other.close()
     store.set_client_id("x")
     assert store.client_info().client_id == "x"
+
+
+def test_source_rows_are_read_fresh_each_time(store: Store) -> None:
+    first = store.source("Product")
+    assert first is not None and store.source("Product") is first  # same row: the same Source
+    store.set_token(first.source_id, 42)
+    changed = store.source("Product")
+    assert changed is not None and changed.token == 42 and first.token == 0
+    assert store.source(first.source_id) == changed
+
+
+def test_checkpoints_every_few_thousand_log_pages(store: Store) -> None:
+    assert store.conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == WAL_CHECKPOINT_PAGES
+    with Store(":memory:") as memory:  # no log in memory: SQLite's default stays
+        assert memory.conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 1000

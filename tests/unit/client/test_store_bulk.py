@@ -212,6 +212,28 @@ def test_invalid_bulk_files_leave_database_untouched(tmp_path: Path, store: Stor
     assert not list(tmp_path.glob("*.bulk-new*"))
 
 
+def test_a_file_failing_after_renumbering_leaves_database_untouched(tmp_path: Path, store: Store) -> None:
+    """The staged copy is written without a journal: a failure once its rows were renumbered (here
+    the unique index the client adds cannot be built) discards it and keeps the database as it was."""
+    Model(store, "Product").create({"name": "precious"})
+    bad = tmp_path / "duplicates.data"
+    conn = sqlite3.connect(bad)
+    conn.executescript(BULK_DDL.replace("CREATE UNIQUE INDEX by_src_object", "CREATE INDEX by_src_object"))
+    conn.execute(
+        "INSERT INTO sources (source_id, name, sync_priority, partition, sync_type) "
+        "VALUES (1, 'Product', 3, 'user', 'incremental')"
+    )
+    conn.executemany("INSERT INTO object_values VALUES (1, 'name', ?, ?)", [("7", "a"), ("7", "b")])
+    conn.commit()
+    conn.close()
+    with pytest.raises(BulkError, match="cannot take the client's schema"):
+        store.install_bulk_database(bad)
+    assert [o["name"] for o in Model(store, "Product").find_all()] == ["precious"]
+    assert store.source("Product").source_id == 2  # type: ignore[union-attr]
+    assert store.integrity_check() == "ok"
+    assert not list(tmp_path.glob("*.bulk-new*"))
+
+
 def test_missing_file_is_bulk_error(tmp_path: Path, store: Store) -> None:
     with pytest.raises(BulkError):
         store.install_bulk_database(tmp_path / "nope.data")
