@@ -209,8 +209,7 @@ def _insert_object_values(
     counter: Counter[str] = Counter()
     items = iter(records.items())
     while chunk := dict(itertools.islice(items, _JSON_CHUNK)):
-        for attrs in chunk.values():
-            counter.update(attrs.keys())
+        counter.update(attrib for attrs in chunk.values() for attrib in attrs)
         conn.execute(_INSERT_OBJECT_VALUES, (source_id, _json_text(chunk)))
     return counter
 
