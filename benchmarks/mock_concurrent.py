@@ -9,7 +9,9 @@ client's JSON decoding excluded.
 
 The clients are threads, spread over ``--processes`` client processes: in one process, 200
 threads decoding and applying pages contend for its interpreter lock, and their waiting shows up
-as page latency that the server did not cause.
+as page latency that the server did not cause. On a small machine the client processes also take
+CPU from the server; ``--pin`` (Linux) gives the server the first CPU and the clients the others,
+as when the server runs on a machine of its own.
 
 With ``--slow S`` the same load runs twice against one server, first alone (the baseline), then
 while S sockets trickle a request's headers one byte per ``--trickle-interval`` seconds
@@ -22,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import os
 import socket
 import statistics
 import subprocess
@@ -43,6 +46,8 @@ def client_process(
     base: str, indices: list[int], args: argparse.Namespace, run_id: int, start: Barrier, out: Any
 ) -> None:
     """Run the clients ``indices`` as threads; put one ``Result`` per client on ``out``."""
+    if args.pin:
+        os.sched_setaffinity(0, set(sorted(os.sched_getaffinity(0))[1:]))
     expected = generate_records(SourceConfig(name="Product"), 0, args.records)
 
     def run(i: int) -> None:
@@ -182,6 +187,9 @@ def main() -> None:
     parser.add_argument(
         "--processes", type=int, default=1, help="client processes the clients are spread over"
     )
+    parser.add_argument(
+        "--pin", action="store_true", help="the server on the first CPU, the client processes on the others"
+    )
     parser.add_argument("--slow", type=int, default=0, help="trickling sockets during a second run")
     parser.add_argument("--trickle-interval", type=float, default=1.0)
     parser.add_argument("--request-timeout", type=float, default=None, help="the server's request deadline")
@@ -190,6 +198,12 @@ def main() -> None:
     if args.request_timeout is not None:
         server_args += ["--request-timeout", str(args.request_timeout)]
     proc, base, _ = start_server(*server_args)
+    if args.pin:
+        cpus = sorted(os.sched_getaffinity(0))
+        if len(cpus) < 2:
+            raise SystemExit("--pin needs at least two CPUs")
+        for task in os.listdir(f"/proc/{proc.pid}/task"):  # every thread: its workers already run
+            os.sched_setaffinity(int(task), {cpus[0]})
     runs: list[dict[str, Any]] = []
     try:
         runs.append(load(args, base, proc, 0))
