@@ -115,6 +115,17 @@ class SessionCookie(SessionInterface):
                 memo.clear()
             memo[key] = value
 
+    def _attributes(self, app: Flask) -> dict[str, Any]:
+        """The cookie's attributes from the app's ``SESSION_COOKIE_*`` settings, as Flask sets them."""
+        return {
+            "domain": self.get_cookie_domain(app),
+            "path": self.get_cookie_path(app),
+            "secure": self.get_cookie_secure(app),
+            "httponly": self.get_cookie_httponly(app),
+            "samesite": self.get_cookie_samesite(app),
+            "partitioned": self.get_cookie_partitioned(app),
+        }
+
     # -- Flask's interface ----------------------------------------------------------------------
 
     def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
@@ -139,15 +150,7 @@ class SessionCookie(SessionInterface):
         name = self.get_cookie_name(app)
         if not session:
             if session.modified:
-                response.delete_cookie(
-                    name,
-                    domain=self.get_cookie_domain(app),
-                    path=self.get_cookie_path(app),
-                    secure=self.get_cookie_secure(app),
-                    samesite=self.get_cookie_samesite(app),
-                    httponly=self.get_cookie_httponly(app),
-                    partitioned=self.get_cookie_partitioned(app),
-                )
+                response.delete_cookie(name, **self._attributes(app))
             return
         if not self.should_set_cookie(app, session):
             return
@@ -163,15 +166,7 @@ class SessionCookie(SessionInterface):
             value = self._sign(key, data, now)
             self._remember(self._verified, value, (now, data))
             header = dump_cookie(
-                name,
-                value,
-                expires=self.get_expiration_time(app, session),
-                domain=self.get_cookie_domain(app),
-                path=self.get_cookie_path(app),
-                secure=self.get_cookie_secure(app),
-                httponly=self.get_cookie_httponly(app),
-                samesite=self.get_cookie_samesite(app),
-                partitioned=self.get_cookie_partitioned(app),
+                name, value, expires=self.get_expiration_time(app, session), **self._attributes(app)
             )
             if memo_key is not None:
                 self._remember(self._headers, memo_key, header)
