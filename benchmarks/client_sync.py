@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from mock_common import start_server
 from rhoconnect_client import SyncEngine
 from rhoconnect_client.schema import configure_connection, ensure_schema
 
@@ -47,32 +48,14 @@ UPSERT = (
 
 
 def start_mock(records: int, tmp: Path) -> tuple[subprocess.Popen[str], str]:
+    """``rhoconnect-mock serve`` with ``records`` sequence-generated Products (``mock_common``)."""
     config = tmp / "mock.toml"
     config.write_text(
         f'bulk_wait_polls = 0\n[sources.Product]\nrecords = {records}\ngenerator = "sequence"\n',
         encoding="utf-8",
     )
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "from rhoconnect_mock.cli import main; main()",
-            "serve",
-            "--quiet",  # no request log: nobody reads this pipe past the banner
-            "--port",
-            "0",
-            "--config",
-            str(config),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        if "http://" in line:
-            url = next(word for word in line.split() if word.startswith("http://"))
-            return proc, url.rstrip("/").removesuffix("/application")
-    raise RuntimeError("mock server did not start")
+    proc, base, _ = start_server("--quiet", "--config", str(config))
+    return proc, base
 
 
 def engine_sync(base: str, db: Path) -> float:
