@@ -133,7 +133,8 @@ class Pipeline:
         """
         path, _, query = target.partition("?")
         exchange = Exchange(method=method, path=path, query_string=query)
-        exchange.rc = RequestInfo(operation="other")
+        admin = path == "/_mock" or path.startswith("/_mock/")  # kept out of the journal, as always
+        exchange.rc = RequestInfo(operation="admin" if admin else "other")
         exchange.status, exchange.content_type = status, "text/plain"
         exchange.response_body, exchange.bytes_sent, exchange.response_bytes = body, len(body), len(body)
         self._close(exchange)

@@ -191,6 +191,10 @@ def test_headers_over_the_limit_are_431(limited: MockServer) -> None:
     assert _status(answer) == 431 and b"Connection: close" in answer
     [(method, path, status, body)] = _refusals(limited)
     assert (method, path, status) == ("GET", "/rc/v1/app/login", 431) and "header" in body
+    admin = _exchange(
+        limited, b"GET /_mock/journal HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 4096 + b"\r\n\r\n"
+    )
+    assert _status(admin) == 431 and len(_refusals(limited)) == 1  # admin requests stay out of the journal
 
 
 def test_a_body_over_the_limit_is_413_before_it_is_read(limited: MockServer) -> None:
