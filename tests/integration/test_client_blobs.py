@@ -56,77 +56,74 @@ class Files:
 
 
 @pytest.fixture
+def engine(server: MockServer, tmp_path: Path) -> Iterator[SyncEngine]:
+    """A client of ``server`` with its database in ``tmp_path``, closed after the test."""
+    with SyncEngine(server.url, tmp_path / "db.sqlite") as client:
+        yield client
+
+
+@pytest.fixture
 def files() -> Iterator[Files]:
     f = Files()
     yield f
     f.close()
 
 
-def test_local_blob_is_uploaded_as_a_multipart_part(server: MockServer, tmp_path: Path) -> None:
+def test_local_blob_is_uploaded_as_a_multipart_part(
+    engine: SyncEngine, server: MockServer, tmp_path: Path
+) -> None:
     picture = tmp_path / "pen.png"
     picture.write_bytes(PICTURE)
-    engine = SyncEngine(server.url, tmp_path / "db.sqlite")
-    try:
-        model = engine.add_model("Product", blob_attribs="image,0")
-        engine.login("alice", "pw").wait(WAIT)
-        temp = model.create({"name": "Pen", "image": str(picture)})["object"]
-        assert engine.dosync().wait(WAIT)["status"] == "complete"  # type: ignore[index]
-        assert server.journal(operation="cud")[-1].request_body is None  # not JSON: multipart
-        (new_id,) = [o for o, a in server.state.records("Product", "alice").items() if a.get("name") == "Pen"]
-        stored = server.state.blob("Product", "alice", new_id, "image")
-        assert stored is not None and stored[1] == PICTURE
-        assert stored[0] == f"image-{temp}"  # the part is named <attr>-<object id as sent>
-    finally:
-        engine.close()
+    model = engine.add_model("Product", blob_attribs="image,0")
+    engine.login("alice", "pw").wait(WAIT)
+    temp = model.create({"name": "Pen", "image": str(picture)})["object"]
+    assert engine.dosync().wait(WAIT)["status"] == "complete"  # type: ignore[index]
+    assert server.journal(operation="cud")[-1].request_body is None  # not JSON: multipart
+    (new_id,) = [o for o, a in server.state.records("Product", "alice").items() if a.get("name") == "Pen"]
+    stored = server.state.blob("Product", "alice", new_id, "image")
+    assert stored is not None and stored[1] == PICTURE
+    assert stored[0] == f"image-{temp}"  # the part is named <attr>-<object id as sent>
 
 
 def test_server_blob_urls_are_downloaded_after_a_sync(
-    server: MockServer, files: Files, tmp_path: Path
+    engine: SyncEngine, server: MockServer, files: Files, tmp_path: Path
 ) -> None:
-    engine = SyncEngine(server.url, tmp_path / "db.sqlite")
-    try:
-        model = engine.add_model("Product", schema={"property": {"name": "string", "image": "blob"}})
-        assert model.source.blob_attributes == {"image"}  # from the schema's blob type
-        server.state.backend_insert(
-            "Product", "alice", "99", {"name": "Pic", "image": files.url + "/files/p.png"}
-        )
-        server.state.backend_insert(
-            "Product", "alice", "98", {"name": "Doc", "image": files.url + "/files/get?extension=pdf"}
-        )
-        engine.login("alice", "pw").wait(WAIT)
-        assert engine.dosync().wait(WAIT)["status"] == "complete"  # type: ignore[index]
-        client_id = engine.stores["user"].client_info().client_id
-        assert sorted(files.requests) == sorted(
-            [f"/files/p.png?client_id={client_id}", f"/files/get?extension=pdf&client_id={client_id}"]
-        )
-        folder = tmp_path / "db-files"
-        pic = Path((model.find("99") or {})["image"])
-        doc = Path((model.find("98") or {})["image"])
-        assert pic.parent == folder and pic.suffix == ".png" and pic.read_bytes() == PICTURE
-        assert doc.parent == folder and doc.suffix == ".pdf"
-        assert engine.dosync().wait(WAIT)["status"] == "complete"  # type: ignore[index]
-        assert len(files.requests) == 2  # local paths are not downloaded again
-    finally:
-        engine.close()
+    model = engine.add_model("Product", schema={"property": {"name": "string", "image": "blob"}})
+    assert model.source.blob_attributes == {"image"}  # from the schema's blob type
+    server.state.backend_insert(
+        "Product", "alice", "99", {"name": "Pic", "image": files.url + "/files/p.png"}
+    )
+    server.state.backend_insert(
+        "Product", "alice", "98", {"name": "Doc", "image": files.url + "/files/get?extension=pdf"}
+    )
+    engine.login("alice", "pw").wait(WAIT)
+    assert engine.dosync().wait(WAIT)["status"] == "complete"  # type: ignore[index]
+    client_id = engine.stores["user"].client_info().client_id
+    assert sorted(files.requests) == sorted(
+        [f"/files/p.png?client_id={client_id}", f"/files/get?extension=pdf&client_id={client_id}"]
+    )
+    folder = tmp_path / "db-files"
+    pic = Path((model.find("99") or {})["image"])
+    doc = Path((model.find("98") or {})["image"])
+    assert pic.parent == folder and pic.suffix == ".png" and pic.read_bytes() == PICTURE
+    assert doc.parent == folder and doc.suffix == ".pdf"
+    assert engine.dosync().wait(WAIT)["status"] == "complete"  # type: ignore[index]
+    assert len(files.requests) == 2  # local paths are not downloaded again
 
 
 def test_a_failed_download_fails_the_source_and_keeps_the_url(
-    server: MockServer, files: Files, tmp_path: Path
+    engine: SyncEngine, server: MockServer, files: Files, tmp_path: Path
 ) -> None:
-    engine = SyncEngine(server.url, tmp_path / "db.sqlite")
-    try:
-        model = engine.add_model("Product", blob_attribs="image,1")
-        url = files.url + "/missing.png"
-        server.state.backend_insert("Product", "alice", "97", {"name": "Gone", "image": url})
-        engine.login("alice", "pw").wait(WAIT)
-        outcome: list[dict[str, object]] = []
-        engine.set_notification("Product", outcome.append)
-        engine.dosync().wait(WAIT)
-        assert outcome[-1]["status"] == "error" and outcome[-1]["error_code"] == 404
-        assert (model.find("97") or {})["image"] == url  # tried again after the next sync
-        assert not list((tmp_path / "db-files").glob("*"))  # no half-written file
-    finally:
-        engine.close()
+    model = engine.add_model("Product", blob_attribs="image,1")
+    url = files.url + "/missing.png"
+    server.state.backend_insert("Product", "alice", "97", {"name": "Gone", "image": url})
+    engine.login("alice", "pw").wait(WAIT)
+    outcome: list[dict[str, object]] = []
+    engine.set_notification("Product", outcome.append)
+    engine.dosync().wait(WAIT)
+    assert outcome[-1]["status"] == "error" and outcome[-1]["error_code"] == 404
+    assert (model.find("97") or {})["image"] == url  # tried again after the next sync
+    assert not list((tmp_path / "db-files").glob("*"))  # no half-written file
 
 
 def test_blob_urls_are_downloaded_after_a_bulk_sync(server: MockServer, files: Files, tmp_path: Path) -> None:
@@ -167,45 +164,35 @@ def test_blob_attribs_from_schema_types_as_the_server_derives_them(tmp_path: Pat
 
 @pytest.mark.parametrize("flag", ["0", "1"])
 def test_a_blob_the_server_changes_is_downloaded_again_whatever_the_flag(
-    server: MockServer, files: Files, tmp_path: Path, flag: str
+    engine: SyncEngine, server: MockServer, files: Files, tmp_path: Path, flag: str
 ) -> None:
     """The server's page deletes the old value before inserting the new one, so (as in Rhodes) the
     overwrite flag has no local file left to keep: it only matters for a value sent again without
     its delete (tests/unit/client/test_store_blobs.py)."""
-    engine = SyncEngine(server.url, tmp_path / "db.sqlite")
-    try:
-        model = engine.add_model("Product", blob_attribs=f"image,{flag}")
-        server.state.backend_insert(
-            "Product", "alice", "99", {"name": "Pic", "image": files.url + "/files/a.png"}
-        )
-        engine.login("alice", "pw").wait(WAIT)
-        assert engine.dosync().wait(WAIT)["status"] == "complete"  # type: ignore[index]
-        first = (model.find("99") or {})["image"]
-        assert "://" not in first and Path(first).read_bytes() == PICTURE
-        server.state.backend_update("Product", "alice", "99", {"image": files.url + "/files/b.png"})
-        assert engine.dosync().wait(WAIT)["status"] == "complete"  # type: ignore[index]
-        after = (model.find("99") or {})["image"]
-        assert any(r.startswith("/files/b.png") for r in files.requests)
-        assert after != first and "://" not in after and Path(after).read_bytes() == PICTURE
-    finally:
-        engine.close()
+    model = engine.add_model("Product", blob_attribs=f"image,{flag}")
+    server.state.backend_insert(
+        "Product", "alice", "99", {"name": "Pic", "image": files.url + "/files/a.png"}
+    )
+    engine.login("alice", "pw").wait(WAIT)
+    assert engine.dosync().wait(WAIT)["status"] == "complete"  # type: ignore[index]
+    first = (model.find("99") or {})["image"]
+    assert "://" not in first and Path(first).read_bytes() == PICTURE
+    server.state.backend_update("Product", "alice", "99", {"image": files.url + "/files/b.png"})
+    assert engine.dosync().wait(WAIT)["status"] == "complete"  # type: ignore[index]
+    after = (model.find("99") or {})["image"]
+    assert any(r.startswith("/files/b.png") for r in files.requests)
+    assert after != first and "://" not in after and Path(after).read_bytes() == PICTURE
 
 
 def test_a_blob_still_waiting_for_its_download_takes_the_server_s_new_url(
-    server: MockServer, files: Files, tmp_path: Path
+    engine: SyncEngine, server: MockServer, files: Files, tmp_path: Path
 ) -> None:
-    engine = SyncEngine(server.url, tmp_path / "db.sqlite")
-    try:
-        model = engine.add_model("Product", blob_attribs="image,0")
-        server.state.backend_insert(
-            "Product", "alice", "97", {"name": "Gone", "image": files.url + "/missing"}
-        )
-        engine.login("alice", "pw").wait(WAIT)
-        engine.dosync().wait(WAIT)  # the download fails: the URL stays
-        assert (model.find("97") or {})["image"] == files.url + "/missing"
-        server.state.backend_update("Product", "alice", "97", {"image": files.url + "/files/c.png"})
-        assert engine.dosync().wait(WAIT)["status"] == "complete"  # type: ignore[index]
-        path = (model.find("97") or {})["image"]
-        assert "://" not in path and Path(path).read_bytes() == PICTURE
-    finally:
-        engine.close()
+    model = engine.add_model("Product", blob_attribs="image,0")
+    server.state.backend_insert("Product", "alice", "97", {"name": "Gone", "image": files.url + "/missing"})
+    engine.login("alice", "pw").wait(WAIT)
+    engine.dosync().wait(WAIT)  # the download fails: the URL stays
+    assert (model.find("97") or {})["image"] == files.url + "/missing"
+    server.state.backend_update("Product", "alice", "97", {"image": files.url + "/files/c.png"})
+    assert engine.dosync().wait(WAIT)["status"] == "complete"  # type: ignore[index]
+    path = (model.find("97") or {})["image"]
+    assert "://" not in path and Path(path).read_bytes() == PICTURE
