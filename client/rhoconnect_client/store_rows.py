@@ -73,18 +73,21 @@ class Source:
         return _pairs(self.associations)
 
     @property
-    def blob_attributes(self) -> frozenset[str]:
-        """Attribute names stored as files (``blob_attribs`` is ``attr,overwrite,attr,overwrite...``)."""
+    def blob_flags(self) -> dict[str, str]:
+        """``{attribute: overwrite flag}`` from ``blob_attribs`` (``attr,overwrite,attr,overwrite...``)."""
         parts = [p.strip() for p in (self.blob_attribs or "").split(",")]
-        return frozenset(p for p in parts[::2] if p)
+        return {name: flag for name, flag in zip(parts[::2], [*parts[1::2], ""], strict=False) if name}
+
+    @property
+    def blob_attributes(self) -> frozenset[str]:
+        """Attribute names stored as files."""
+        return frozenset(self.blob_flags)
 
     @property
     def blobs_kept_locally(self) -> frozenset[str]:
         """Blob attributes without the overwrite flag (``attr,0``): a file the client already holds
         is kept when the server sends the attribute again (Rhodes ``isOverwriteBlobFromServer``)."""
-        parts = [p.strip() for p in (self.blob_attribs or "").split(",")]
-        pairs = zip(parts[::2], parts[1::2], strict=False)
-        return frozenset(name for name, flag in pairs if name and flag != "1")
+        return frozenset(name for name, flag in self.blob_flags.items() if flag != "1")
 
 
 SOURCE_COLUMNS = (

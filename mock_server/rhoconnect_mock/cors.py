@@ -17,6 +17,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from .request_info import is_admin_path
+
 METHODS = ("GET", "POST", "PUT", "DELETE")
 #: Seconds a browser may cache a preflight answer (the middleware's default, 20 days).
 MAX_AGE = 1_728_000
@@ -43,8 +45,7 @@ class CorsPolicy:
         return str(origin) if origin else None
 
     def _allowed(self, environ: Mapping[str, Any]) -> str | None:
-        path = str(environ.get("PATH_INFO", ""))
-        if path == "/_mock" or path.startswith("/_mock/"):
+        if is_admin_path(str(environ.get("PATH_INFO", ""))):
             return None
         origin = self.origin(environ)
         if origin is None or not (self.public or origin in self.origins):

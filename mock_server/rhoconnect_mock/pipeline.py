@@ -38,7 +38,7 @@ from .errors import ProtocolError
 from .exchange import ENVIRON_KEY, Exchange, error_record
 from .faults import FaultContext, FaultEngine, FaultRule, network
 from .journal import Journal, JournalEntry
-from .request_info import RequestInfo
+from .request_info import RequestInfo, is_admin_path
 from .state import MockState
 
 log = logging.getLogger(__name__)
@@ -133,8 +133,8 @@ class Pipeline:
         """
         path, _, query = target.partition("?")
         exchange = Exchange(method=method, path=path, query_string=query)
-        admin = path == "/_mock" or path.startswith("/_mock/")  # kept out of the journal, as always
-        exchange.rc = RequestInfo(operation="admin" if admin else "other")
+        # an admin request stays out of the journal, as always
+        exchange.rc = RequestInfo(operation="admin" if is_admin_path(path) else "other")
         exchange.status, exchange.content_type = status, "text/plain"
         exchange.response_body, exchange.bytes_sent, exchange.response_bytes = body, len(body), len(body)
         self._close(exchange)

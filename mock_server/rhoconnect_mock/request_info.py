@@ -27,6 +27,15 @@ Operation = Literal[
 ]
 Family = Literal["classic", "rest"]
 
+#: Where the admin API lives; its requests are never protocol requests (no journal, no faults, no CORS).
+ADMIN_PREFIX = "/_mock"
+
+
+def is_admin_path(path: str) -> bool:
+    """Whether ``path`` is the admin API's (``/_mock`` or below it)."""
+    return path == ADMIN_PREFIX or path.startswith(ADMIN_PREFIX + "/")
+
+
 #: Every operation, in declaration order (the ``Operation`` literal is the one list).
 OPERATIONS: tuple[Operation, ...] = get_args(Operation)
 

@@ -26,11 +26,11 @@ from werkzeug.exceptions import HTTPException
 from ..control import EXTENSION, ControlError, ControlService
 from ..faults import MATCHABLE_OPERATIONS, FaultRuleError, action_types
 from ..faults.registry import Ending
-from ..request_info import Family
+from ..request_info import ADMIN_PREFIX, Family, is_admin_path
 from ..state import MockState, state_of
 from .common import utf8_encodable
 
-bp = Blueprint("rhoconnect_mock_admin", __name__, url_prefix="/_mock")
+bp = Blueprint("rhoconnect_mock_admin", __name__, url_prefix=ADMIN_PREFIX)
 
 JOURNAL_NUMBERS = ("status", "since", "limit")
 JOURNAL_FILTERS = (
@@ -148,9 +148,7 @@ def index() -> Response:
     return jsonify(
         {
             "service": "rhoconnect-mock admin",
-            "endpoints": sorted(
-                r.rule for r in current_app.url_map.iter_rules() if r.rule.startswith("/_mock")
-            ),
+            "endpoints": sorted(r.rule for r in current_app.url_map.iter_rules() if is_admin_path(r.rule)),
             "operations": list(MATCHABLE_OPERATIONS),
             "action_types": list(action_types()),
         }

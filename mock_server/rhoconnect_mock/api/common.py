@@ -28,7 +28,7 @@ from flask import Flask, Response, current_app, g, request, session
 from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed
 
 from ..errors import MalformedBody, NotAuthenticated, ProtocolError, RubyException, UnknownSource, not_a_hash
-from ..request_info import Operation, RequestInfo
+from ..request_info import Operation, RequestInfo, is_admin_path
 from ..state import MockState, state_of
 from ..store import Client
 from .session_cookie import SessionCookie
@@ -341,7 +341,7 @@ def classify() -> RequestInfo:
     """This request in protocol terms (also kept on ``flask.g.rc`` for the handlers to fill in)."""
     view = current_app.view_functions.get(request.endpoint or "")
     op: Operation = getattr(view, "_rc_operation", "other")
-    if request.path.startswith("/_mock/") or request.path == "/_mock":
+    if is_admin_path(request.path):
         op = "admin"
     blueprint = request.blueprint or ""
     rc = RequestInfo(operation=op)
@@ -415,7 +415,7 @@ def _no_route(exc: HTTPException) -> Response:
     Flask would answer 405 for a known path with another method; RhoConnect has no 405. Under
     ``/_mock/`` the admin API answers in its own JSON error shape.
     """
-    if request.path == "/_mock" or request.path.startswith("/_mock/"):
+    if is_admin_path(request.path):
         what = "no such admin route" if exc.code == 404 else f"{request.method} not allowed here"
         resp = Response(json.dumps({"error": what, "field": "path"}), status=exc.code or 404)
         resp.headers["Content-Type"] = "application/json"
