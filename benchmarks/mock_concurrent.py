@@ -1,17 +1,22 @@
 """Concurrent clients against ``rhoconnect-mock serve``: C clients (over U users) each sync N records
 at the same time; every client must end with exactly the server's data. Reports the latency of
-each page request (median, p99, max): from sending it to having read the whole answer, the
-client's JSON decoding excluded.
+each page request (median, p99, max): from sending it to having read the whole answer.
 
     .venv/bin/python benchmarks/mock_concurrent.py --clients 50 --records 10000
-    .venv/bin/python benchmarks/mock_concurrent.py --clients 200 --records 10000 --processes 4
+    .venv/bin/python benchmarks/mock_concurrent.py --clients 200 --records 10000 --think 30
     .venv/bin/python benchmarks/mock_concurrent.py --clients 200 --records 10000 --threads 128 --slow 32
 
-The clients are threads, spread over ``--processes`` client processes: in one process, 200
-threads decoding and applying pages contend for its interpreter lock, and their waiting shows up
-as page latency that the server did not cause. On a small machine the client processes also take
-CPU from the server; ``--pin`` (Linux) gives the server the first CPU and the clients the others,
-as when the server runs on a machine of its own.
+The clients stand for devices of their own, so the load generator keeps its own CPU out of the
+measurement: while the clients sync, each one only sends its requests, reads the answers and finds
+the next token (a byte search in the page's first bytes); it keeps the pages it received, and they
+are decoded, applied and compared with the server's data only after every client has finished.
+(Decoding 400 KB pages in 200 threads beside the server on a small machine made the page latency
+mostly the clients' own waiting for their interpreter lock and for a core, and it moved by 3x from
+one run to the next.) ``--think MS`` is the time a client spends storing a page before asking for
+the next one, a sleep here (the reference client applies a 2000-record page of the default data in
+about 30 ms); 0 asks again at once, the heaviest load. The clients are threads, spread over
+``--processes`` processes; ``--pin`` (Linux) gives the server the first CPU and the clients the
+others.
 
 With ``--slow S`` the same load runs twice against one server, first alone (the baseline), then
 while S sockets trickle a request's headers one byte per ``--trickle-interval`` seconds
@@ -22,6 +27,7 @@ server up for the others?
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import multiprocessing
 import os
@@ -38,8 +44,9 @@ from mock_common import Client, apply, cpu_seconds, start_server
 from rhoconnect_mock.config import SourceConfig
 from rhoconnect_mock.seed import generate_records
 
-#: One client's outcome: (index, exact, queries sent again, page latencies in seconds, failure)
-Result = tuple[int, bool, int, list[float], str | None]
+#: One client's outcome: (index, exact, queries sent again, page latencies in seconds, failure,
+#: when it started and finished syncing on ``time.monotonic``, the same clock in every process)
+Result = tuple[int, bool, int, list[float], str | None, float, float]
 
 
 def client_process(
@@ -50,8 +57,14 @@ def client_process(
         os.sched_setaffinity(0, set(sorted(os.sched_getaffinity(0))[1:]))
     expected = generate_records(SourceConfig(name="Product"), 0, args.records)
 
+    #: Per client: the pages it received, and (queries sent again, page latencies, failure, start, end).
+    received: dict[int, list[bytes]] = {}
+    outcomes: dict[int, tuple[int, list[float], str | None, float, float]] = {}
+
     def run(i: int) -> None:
         latencies: list[float] = []
+        pages: list[bytes] = []
+        started = 0.0
         client = Client(base)
         try:
             client.login(f"user{run_id}-{i % args.users}")
@@ -60,20 +73,22 @@ def client_process(
             # While 200 clients log in on a loaded machine the first ones' keep-alive connections
             # may idle past the server's socket timeout and be closed: start on a fresh one.
             client.conn.close()
-            local: dict[str, dict[str, str]] = {}
-            token = None
+            started = time.monotonic()
+            token: str | None = None
             while True:
                 sent = time.perf_counter()
                 body = client.fetch_page("Product", token, args.p_size)
                 latencies.append(time.perf_counter() - sent)
-                page = json.loads(body)
-                apply(local, page)
-                token = page[1]["token"]
+                pages.append(body)
+                token = page_token(body)
                 if not token:
                     break
-            out.put((i, local == expected, client.retries, latencies, None))
+                if args.think:
+                    time.sleep(args.think / 1000)
+            received[i] = pages
+            outcomes[i] = (client.retries, latencies, None, started, time.monotonic())
         except BaseException as exc:
-            out.put((i, False, client.retries, latencies, repr(exc)))
+            outcomes[i] = (client.retries, latencies, repr(exc), started, time.monotonic())
             start.abort()
 
     threads = [threading.Thread(target=run, args=(i,)) for i in indices]
@@ -81,11 +96,31 @@ def client_process(
         t.start()
     for t in threads:
         t.join()
+    # Every client of this process has finished: tell the parent (it reads the server's CPU time
+    # once all have), then check what each one received.
+    out.put(None)
+    for i in indices:
+        retries, latencies, failure, started, ended = outcomes.get(i, (0, [], "no outcome", 0.0, 0.0))
+        local: dict[str, dict[str, str]] = {}
+        for body in received.pop(i, []):
+            apply(local, json.loads(body))
+        out.put((i, failure is None and local == expected, retries, latencies, failure, started, ended))
+
+
+def page_token(body: bytes) -> str:
+    """The token of a query answer, read from its head (``[{"version":3},{"token":"..."},...``)
+    without decoding the page; a page whose head does not have that shape is an error."""
+    head = body[:200]
+    at = head.find(b'"token":"')
+    end = head.find(b'"', at + 9)
+    if at < 0 or end < 0:
+        raise ValueError(f"no token at the head of the page: {head[:80]!r}")
+    return head[at + 9 : end].decode()
 
 
 def load(args: argparse.Namespace, base: str, proc: subprocess.Popen[str], run_id: int) -> dict[str, Any]:
     """All clients syncing at once (fresh users per run); their outcome, timing and latencies."""
-    start = multiprocessing.Barrier(args.clients)
+    start = multiprocessing.Barrier(args.clients + 1)  # the clients and this process
     out: Any = multiprocessing.Queue()
     groups = [list(range(args.clients))[k :: args.processes] for k in range(args.processes)]
     workers = [
@@ -93,17 +128,28 @@ def load(args: argparse.Namespace, base: str, proc: subprocess.Popen[str], run_i
         for group in groups
     ]
     results: list[Result] = []
-    cpu0 = cpu_seconds(proc.pid)
-    t0 = time.perf_counter()
     for w in workers:
         w.start()
+    # Every client logged in: the load starts now (or a client failed first: it is among the results).
+    with contextlib.suppress(threading.BrokenBarrierError):
+        start.wait(timeout=300)
+    cpu0 = cpu_seconds(proc.pid)
+    server_cpu = float("nan")
+    synced_processes = 0
     while len(results) < args.clients:
         try:
-            results.append(out.get(timeout=600))
+            message = out.get(timeout=600)
         except Empty:
             break
-    elapsed = time.perf_counter() - t0
-    server_cpu = cpu_seconds(proc.pid) - cpu0
+        if message is None:  # a client process has finished syncing
+            synced_processes += 1
+            if synced_processes == len(workers):
+                server_cpu = cpu_seconds(proc.pid) - cpu0
+        else:
+            results.append(message)
+    # From the first client's first page to the last client's last one (the checks come after).
+    synced = [r for r in results if r[5]]
+    elapsed = max(r[6] for r in synced) - min(r[5] for r in synced) if synced else float("nan")
     for w in workers:
         w.join(timeout=60)
     ok = sum(1 for r in results if r[1])
@@ -181,6 +227,9 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=5)
     parser.add_argument("--records", type=int, default=10_000)
     parser.add_argument("--p-size", type=int, default=2000)
+    parser.add_argument(
+        "--think", type=float, default=0.0, help="ms a client waits after each page before the next (0)"
+    )
     parser.add_argument(
         "--threads", type=int, default=32, help="server worker threads (32, as the recorded figures)"
     )

@@ -172,47 +172,10 @@ class MockConfig:
         if unknown:
             raise ConfigError(unknown[0], "unknown setting")
         cfg = cls()
-        if "host" in raw:
-            cfg.host = _str(raw, "host")
-        if "port" in raw:
-            cfg.port = _int(raw, "port", 0, 65535)
-        if "seed" in raw:
-            cfg.seed = _int(raw, "seed", None, None)
-        if "classic_prefix" in raw:
-            prefix = _str(raw, "classic_prefix").rstrip("/")
-            if not prefix.startswith("/") or len(prefix) < 2:
-                raise ConfigError("classic_prefix", "must start with '/' and name a path, e.g. /application")
-            cfg.classic_prefix = prefix
-        if "classic_resend" in raw:
-            cfg.classic_resend = _bool(raw, "classic_resend")
-        if raw.get("users") is not None:
-            cfg.users = _users(raw["users"])
-        if raw.get("data") is not None:
-            cfg.data = Path(_str(raw, "data"))
-        if raw.get("secret_key") is not None:
-            cfg.secret_key = _str(raw, "secret_key")
-        if "app_name" in raw:
-            cfg.app_name = _str(raw, "app_name")
-        if "id_template" in raw:
-            cfg.id_template = _str(raw, "id_template")
-            if "{n}" not in cfg.id_template:
-                raise ConfigError("id_template", "must contain {n}")
-        if "cookie_expire" in raw:
-            cfg.cookie_expire = _int(raw, "cookie_expire", 1, None)
+        _read_identity(cfg, raw)
         _read_serving_limits(cfg, raw)
-        if "bulk_wait_polls" in raw:
-            cfg.bulk_wait_polls = _int(raw, "bulk_wait_polls", 0, None)
-        if raw.get("bulk_dir") is not None:
-            cfg.bulk_dir = Path(_str(raw, "bulk_dir"))
         _read_control_settings(cfg, raw)
-        if raw.get("sources") is not None:
-            cfg.sources = _sources(raw["sources"])
-        if raw.get("records") is not None:
-            for name, count in _records(raw["records"], "records").items():
-                cfg._source_or_new(name).records = count
-        if raw.get("poll_interval") is not None:
-            for name, seconds in _records(raw["poll_interval"], "poll_interval", "SECONDS").items():
-                cfg._source_or_new(name).poll_interval = seconds
+        _read_data_settings(cfg, raw)
         return cfg
 
     def _source_or_new(self, name: str) -> SourceConfig:
@@ -252,6 +215,53 @@ def _int(raw: Mapping[str, Any], key: str, lo: int | None, hi: int | None, path:
         bounds = f"between {lo} and {hi}" if hi is not None else f"at least {lo}"
         raise ConfigError(path + key, f"must be {bounds}, not {value}")
     return value
+
+
+def _read_identity(cfg: MockConfig, raw: Mapping[str, Any]) -> None:
+    """Where the server listens and how it names things: address, routes, sessions, ids."""
+    if "host" in raw:
+        cfg.host = _str(raw, "host")
+    if "port" in raw:
+        cfg.port = _int(raw, "port", 0, 65535)
+    if "classic_prefix" in raw:
+        prefix = _str(raw, "classic_prefix").rstrip("/")
+        if not prefix.startswith("/") or len(prefix) < 2:
+            raise ConfigError("classic_prefix", "must start with '/' and name a path, e.g. /application")
+        cfg.classic_prefix = prefix
+    if "classic_resend" in raw:
+        cfg.classic_resend = _bool(raw, "classic_resend")
+    if raw.get("secret_key") is not None:
+        cfg.secret_key = _str(raw, "secret_key")
+    if "app_name" in raw:
+        cfg.app_name = _str(raw, "app_name")
+    if "id_template" in raw:
+        cfg.id_template = _str(raw, "id_template")
+        if "{n}" not in cfg.id_template:
+            raise ConfigError("id_template", "must contain {n}")
+    if "cookie_expire" in raw:
+        cfg.cookie_expire = _int(raw, "cookie_expire", 1, None)
+
+
+def _read_data_settings(cfg: MockConfig, raw: Mapping[str, Any]) -> None:
+    """What the server serves: users, the data file, sources, record counts, bulk files."""
+    if "seed" in raw:
+        cfg.seed = _int(raw, "seed", None, None)
+    if raw.get("users") is not None:
+        cfg.users = _users(raw["users"])
+    if raw.get("data") is not None:
+        cfg.data = Path(_str(raw, "data"))
+    if "bulk_wait_polls" in raw:
+        cfg.bulk_wait_polls = _int(raw, "bulk_wait_polls", 0, None)
+    if raw.get("bulk_dir") is not None:
+        cfg.bulk_dir = Path(_str(raw, "bulk_dir"))
+    if raw.get("sources") is not None:
+        cfg.sources = _sources(raw["sources"])
+    if raw.get("records") is not None:
+        for name, count in _records(raw["records"], "records").items():
+            cfg._source_or_new(name).records = count
+    if raw.get("poll_interval") is not None:
+        for name, seconds in _records(raw["poll_interval"], "poll_interval", "SECONDS").items():
+            cfg._source_or_new(name).poll_interval = seconds
 
 
 def _read_serving_limits(cfg: MockConfig, raw: Mapping[str, Any]) -> None:
@@ -370,52 +380,68 @@ def parse_record_specs(specs: list[str], key: str = "--records", what: str = "CO
 def _sources(value: Any) -> list[SourceConfig]:
     if not isinstance(value, Mapping):
         raise ConfigError("sources", "must be a table keyed by source name")
-    out: list[SourceConfig] = []
-    for name, spec in value.items():
-        path = f"sources.{name}."
-        if not isinstance(name, str) or not name or "/" in name:
-            raise ConfigError("sources", f"bad source name {name!r}")
-        spec = spec or {}
-        if not isinstance(spec, Mapping):
-            raise ConfigError(f"sources.{name}", "must be a table")
-        unknown = sorted(set(spec) - _SOURCE_KEYS)
-        if unknown:
-            raise ConfigError(path + unknown[0], "unknown setting")
-        src = SourceConfig(name=name)
-        if "partition" in spec:
-            if spec["partition"] not in ("user", "app"):
-                raise ConfigError(path + "partition", f'must be "user" or "app", not {spec["partition"]!r}')
-            src.partition = spec["partition"]
-        if "priority" in spec:
-            src.priority = _int(spec, "priority", None, None, path)
-        if "poll_interval" in spec:
-            src.poll_interval = _int(spec, "poll_interval", 0, None, path)
-        if "records" in spec:
-            src.records = _int(spec, "records", 0, None, path)
-        if "attributes" in spec:
-            attrs = spec["attributes"]
-            if not isinstance(attrs, list) or not attrs or not all(isinstance(a, str) and a for a in attrs):
-                raise ConfigError(path + "attributes", "must be a non-empty list of names")
-            src.attributes = tuple(attrs)
-        if spec.get("schema") is not None:
-            schema = spec["schema"]
-            if not isinstance(schema, Mapping) or not isinstance(schema.get("property"), Mapping):
-                raise ConfigError(path + "schema", "must be a table with a 'property' table")
-            if "version" not in schema:
-                raise ConfigError(path + "schema.version", "is required (RhoConnect needs it)")
-            src.schema = json.loads(json.dumps(dict(schema)))
-            src.attributes = tuple(schema["property"])
-        if spec.get("metadata") is not None:
-            meta = spec["metadata"]
-            if not isinstance(meta, Mapping | str):
-                raise ConfigError(path + "metadata", "must be a table or a JSON string")
-            src.metadata = meta if isinstance(meta, str) else json.loads(json.dumps(dict(meta)))
-        if "generator" in spec:
-            if spec["generator"] not in ("faker", "sequence"):
-                raise ConfigError(path + "generator", 'must be "faker" or "sequence"')
-            src.generator = spec["generator"]
-        out.append(src)
-    return out
+    return [_source(name, spec) for name, spec in value.items()]
+
+
+def _source(name: Any, spec: Any) -> SourceConfig:
+    """One ``[sources.NAME]`` table."""
+    path = f"sources.{name}."
+    if not isinstance(name, str) or not name or "/" in name:
+        raise ConfigError("sources", f"bad source name {name!r}")
+    spec = spec or {}
+    if not isinstance(spec, Mapping):
+        raise ConfigError(f"sources.{name}", "must be a table")
+    unknown = sorted(set(spec) - _SOURCE_KEYS)
+    if unknown:
+        raise ConfigError(path + unknown[0], "unknown setting")
+    src = SourceConfig(name=name)
+    if "partition" in spec:
+        src.partition = _choice(spec, "partition", ("user", "app"), path)
+    if "generator" in spec:
+        src.generator = _choice(spec, "generator", ("faker", "sequence"), path)
+    for key in ("priority", "poll_interval", "records"):
+        if key in spec:
+            setattr(src, key, _int(spec, key, None if key == "priority" else 0, None, path))
+    if "attributes" in spec:
+        attrs = spec["attributes"]
+        if not isinstance(attrs, list) or not attrs or not all(isinstance(a, str) and a for a in attrs):
+            raise ConfigError(path + "attributes", "must be a non-empty list of names")
+        src.attributes = tuple(attrs)
+    if spec.get("schema") is not None:
+        src.schema = _source_schema(spec["schema"], path)
+        src.attributes = tuple(src.schema["property"])
+    if spec.get("metadata") is not None:
+        src.metadata = _source_metadata(spec["metadata"], path)
+    return src
+
+
+def _source_metadata(meta: Any, path: str) -> dict[str, Any] | str:
+    """A source's metadata: a JSON string as given, or a table as plain data."""
+    if not isinstance(meta, Mapping | str):
+        raise ConfigError(path + "metadata", "must be a table or a JSON string")
+    if isinstance(meta, str):
+        return meta
+    plain: dict[str, Any] = json.loads(json.dumps(dict(meta)))
+    return plain
+
+
+def _choice(spec: Mapping[str, Any], key: str, allowed: tuple[str, ...], path: str) -> Any:
+    """``spec[key]`` if it is one of ``allowed`` (``"a" or "b"``), else a ``ConfigError``."""
+    value = spec[key]
+    if value not in allowed:
+        names = " or ".join(f'"{a}"' for a in allowed)
+        raise ConfigError(path + key, f"must be {names}, not {value!r}")
+    return value
+
+
+def _source_schema(schema: Any, path: str) -> dict[str, Any]:
+    """A source's fixed schema: a table with a ``property`` table and a ``version``, as plain data."""
+    if not isinstance(schema, Mapping) or not isinstance(schema.get("property"), Mapping):
+        raise ConfigError(path + "schema", "must be a table with a 'property' table")
+    if "version" not in schema:
+        raise ConfigError(path + "schema.version", "is required (RhoConnect needs it)")
+    plain: dict[str, Any] = json.loads(json.dumps(dict(schema)))
+    return plain
 
 
 def read_settings_file(path: str | os.PathLike[str], key: str = "config") -> Any:

@@ -239,38 +239,12 @@ def scan(master: MasterDocument, doc: ClientSourceDoc, p_size: int) -> Diff:
             superseded.append(oid)
             continue
         if oid in overlay:
-            held = overlay[oid]
+            held: Record | None = overlay[oid]
             updates[oid] = REMOVE
-        elif oid in history:
-            held = master.value_as_of(oid, start)
         else:
-            held = None  # its only log entry is after the cursor
-        if held is cur:
-            continue
-        if held is None:
-            if cur is not None:
-                inserts[oid] = sent[oid] = cur
-                changed += 1
-            continue
-        if cur is None:
-            deletes[oid] = held
-            sent[oid] = None
-            changed += 1
-            continue
-        if extras and held in extras.get(oid, ()):
-            # The master document also holds the client's version: nothing to delete, the
-            # current version goes out whole (RhoConnect diffs whole-object elements).
-            inserts[oid] = sent[oid] = cur
-            changed += 1
-            continue
-        ins = {k: v for k, v in cur.items() if held.get(k) != v}
-        dels = {k: v for k, v in held.items() if cur.get(k) != v}
-        if ins:
-            inserts[oid] = ins
-        if dels:
-            deletes[oid] = dels
-        if ins or dels:
-            sent[oid] = cur
+            # Not in history: its only log entry is after the cursor, the client has never had it.
+            held = master.value_as_of(oid, start) if oid in history else None
+        if held is not cur and _diff_object(oid, held, cur, extras, inserts, deletes, sent):
             changed += 1
     for oid in superseded:
         # The object changes again beyond this page (and this page did not send it): pin what
@@ -278,3 +252,40 @@ def scan(master: MasterDocument, doc: ClientSourceDoc, p_size: int) -> Diff:
         if moved[oid] > p and oid not in overlay and oid not in updates and oid not in sent:
             updates[oid] = master.value_as_of(oid, start)
     return Diff(inserts, deletes, p, updates, sent)
+
+
+def _diff_object(
+    oid: str,
+    held: Record | None,
+    cur: Record | None,
+    extras: Mapping[str, list[Record]],
+    inserts: dict[str, Record],
+    deletes: dict[str, Record],
+    sent: dict[str, Record | None],
+) -> bool:
+    """Add what takes the client from ``held`` to ``cur`` (either may be ``None``: no object) to
+    ``inserts``/``deletes``/``sent``; whether the object changed for the client."""
+    if held is None:
+        if cur is None:
+            return False
+        inserts[oid] = sent[oid] = cur
+        return True
+    if cur is None:
+        deletes[oid] = held
+        sent[oid] = None
+        return True
+    if extras and held in extras.get(oid, ()):
+        # The master document also holds the client's version: nothing to delete, the current
+        # version goes out whole (RhoConnect diffs whole-object elements).
+        inserts[oid] = sent[oid] = cur
+        return True
+    ins = {k: v for k, v in cur.items() if held.get(k) != v}
+    dels = {k: v for k, v in held.items() if cur.get(k) != v}
+    if ins:
+        inserts[oid] = ins
+    if dels:
+        deletes[oid] = dels
+    if ins or dels:
+        sent[oid] = cur
+        return True
+    return False

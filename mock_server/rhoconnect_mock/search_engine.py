@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import masters
-from .backend import Record
+from .backend import MasterDocument, Record
 from .config import MockConfig
-from .documents import SearchState
+from .documents import ClientSourceDoc, SearchState
 from .encoding import encode
 from .poll_cache import store_search_result
 from .store import Client, Store
@@ -38,6 +38,51 @@ class SearchAnswer:
 
 def _search_error(source: str, key: str, message: str) -> list[dict[str, Any]]:
     return [{"version": 3}, {"source": source}, {"search-error": {key: {"message": message}}}]
+
+
+def _adapter_failure(store: Store, name: str, user: str) -> list[dict[str, Any]] | None:
+    """The error sub-array of the first adapter stage (login, search, logoff) set to fail, if any."""
+    for stage, key in (("login", "login-error"), ("search", "search-error"), ("logoff", "logoff-error")):
+        message = store.adapter_failures().check(stage, name, user)
+        if message is not None:
+            return _search_error(name, key, message)
+    return None
+
+
+def _next_page(
+    found: SearchState,
+    md: MasterDocument,
+    view: MasterDocument,
+    doc: ClientSourceDoc,
+    polled: bool,
+    size: int,
+) -> dict[str, Record]:
+    """Up to ``size`` of the search's remaining matches the client does not hold that way yet;
+    what goes out becomes part of the client's document (and of the poll cache when ``polled``)."""
+    inserts: dict[str, Record] = {}
+    remaining = found.remaining
+    i = 0
+    while i < len(remaining) and len(inserts) < size:
+        oid = remaining[i]
+        i += 1
+        cur = md.records.get(oid)
+        if cur is None:
+            continue
+        held = doc.held(view, oid) or {}
+        if polled:
+            if dict(held) != dict(cur):
+                inserts[oid] = cur
+                doc.set_held(oid, cur)
+                store_search_result(view, oid, cur)
+            continue
+        # Only inserts, as RhoConnect's search page: the client upserts them attribute by
+        # attribute and keeps any attribute ``cur`` lacks, which the next query page deletes.
+        changed = {k: v for k, v in cur.items() if held.get(k) != v}
+        if changed:
+            inserts[oid] = changed
+            doc.set_held(oid, {**held, **cur})
+    found.remaining = remaining[i:]
+    return inserts
 
 
 def search(
@@ -77,16 +122,7 @@ def search(
                 results.append(found.last)
                 continue
         else:
-            failure = None
-            for stage, key in (
-                ("login", "login-error"),
-                ("search", "search-error"),
-                ("logoff", "logoff-error"),
-            ):
-                message = store.adapter_failures().check(stage, name, client.user)
-                if message is not None:
-                    failure = _search_error(name, key, message)
-                    break
+            failure = _adapter_failure(store, name, client.user)
             if failure is not None:
                 results.append(failure)
                 continue
@@ -95,29 +131,7 @@ def search(
                 oid for oid, rec in md.records.items() if all(rec.get(k) == v for k, v in wanted.items())
             ]
             found = doc.search = SearchState(store.next_token(), matches)
-        inserts: dict[str, Record] = {}
-        remaining = found.remaining
-        i = 0
-        while i < len(remaining) and len(inserts) < max(p_size, 0):
-            oid = remaining[i]
-            i += 1
-            cur = md.records.get(oid)
-            if cur is None:
-                continue
-            held = doc.held(view, oid) or {}
-            if polled:
-                if dict(held) != dict(cur):
-                    inserts[oid] = cur
-                    doc.set_held(oid, cur)
-                    store_search_result(view, oid, cur)
-                continue
-            # Only inserts, as RhoConnect's search page: the client upserts them attribute by
-            # attribute and keeps any attribute ``cur`` lacks, which the next query page deletes.
-            changed = {k: v for k, v in cur.items() if held.get(k) != v}
-            if changed:
-                inserts[oid] = changed
-                doc.set_held(oid, {**held, **cur})
-        found.remaining = remaining[i:]
+        inserts = _next_page(found, md, view, doc, polled, max(p_size, 0))
         if not inserts:
             doc.search = None
             results.append([])
