@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from test_store_bulk import BULK_DDL
 LOCAL = "/app/files/id_1.png"
 
 
-def page(cmd: dict[str, object], token: str = "1") -> Page:
+def page(cmd: Mapping[str, object], token: str = "1") -> Page:
     header = [{"version": 3}, {"token": token}, {"count": 1}, {"progress_count": 0}, {"total_count": 1}]
     return parse_page(json.dumps([*header, cmd]))
 
