@@ -2,7 +2,8 @@
 docs/protocol.md#installing-a-bulk-file).
 
 A source's blob attributes are named in ``sources.blob_attribs`` (``attr,overwrite,...``, or a
-schema property of type ``blob``). Rhodes, in both directions:
+schema property of type ``blob``); an attribute the server names ``<attr>-rhoblob`` joins them when a
+page or a bulk file brings it (``rhoblob``). Rhodes, in both directions:
 
 * **download**: a blob attribute whose value holds ``://`` is a URL on the server. After a sync of the
   source, and after a bulk sync for every source of the swapped partition, each such file is fetched
@@ -76,6 +77,8 @@ def _with_client_id(url: str, client_id: str) -> str:
 
 def download_blobs(ctx: SyncContext, store: Store, source: Source, client_id: str) -> int:
     """Fetch every blob of ``source`` still given as a URL; returns how many files were written."""
+    # Read again: the pull may have added attributes the server sent as ``<attr>-rhoblob``.
+    source = store.source(source.source_id) or source
     attrs = sorted(source.blob_attributes)
     if not attrs:
         return 0

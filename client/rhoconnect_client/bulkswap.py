@@ -6,7 +6,8 @@ Steps, each leaving the current database untouched until the final atomic rename
 1. validate the file (SQLite header, ``quick_check``, the four Rhodes tables) - else ``BulkError``;
 2. copy it next to the database (same filesystem, so the rename is atomic) and give the copy the
    client's indexes and schema version;
-3. in one transaction on the copy: take ``client_info`` from the current database, keep the local
+3. in one transaction on the copy: take ``client_info`` from the current database, turn the file's
+   ``<attr>-rhoblob`` attributes into blob attributes (``_server_blob_attrs``), keep the local
    declaration and id of every source (sync type, priority, associations; the file's ids are
    renumbered, see ``_file_ids``), carry over sources the file does not know with their data,
    unpivot fixed-schema tables into ``object_values`` (the reopened store moves them back into a
@@ -30,7 +31,7 @@ from collections.abc import Collection
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import fixed
+from . import fixed, rhoblob
 from .exceptions import BulkError, StoreError
 from .schema import configure_connection, ensure_schema, validate_bulk_file
 from .store_rows import options_in
@@ -192,6 +193,49 @@ def _map_sources(conn: sqlite3.Connection) -> None:
     conn.execute("UPDATE bulk.sources SET token=0 WHERE token IS NULL")
 
 
+def _server_blob_attrs(conn: sqlite3.Connection) -> dict[int, dict[str, str]]:
+    """Rename the file's ``<attr>-rhoblob`` rows to ``<attr>`` and take those pairs out of
+    ``source_attribs``; returns ``{source id: {attr: count}}`` for ``_add_blob_attribs``.
+
+    Rhodes does this after the swap (``processServerBlobAttrs``, property-bag sources only); here it
+    is part of the merge, so a crash never leaves a swapped file with the suffixed names. Where an
+    object has both rows, the suffixed one wins.
+    """
+    found: dict[int, dict[str, str]] = {}
+    rows = conn.execute(
+        "SELECT source_id, source_attribs FROM bulk.sources "
+        "WHERE coalesce(schema, '')='' AND source_attribs LIKE ?",
+        (f"%{rhoblob.SUFFIX}%",),
+    ).fetchall()
+    for source_id, source_attribs in rows:
+        kept, blobs = rhoblob.split_source_attribs(source_attribs)
+        if not blobs:
+            continue
+        conn.execute("UPDATE bulk.sources SET source_attribs=? WHERE source_id=?", (kept, source_id))
+        conn.executemany(
+            "UPDATE OR REPLACE bulk.object_values SET attrib=? WHERE attrib=? AND source_id=?",
+            [(name, name + rhoblob.SUFFIX, source_id) for name in blobs],
+        )
+        found[int(source_id)] = blobs
+    return found
+
+
+def _add_blob_attribs(conn: sqlite3.Connection, found: dict[int, dict[str, str]]) -> None:
+    """After ``_map_sources``: the attributes ``_server_blob_attrs`` found join ``blob_attribs`` with the
+    file's object count as their flag, as in Rhodes (so they overwrite); attributes the app declared
+    keep its flag, and local-only models take none."""
+    for source_id, blobs in found.items():
+        row = conn.execute(
+            "SELECT blob_attribs FROM bulk.sources WHERE source_id=? AND coalesce(sync_type, '')<>'none'",
+            (source_id,),
+        ).fetchone()
+        if row is not None:
+            conn.execute(
+                "UPDATE bulk.sources SET blob_attribs=? WHERE source_id=?",
+                (rhoblob.with_blob_attribs(row[0], blobs), source_id),
+            )
+
+
 def _unpivot_fixed_tables(conn: sqlite3.Connection) -> None:
     """Fixed-schema sources arrive as their own table; their rows join ``object_values`` so that the
     merge below treats both kinds alike, and the table is dropped."""
@@ -257,7 +301,9 @@ def _merge(conn: sqlite3.Connection, staged: Path) -> None:
                 "last_sync_success) SELECT client_id, session, token, token_sent, reset, port, "
                 "last_sync_success FROM main.client_info"
             )
+            blobs = _server_blob_attrs(conn)
             _map_sources(conn)
+            _add_blob_attribs(conn, blobs)
             _unpivot_fixed_tables(conn)
             _carry_changes(conn)
             conn.execute("COMMIT")

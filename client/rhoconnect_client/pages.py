@@ -15,9 +15,10 @@ from __future__ import annotations
 import functools
 import json
 import sqlite3
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
+from . import rhoblob
 from .fixed import upsert_sql, values_table, values_table_of
 from .protocol import Page, RawInsert
 from .schema import DEFERRABLE_INDEXES
@@ -107,10 +108,14 @@ def apply_page(
     ``insert`` is an upsert per attribute, ``delete`` removes the listed attributes only. Where the
     server writes an attribute of an object whose create is still waiting for its link, that outbox
     row becomes ``sent=4`` (Rhodes "oo conflicts"); a deleted one becomes 3. Both are purged at token 0.
+    Attributes named ``<attr>-rhoblob`` are written as ``<attr>``, a blob attribute (``rhoblob``).
     """
     sid, table = source.source_id, values_table(source)
     if page.token > 1 and page.token == source.token:
         return AppliedPage(resent=True)
+    page, blob_names = rhoblob.without_suffix(page)
+    if blob_names:
+        source = _learn_blob_attribs(conn, source, blob_names)
     if source.pass_through:
         # The page replaces the source's data (Rhodes pass_through); objects with local changes the
         # server has not confirmed stay, so that nothing of the app's is lost.
@@ -170,6 +175,22 @@ def apply_page(
         deleted=list(page.delete),
         links=dict(page.links),
     )
+
+
+def _learn_blob_attribs(conn: sqlite3.Connection, source: Source, names: frozenset[str]) -> Source:
+    """Make ``names`` (sent as ``<attr>-rhoblob``) blob attributes of ``source`` in ``blob_attribs``.
+
+    Rhodes downloads such a value while it applies the page and records nothing; this client
+    downloads after the pull (``blobs.download_blobs``), so the attribute must be known as a blob
+    until then, and across a restart if the download fails. Flag 0: an attribute not declared has no
+    overwrite flag in Rhodes. A declared attribute keeps its own flag.
+    """
+    added = {name: "0" for name in sorted(names) if name not in source.blob_attributes}
+    if not added:
+        return source
+    blob_attribs = rhoblob.with_blob_attribs(source.blob_attribs, added)
+    conn.execute("UPDATE sources SET blob_attribs=? WHERE source_id=?", (blob_attribs, source.source_id))
+    return replace(source, blob_attribs=blob_attribs)
 
 
 def local_blob_files(conn: sqlite3.Connection, source: Source, page: Page) -> list[tuple[str, str, str, int]]:

@@ -57,13 +57,16 @@ class SearchRequest:
 
 
 def split_page(page: Page, step: int) -> Iterator[Page]:
-    """Cut a page into pages of at most ``step`` inserted objects (deletes, links go first)."""
+    """Cut a page into pages of at most ``step`` inserted objects (deletes, links go first).
+
+    A chunk drops the page's ``raw_insert``: that text holds every object of the page, not the chunk's.
+    """
     if step <= 0 or len(page.insert) <= step:
         yield page
         return
     items = list(page.insert.items())
     head = dict(items[:step])
-    yield dataclasses.replace(page, insert=head, count=len(head) + len(page.delete))
+    yield dataclasses.replace(page, insert=head, count=len(head) + len(page.delete), raw_insert=None)
     for start in range(step, len(items), step):
         chunk = dict(items[start : start + step])
         yield dataclasses.replace(
@@ -75,6 +78,7 @@ def split_page(page: Page, step: int) -> Iterator[Page]:
             errors=None,
             count=len(chunk),
             schema_changed=False,
+            raw_insert=None,
         )
 
 

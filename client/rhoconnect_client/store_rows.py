@@ -86,8 +86,10 @@ class Source:
     @property
     def blobs_kept_locally(self) -> frozenset[str]:
         """Blob attributes without the overwrite flag (``attr,0``): a file the client already holds
-        is kept when the server sends the attribute again (Rhodes ``isOverwriteBlobFromServer``)."""
-        return frozenset(name for name, flag in self.blob_flags.items() if flag != "1")
+        is kept when the server sends the attribute again (Rhodes ``isOverwriteBlobFromServer``,
+        which reads the flag as a number: any non-zero one overwrites, such as the object counts a
+        bulk sync moves there from ``-rhoblob`` names)."""
+        return frozenset(name for name, flag in self.blob_flags.items() if not _overwrites(flag))
 
 
 SOURCE_COLUMNS = (
@@ -102,6 +104,12 @@ def options_in(source_attribs: str | None) -> frozenset[str]:
     """Option words of a ``source_attribs`` value; empty unless every word is a known option."""
     words = {w.strip() for w in (source_attribs or "").split(",") if w.strip()}
     return frozenset(words) if words and words <= SOURCE_OPTIONS else frozenset()
+
+
+def _overwrites(flag: str) -> bool:
+    """A flag's number is not 0; like Rhodes, a flag that is no number reads as 0."""
+    digits = flag[1:] if flag[:1] in "+-" else flag
+    return digits.isascii() and digits.isdigit() and int(digits) != 0
 
 
 def _pairs(text: str | None) -> list[tuple[str, str]]:

@@ -1,5 +1,6 @@
 """Blob attributes against a live mock: local files uploaded as multipart parts ``<attr>-<id>``,
-server URLs downloaded into the files folder after a sync and after a bulk sync."""
+server URLs downloaded into the files folder after a sync and after a bulk sync, also for attributes
+the adapter names ``<attr>-rhoblob``."""
 
 from __future__ import annotations
 
@@ -196,3 +197,46 @@ def test_a_blob_still_waiting_for_its_download_takes_the_server_s_new_url(
     assert engine.dosync().wait(WAIT)["status"] == "complete"  # type: ignore[index]
     path = (model.find("97") or {})["image"]
     assert "://" not in path and Path(path).read_bytes() == PICTURE
+
+
+def test_an_attribute_named_rhoblob_is_downloaded_as_a_blob_after_a_sync(
+    engine: SyncEngine, server: MockServer, files: Files, tmp_path: Path
+) -> None:
+    """The adapter's ``image-rhoblob`` is the model's ``image``, downloaded without being declared."""
+    model = engine.add_model("Product")
+    server.state.backend_insert(
+        "Product", "alice", "99", {"name": "Pic", "image-rhoblob": files.url + "/files/r.png"}
+    )
+    engine.login("alice", "pw").wait(WAIT)
+    assert engine.dosync().wait(WAIT)["status"] == "complete"  # type: ignore[index]
+    record = model.find("99") or {}
+    assert "image-rhoblob" not in record
+    path = Path(record["image"])
+    assert path.parent == tmp_path / "db-files" and path.suffix == ".png" and path.read_bytes() == PICTURE
+    assert model.source.blob_attribs == "image,0"
+    server.state.backend_update("Product", "alice", "99", {"name": "Pic 2"})
+    assert engine.dosync().wait(WAIT)["status"] == "complete"  # type: ignore[index]
+    assert (model.find("99") or {}) == {**record, "name": "Pic 2"}
+    assert len([r for r in files.requests if r.startswith("/files/r.png")]) == 1
+
+
+def test_an_attribute_named_rhoblob_is_downloaded_after_a_bulk_sync(
+    server: MockServer, files: Files, tmp_path: Path
+) -> None:
+    with SyncEngine(server.url, tmp_path / "db.sqlite", bulk_wait_seconds=0.05) as engine:
+        model = engine.add_model("Product")
+        server.state.backend_insert(
+            "Product", "alice", "99", {"name": "Pic", "image-rhoblob": files.url + "/files/k.jpg"}
+        )
+        engine.login("alice", "pw").wait(WAIT)
+        events: list[dict[str, object]] = []
+        engine.set_notification(-1, events.append)
+        engine.bulksync_state = 0
+        assert engine.dosync().wait(WAIT)["status"] == "complete"  # type: ignore[index]
+        statuses = [e.get("bulk_status") for e in events if e.get("sync_type") == "bulk"]
+        assert statuses.index("change_db") < statuses.index("blobs") < statuses.index("complete")
+        record = model.find("99") or {}
+        assert "image-rhoblob" not in record
+        path = Path(record["image"])
+        assert path.read_bytes() == PICTURE and path.suffix == ".jpg"
+        assert model.source.blob_flags["image"] != "0"  # the file's object count: overwrite

@@ -19,6 +19,7 @@ from rhoconnect_client import pages
 from rhoconnect_client.exceptions import ProtocolError
 from rhoconnect_client.pages import sqlite_reads_pages_like_python
 from rhoconnect_client.protocol import Page, parse_page
+from rhoconnect_client.search import split_page
 from rhoconnect_client.store import Store
 
 
@@ -177,3 +178,16 @@ def test_a_sqlite_reading_pages_otherwise_gets_the_parsed_rows(
     statements = apply_both(stores, page_text('{"insert":{"1":{"name":"Pen"}}}'))
     assert not any("json_each" in s for s in statements)
     assert values(stores[0]) == [(1, "name", "1", "Pen")]
+
+
+def test_a_chunk_of_a_search_page_inserts_only_its_own_objects(tmp_path: Path) -> None:
+    """A chunk (``search.split_page``) is not its page's text: reading the text would write every object
+    of the page at the first chunk, before the later chunks' blob files are looked at."""
+    store = Store(tmp_path / "user.db")
+    store.register_source("Product", sync_priority=1)
+    page = parse_page(page_text('{"insert":{"1":{"a":"x"},"2":{"a":"y"},"3":{"a":"z"}}}'))
+    assert page.raw_insert is not None
+    first, *rest = split_page(page, 1)
+    store.apply_page(1, dataclasses.replace(first, token=1))
+    assert values(store) == [(1, "a", "1", "x")]
+    assert len(rest) == 2
