@@ -161,14 +161,25 @@ def header_names(headers: Mapping[str, str]) -> set[str]:
 
 
 def _compare(ex: Exchange, r: requests.Response, deviation: Deviation | None) -> list[str]:
-    problems: list[str] = []
     where = f"{ex.id} ({ex.title})"
     if r.status_code != ex.status:
         return [f"{where}: status {r.status_code} != {ex.status}: {r.text[:200]}"]
+    problems = [f"{where}: {p}" for p in _header_differences(ex, r, deviation)]
+    if deviation is not None and deviation.kind == "answer":
+        if r.json() != deviation.expected:
+            problems.append(f"{where}: documented mock answer {deviation.expected!r} != {r.text[:300]}")
+        return problems
+    counts = deviation is None or deviation.kind != "counts"
+    problems += [f"{where}: {p}" for p in _page_differences(ex, r, counts)]
+    return problems
+
+
+def _header_differences(ex: Exchange, r: requests.Response, deviation: Deviation | None) -> list[str]:
+    """Content type, the set of header names, and the values of the headers that must match."""
+    problems: list[str] = []
     if r.headers.get("Content-Type") != ex.response_headers.get("Content-Type"):
         problems.append(
-            f"{where}: content type {r.headers.get('Content-Type')!r} != "
-            f"{ex.response_headers.get('Content-Type')!r}"
+            f"content type {r.headers.get('Content-Type')!r} != {ex.response_headers.get('Content-Type')!r}"
         )
     recorded_names, mock_names = header_names(ex.response_headers), header_names(r.headers)
     if deviation is not None and deviation.kind == "answer":  # a different answer: no page headers
@@ -176,40 +187,37 @@ def _compare(ex: Exchange, r: requests.Response, deviation: Deviation | None) ->
         mock_names -= PAGE_HEADERS
     if recorded_names != mock_names:
         problems.append(
-            f"{where}: header set differs: missing {sorted(recorded_names - mock_names)}, "
+            f"header set differs: missing {sorted(recorded_names - mock_names)}, "
             f"extra {sorted(mock_names - recorded_names)}"
         )
     for name in ("Warning", "Cache-Control", "pragma", *SECURITY_HEADERS):
         if ex.response_headers.get(name) != r.headers.get(name) and (
             name == "Warning" or ex.response_headers.get(name) is not None
         ):
-            problems.append(
-                f"{where}: header {name} {r.headers.get(name)!r} != {ex.response_headers.get(name)!r}"
-            )
-    if deviation is not None and deviation.kind == "answer":
-        if r.json() != deviation.expected:
-            problems.append(f"{where}: documented mock answer {deviation.expected!r} != {r.text[:300]}")
-        return problems
-    recorded_page_token = "X-Rhoconnect-PAGE-TOKEN" in ex.response_headers
-    if recorded_page_token != ("X-Rhoconnect-PAGE-TOKEN" in r.headers):
-        problems.append(f"{where}: page token header presence differs")
-    counts = deviation is None or deviation.kind != "counts"
+            problems.append(f"header {name} {r.headers.get(name)!r} != {ex.response_headers.get(name)!r}")
+    return problems
+
+
+def _page_differences(ex: Exchange, r: requests.Response, counts: bool) -> list[str]:
+    """The page headers and the body's shape (``counts``: object counts must match too)."""
+    problems: list[str] = []
+    if ("X-Rhoconnect-PAGE-TOKEN" in ex.response_headers) != ("X-Rhoconnect-PAGE-TOKEN" in r.headers):
+        problems.append("page token header presence differs")
     count_header = ex.response_headers.get("X-Rhoconnect-PAGE-OBJECT-COUNT")
     if counts and count_header != r.headers.get("X-Rhoconnect-PAGE-OBJECT-COUNT"):
         problems.append(
-            f"{where}: object count header {r.headers.get('X-Rhoconnect-PAGE-OBJECT-COUNT')!r} != "
-            f"{count_header!r}"
+            f"object count header {r.headers.get('X-Rhoconnect-PAGE-OBJECT-COUNT')!r} != {count_header!r}"
         )
     recorded = _json(ex.body)
     if recorded is None:
         if ex.body != r.text and not ex.binary:
-            problems.append(f"{where}: body {r.text[:200]!r} != {ex.body[:200]!r}")
+            problems.append(f"body {r.text[:200]!r} != {ex.body[:200]!r}")
         return problems
     want, got = shape(recorded), shape(r.json())
     if not counts:
         want, got = _drop_counts(want), _drop_counts(got)
     if want != got:
-        problems.append(f"{where}: body shape differs\n  recorded {want}\n  mock     {got}")
+        problems.append(f"body shape differs\n  recorded {want}\n  mock     {got}")
     return problems
 
 

@@ -247,53 +247,70 @@ def test_random_sequences_never_lose_a_change(tmp_path: Path, sequence: list[tup
         store.apply_page(
             1, parse_page(f'[{{"version":3}},{{"token":""}},{{"insert":{{"k{i}":{{"b":"x","a0":"{i}"}}}}}}]')
         )
-    in_flight: PushBatch | None = None
-    flying = False
-
-    def local_ids() -> list[str]:
-        return [o["object"] for o in model.find_all()]
-
+    driver = _SequenceDriver(store, model, server)
     for step, (op, arg, value) in enumerate(sequence):
-        ids = local_ids()
-        if op == "create":
-            model.create({f"a{arg}": str(value), "b": "x"})
-        elif op == "update" and ids:
-            model.update(ids[arg % len(ids)], {f"a{value % 3}": f"u{value}"})
-        elif op == "destroy" and ids:
-            model.destroy(ids[arg % len(ids)])
-        elif op == "push" and not flying:
-            in_flight, flying = store.begin_push(1), True
-        elif op == "succeed" and flying:
-            store.push_succeeded(1)
-            if in_flight is not None:
-                server.apply(in_flight)
-            flying = False
-        elif op == "fail" and flying:
-            store.push_failed(1)
-            flying = False
-        elif op == "links" and not flying and server.pending_links:
-            # A server never issues one token for two different pages: equal tokens mean a re-send.
-            store.apply_page(1, links_page(server.pending_links, token="" if arg else str(100 + step)))
-            server.pending_links.clear()
-    if flying:
-        store.push_failed(1)
-    # Drain: sync until nothing is left to push; then the server must hold exactly the local objects.
-    for _ in range(10):
-        if server.pending_links:
-            store.apply_page(1, links_page(server.pending_links, token=""))
-            server.pending_links.clear()
-        batch = store.begin_push(1)
-        if batch is None:
-            break
-        store.push_succeeded(1)
-        server.apply(batch)
-    store.apply_page(1, links_page(server.pending_links, token=""))
+        driver.do(step, op, arg, value)
+    driver.drain()
     assert store.pending_count() == 0
     assert {
         o["object"]: {k: v for k, v in o.items() if k != "object"} for o in model.find_all()
     } == server.objects
     assert store.integrity_check() == "ok"
     store.close()
+
+
+class _SequenceDriver:
+    """Runs one generated sequence of app and sync operations against a store and a model server;
+    an operation that does not apply in the current state (a push while one is in flight) is skipped."""
+
+    def __init__(self, store: Store, model: Model, server: ServerModel) -> None:
+        self.store, self.model, self.server = store, model, server
+        self.in_flight: PushBatch | None = None
+        self.flying = False
+
+    def do(self, step: int, op: str, arg: Any, value: int) -> None:
+        ids = [o["object"] for o in self.model.find_all()]
+        if op in ("create", "update", "destroy"):
+            self._app_change(op, ids, arg, value)
+        elif op == "push" and not self.flying:
+            self.in_flight, self.flying = self.store.begin_push(1), True
+        elif op == "succeed" and self.flying:
+            self.store.push_succeeded(1)
+            if self.in_flight is not None:
+                self.server.apply(self.in_flight)
+            self.flying = False
+        elif op == "fail" and self.flying:
+            self.store.push_failed(1)
+            self.flying = False
+        elif op == "links" and not self.flying and self.server.pending_links:
+            # A server never issues one token for two different pages: equal tokens mean a re-send.
+            self.store.apply_page(
+                1, links_page(self.server.pending_links, token="" if arg else str(100 + step))
+            )
+            self.server.pending_links.clear()
+
+    def _app_change(self, op: str, ids: list[str], arg: Any, value: int) -> None:
+        if op == "create":
+            self.model.create({f"a{arg}": str(value), "b": "x"})
+        elif op == "update" and ids:
+            self.model.update(ids[arg % len(ids)], {f"a{value % 3}": f"u{value}"})
+        elif op == "destroy" and ids:
+            self.model.destroy(ids[arg % len(ids)])
+
+    def drain(self) -> None:
+        """End any push in flight as failed, then sync until nothing is left to push."""
+        if self.flying:
+            self.store.push_failed(1)
+        for _ in range(10):
+            if self.server.pending_links:
+                self.store.apply_page(1, links_page(self.server.pending_links, token=""))
+                self.server.pending_links.clear()
+            batch = self.store.begin_push(1)
+            if batch is None:
+                break
+            self.store.push_succeeded(1)
+            self.server.apply(batch)
+        self.store.apply_page(1, links_page(self.server.pending_links, token=""))
 
 
 def test_interrupted_push_holds_creates_and_resends_only_unlinked(store: Store) -> None:

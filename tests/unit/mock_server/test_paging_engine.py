@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
@@ -87,79 +88,109 @@ def test_unpublished_change_leaves_the_published_version_visible() -> None:
 
 @pytest.mark.parametrize("seed", range(40))
 def test_random_interleavings_converge(seed: int) -> None:
-    rng = random.Random(seed)
-    cfg = MockConfig(
-        sources=[SourceConfig(name="S", records=30, attributes=("a", "b"), generator="sequence")],
-        classic_resend=bool(seed % 2),
-    )
-    state = MockState(cfg)
-    clients = [state.create_client("u") for _ in range(3)]
-    local: list[dict[str, dict[str, str]]] = [{} for _ in clients]
-    tokens: list[str | None] = [None] * len(clients)
-    search_tokens: list[str | None] = [None] * len(clients)
-    temp = 0
+    run = _Interleaving(seed)
     for _step in range(300):
-        i = rng.randrange(len(clients))
+        run.step()
+    run.state.clear_adapter_failures()
+    for i, client in enumerate(run.clients):
+        while True:
+            page = run.state.query_page(client, "S", run.tokens[i], 5)
+            body = json.loads(page.body)
+            _apply(run.local[i], body[5])
+            run.tokens[i] = body[1]["token"] or None
+            if run.tokens[i] is None:
+                break
+        assert run.local[i] == dict(run.state.records("S", "u")), f"client {i}"
+        assert run.state.client_document(client.id, "S") == dict(run.state.records("S", "u"))
+
+
+class _Interleaving:
+    """Three clients of one user and a backend that changes under them, driven by a seeded random
+    sequence: adapter failures, backend changes, client pushes, searches and query pages. Each
+    client keeps what it received in ``local``."""
+
+    def __init__(self, seed: int) -> None:
+        self.rng = random.Random(seed)
+        self.cfg = MockConfig(
+            sources=[SourceConfig(name="S", records=30, attributes=("a", "b"), generator="sequence")],
+            classic_resend=bool(seed % 2),
+        )
+        self.state = MockState(self.cfg)
+        self.clients = [self.state.create_client("u") for _ in range(3)]
+        self.local: list[dict[str, dict[str, str]]] = [{} for _ in self.clients]
+        self.tokens: list[str | None] = [None] * len(self.clients)
+        self.search_tokens: list[str | None] = [None] * len(self.clients)
+        self.temp = 0
+
+    def step(self) -> None:
+        rng, state = self.rng, self.state
+        i = rng.randrange(len(self.clients))
         action = rng.random()
         records = state.records("S", "u")
         if action < 0.03:
             state.fail_adapter("query", "S", "down", times=rng.randint(1, 3))  # pages lag the backend
-        elif action < 0.15 and records:
+        elif action < 0.25:
+            self._backend_change(action, records)
+        elif action < 0.35 and [o for o in self.local[i] if not o.startswith("t")]:
+            self._client_change(i)
+        elif action < 0.42 and not [o for o in self.local[i] if o.startswith("t")]:
+            self._search(i)
+        else:
+            self._query(i)
+
+    def _backend_change(self, action: float, records: Mapping[str, Any]) -> None:
+        rng, state = self.rng, self.state
+        if action < 0.15 and records:
             oid = rng.choice(list(records))
             state.backend_update("S", "u", oid, {rng.choice("ab"): str(rng.random())[:5]})
         elif action < 0.2 and records:
             state.backend_delete("S", "u", rng.choice(list(records)))
-        elif action < 0.25:
+        else:
             # A new object, or an existing one replaced by a version without attribute "b".
             oid = rng.choice([f"n{rng.randrange(50)}", *list(records)[:5]])
             state.backend_insert("S", "u", oid, {"a": "new"})
-        elif action < 0.35 and [o for o in local[i] if not o.startswith("t")]:
-            # A client change: update or delete something it holds (not an object still waiting
-            # for its link: real clients do not push those), or create.
-            oid = rng.choice([o for o in local[i] if not o.startswith("t")])
-            kind = rng.choice(["update", "delete", "create"])
-            if kind == "update":
-                attrs = {"a": f"c{i}-{temp}"}
-                local[i][oid].update(attrs)
-                state.push(clients[i], "S", update={oid: attrs})
-            elif kind == "delete":
-                state.push(clients[i], "S", delete={oid: dict(local[i].pop(oid))})
-            else:
-                temp += 1
-                local[i][f"t{temp}"] = {"a": "made", "b": str(i)}
-                state.push(clients[i], "S", create={f"t{temp}": {"a": "made", "b": str(i)}})
-        elif action < 0.42 and not [o for o in local[i] if o.startswith("t")]:
-            # A search (not while a create awaits its link: the result could name the new id
-            # before the client knows it). Results are upserted attribute by attribute.
-            criteria = {"a": "new"} if rng.random() < 0.5 else {}
-            answer = state.search(clients[i], [("S", search_tokens[i])], criteria, rng.choice([1, 3, 10]))
-            sub = answer.results[0]
-            for oid, attrs in (sub[4]["insert"] if sub else {}).items():
-                local[i].setdefault(oid, {}).update(attrs)
-            search_tokens[i] = sub[1]["token"] if sub else None
+
+    def _client_change(self, i: int) -> None:
+        # Update or delete something the client holds (not an object still waiting for its link:
+        # real clients do not push those), or create.
+        local, client = self.local[i], self.clients[i]
+        oid = self.rng.choice([o for o in local if not o.startswith("t")])
+        kind = self.rng.choice(["update", "delete", "create"])
+        if kind == "update":
+            attrs = {"a": f"c{i}-{self.temp}"}
+            local[oid].update(attrs)
+            self.state.push(client, "S", update={oid: attrs})
+        elif kind == "delete":
+            self.state.push(client, "S", delete={oid: dict(local.pop(oid))})
         else:
-            send = tokens[i]
-            roll = rng.random()
-            if roll < 0.1:
-                send = "123"  # a wrong token re-sends the pending page
-            elif roll < 0.2 and not cfg.classic_resend:
-                send = None  # a new sync run: RhoConnect 7.8 takes the pending page as applied
-            page = state.query_page(clients[i], "S", send, rng.choice([1, 2, 3, 7, 50]))
-            body = json.loads(page.body)
-            if not (tokens[i] and body[1]["token"] == tokens[i]):  # clients skip a re-sent page
-                _apply(local[i], body[5])
-            tokens[i] = body[1]["token"] or None
-    state.clear_adapter_failures()
-    for i, client in enumerate(clients):
-        while True:
-            page = state.query_page(client, "S", tokens[i], 5)
-            body = json.loads(page.body)
-            _apply(local[i], body[5])
-            tokens[i] = body[1]["token"] or None
-            if tokens[i] is None:
-                break
-        assert local[i] == dict(state.records("S", "u")), f"client {i}"
-        assert state.client_document(client.id, "S") == dict(state.records("S", "u"))
+            self.temp += 1
+            local[f"t{self.temp}"] = {"a": "made", "b": str(i)}
+            self.state.push(client, "S", create={f"t{self.temp}": {"a": "made", "b": str(i)}})
+
+    def _search(self, i: int) -> None:
+        # Not while a create awaits its link: the result could name the new id before the client
+        # knows it. Results are upserted attribute by attribute.
+        criteria = {"a": "new"} if self.rng.random() < 0.5 else {}
+        answer = self.state.search(
+            self.clients[i], [("S", self.search_tokens[i])], criteria, self.rng.choice([1, 3, 10])
+        )
+        sub = answer.results[0]
+        for oid, attrs in (sub[4]["insert"] if sub else {}).items():
+            self.local[i].setdefault(oid, {}).update(attrs)
+        self.search_tokens[i] = sub[1]["token"] if sub else None
+
+    def _query(self, i: int) -> None:
+        send = self.tokens[i]
+        roll = self.rng.random()
+        if roll < 0.1:
+            send = "123"  # a wrong token re-sends the pending page
+        elif roll < 0.2 and not self.cfg.classic_resend:
+            send = None  # a new sync run: RhoConnect 7.8 takes the pending page as applied
+        page = self.state.query_page(self.clients[i], "S", send, self.rng.choice([1, 2, 3, 7, 50]))
+        body = json.loads(page.body)
+        if not (self.tokens[i] and body[1]["token"] == self.tokens[i]):  # clients skip a re-sent page
+            _apply(self.local[i], body[5])
+        self.tokens[i] = body[1]["token"] or None
 
 
 def test_a_fresh_page_is_a_run_of_the_initial_records_without_copies() -> None:
