@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 
 from .config import MockConfig
-from .documents import Diff, InitialRun, PendingPage, scan
+from .documents import ClientSourceDoc, Diff, InitialRun, PendingPage, scan
 from .encoding import encode
 from .masters import run_adapter, view
 from .store import Client, Store
@@ -46,54 +46,23 @@ def query_page(
         return _page("", 0, 0, {"source-error": {"query-error": {"message": UNKNOWN_SOURCE_MESSAGE}}})
     md = view(store, config, source, client.user)
     doc = client.doc(source)
-    if doc.pending is not None:
-        if token and token == doc.pending.token:
-            doc.acknowledge()
-        elif token or config.classic_resend:
-            return Page(doc.pending.body, doc.pending.token, doc.pending.count)
-        else:
-            # RhoConnect 7.8: no token acknowledges the pending page, all but its links (its
-            # ack_token leaves create_links_page in place).
-            doc.requeue_links()
-            doc.acknowledge()
+    resent = _settle_pending(doc, token, config.classic_resend)
+    if resent is not None:
+        return resent
     # Only a new page runs the adapter (RhoConnect's resend_page does not): a re-send must not
     # use up a limited failure or publish changes the re-sent page cannot carry.
     run_adapter(store, config, spec, client.user)
     source_error = store.source_error(spec.owner(client.user))
     meta = spec.metadata_json()
     if spec.schema is not None:
-        if doc.schema_reset:
-            doc.schema_reset = False
-            doc.schema_seen = spec.schema_version
-            doc.metadata_seen = meta
-            return _page("", 0, md.visible_count, {"metadata": meta} if meta else {})
-        if doc.schema_seen is not None and doc.schema_seen != spec.schema_version:
-            tok = store.next_token()
-            content: dict[str, Any] = {"schema-changed": "true"}
-            page = _page(tok, 0, 0, content)
-            doc.pending = PendingPage(tok, page.body, 0, "schema-changed", content=content)
-            return page
-        doc.schema_seen = spec.schema_version
+        schema_page = _schema_answer(store, doc, spec.schema_version, meta, md.visible_count)
+        if schema_page is not None:
+            return schema_page
     if p_size <= 0:
         return _page("", 0, md.visible_count, {"source-error": source_error} if source_error else {})
     diff = scan(md, doc, p_size)
-    content = {}
-    if diff.inserts:
-        content["insert"] = diff.inserts
-    if diff.deletes:
-        content["delete"] = diff.deletes
-    if doc.links:
-        content["links"] = {temp: {"l": real} for temp, real in doc.links.items()}
-        doc.links = {}
     send_meta = meta is not None and meta != doc.metadata_seen
-    if send_meta:
-        content["metadata"] = meta
-    if source_error:
-        content["source-error"] = source_error
-    for key in _ERROR_KEYS:  # object errors go out once (re-sent only inside a pending page)
-        if key in doc.errors:
-            content[key] = doc.errors[key]
-    doc.errors = {}
+    content = _content(doc, diff, meta if send_meta else None, source_error)
     if diff.inserts or diff.deletes or "links" in content:
         tok = store.next_token()
         page = _page(tok, diff.count, md.visible_count, content, _initial_json(diff))
@@ -113,6 +82,69 @@ def query_page(
     if send_meta:
         doc.metadata_seen = meta
     return _page("", 0, md.visible_count, content)
+
+
+def _settle_pending(doc: ClientSourceDoc, token: str | None, classic_resend: bool) -> Page | None:
+    """Acknowledge the client's pending page, or answer it again (returned): the page's own token
+    acknowledges it; another token (or none, with ``classic_resend``) gets the same page again."""
+    if doc.pending is None:
+        return None
+    if token and token == doc.pending.token:
+        doc.acknowledge()
+    elif token or classic_resend:
+        return Page(doc.pending.body, doc.pending.token, doc.pending.count)
+    else:
+        # RhoConnect 7.8: no token acknowledges the pending page, all but its links (its
+        # ack_token leaves create_links_page in place).
+        doc.requeue_links()
+        doc.acknowledge()
+    return None
+
+
+def _schema_answer(
+    store: Store, doc: ClientSourceDoc, version: str | None, meta: str | None, total: int
+) -> Page | None:
+    """For a fixed-schema source: the empty page after the client reset for a new schema, or
+    ``schema-changed`` (pending until acknowledged) when the version moved since the client's last
+    page; ``None`` when a normal page follows."""
+    if doc.schema_reset:
+        doc.schema_reset = False
+        doc.schema_seen = version
+        doc.metadata_seen = meta
+        return _page("", 0, total, {"metadata": meta} if meta else {})
+    if doc.schema_seen is not None and doc.schema_seen != version:
+        tok = store.next_token()
+        content: dict[str, Any] = {"schema-changed": "true"}
+        page = _page(tok, 0, 0, content)
+        doc.pending = PendingPage(tok, page.body, 0, "schema-changed", content=content)
+        return page
+    doc.schema_seen = version
+    return None
+
+
+def _content(
+    doc: ClientSourceDoc, diff: Diff, meta: str | None, source_error: dict[str, Any] | None
+) -> dict[str, Any]:
+    """A page's commands: the diff, the links of created objects, ``meta`` when it is new to the
+    client, the adapter's error, and the object errors (which go out once; a pending page that
+    carries them re-sends them)."""
+    content: dict[str, Any] = {}
+    if diff.inserts:
+        content["insert"] = diff.inserts
+    if diff.deletes:
+        content["delete"] = diff.deletes
+    if doc.links:
+        content["links"] = {temp: {"l": real} for temp, real in doc.links.items()}
+        doc.links = {}
+    if meta is not None:
+        content["metadata"] = meta
+    if source_error:
+        content["source-error"] = source_error
+    for key in _ERROR_KEYS:
+        if key in doc.errors:
+            content[key] = doc.errors[key]
+    doc.errors = {}
+    return content
 
 
 def _initial_json(diff: Diff) -> bytes | None:
