@@ -127,6 +127,16 @@ def test_a_failed_download_fails_the_source_and_keeps_the_url(
     assert not list((tmp_path / "db-files").glob("*"))  # no half-written file
 
 
+def bulk_sync_downloading_blobs(engine: SyncEngine) -> None:
+    """A bulk sync whose notifications show the blob downloads between the swap and the end."""
+    events: list[dict[str, object]] = []
+    engine.set_notification(-1, events.append)
+    engine.bulksync_state = 0
+    assert engine.dosync().wait(WAIT)["status"] == "complete"  # type: ignore[index]
+    statuses = [e.get("bulk_status") for e in events if e.get("sync_type") == "bulk"]
+    assert statuses.index("change_db") < statuses.index("blobs") < statuses.index("complete")
+
+
 def test_blob_urls_are_downloaded_after_a_bulk_sync(server: MockServer, files: Files, tmp_path: Path) -> None:
     engine = SyncEngine(server.url, tmp_path / "db.sqlite", bulk_wait_seconds=0.05)
     try:
@@ -135,12 +145,7 @@ def test_blob_urls_are_downloaded_after_a_bulk_sync(server: MockServer, files: F
             "Product", "alice", "99", {"name": "Pic", "image": files.url + "/files/b.jpg"}
         )
         engine.login("alice", "pw").wait(WAIT)
-        events: list[dict[str, object]] = []
-        engine.set_notification(-1, events.append)
-        engine.bulksync_state = 0
-        assert engine.dosync().wait(WAIT)["status"] == "complete"  # type: ignore[index]
-        statuses = [e.get("bulk_status") for e in events if e.get("sync_type") == "bulk"]
-        assert statuses.index("change_db") < statuses.index("blobs") < statuses.index("complete")
+        bulk_sync_downloading_blobs(engine)
         path = Path((model.find("99") or {})["image"])
         assert path.read_bytes() == PICTURE and path.suffix == ".jpg"
     finally:
@@ -229,12 +234,7 @@ def test_an_attribute_named_rhoblob_is_downloaded_after_a_bulk_sync(
             "Product", "alice", "99", {"name": "Pic", "image-rhoblob": files.url + "/files/k.jpg"}
         )
         engine.login("alice", "pw").wait(WAIT)
-        events: list[dict[str, object]] = []
-        engine.set_notification(-1, events.append)
-        engine.bulksync_state = 0
-        assert engine.dosync().wait(WAIT)["status"] == "complete"  # type: ignore[index]
-        statuses = [e.get("bulk_status") for e in events if e.get("sync_type") == "bulk"]
-        assert statuses.index("change_db") < statuses.index("blobs") < statuses.index("complete")
+        bulk_sync_downloading_blobs(engine)
         record = model.find("99") or {}
         assert "image-rhoblob" not in record
         path = Path(record["image"])
