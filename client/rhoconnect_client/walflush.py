@@ -3,8 +3,8 @@
 A local write commits with ``synchronous=NORMAL`` (the durability rule in ``store``): its log frames
 are handed to the OS, not flushed. SQLite flushes the whole log before each checkpoint (it must, or
 a power cut during the checkpoint could leave the database with pages newer than the log), and with
-a dozen 4 KB pages per create that flush is 16 MB every few hundred creates: about a third of the
-time of 10,000 creates in a row, spent waiting for the disk inside ``create``.
+a dozen 4 KB pages per create that is 64 MB of log every thousand or so creates: about a third of
+the time of 10,000 creates in a row, spent waiting for the disk inside ``create``.
 
 ``LogFlusher`` moves that wait to a helper thread: a few milliseconds after a local commit it
 flushes the ``-wal`` file (``fdatasync``), so the checkpoint finds the log already on disk. It only
