@@ -94,6 +94,7 @@ class Store:
         self._wal = False
         self.indexes_deferred = False  # see defer_indexes
         self._last_source: tuple[tuple[Any, ...], Source] | None = None  # see source()
+        self._write_sources: dict[str, tuple[int, Source]] = {}  # see write_source()
         self._flusher: walflush.LogFlusher | None = None  # see _committed
         if not self.in_memory:
             bulkswap.remove_leftovers(self.path)
@@ -115,6 +116,7 @@ class Store:
         try:
             configure_connection(conn, on_disk=not self.in_memory, synchronous=self.synchronous)
             ensure_schema(conn)
+            self._watch_sources(conn)
             conn.execute("BEGIN IMMEDIATE")
             try:
                 rows = conn.execute(f"SELECT {SOURCE_COLUMNS} FROM sources").fetchall()
@@ -132,6 +134,18 @@ class Store:
             conn.close()
             raise
         return conn
+
+    def _watch_sources(self, conn: sqlite3.Connection) -> None:
+        """Forget the sources rows ``write_source`` keeps whenever this connection changes one:
+        temporary triggers (this connection only, nothing written to the file) call back into
+        Python on every insert, update or delete of a ``sources`` row, whichever module ran it."""
+        self._write_sources.clear()
+        conn.create_function("rc_sources_changed", 0, self._write_sources.clear)
+        for event in ("INSERT", "UPDATE", "DELETE"):
+            conn.execute(
+                f"CREATE TEMP TRIGGER IF NOT EXISTS rc_sources_{event.lower()} AFTER {event} "
+                "ON main.sources BEGIN SELECT rc_sources_changed(); END"
+            )
 
     def reopen(self) -> None:
         """Close and open the file again (after a bulk swap replaced it)."""
@@ -169,6 +183,7 @@ class Store:
                 yield self.conn
             except BaseException as exc:
                 self._depth = depth
+                self._write_sources.clear()  # rows read in the rolled-back part may be gone
                 if depth == 0:
                     self.conn.execute("ROLLBACK")
                 else:
@@ -183,6 +198,7 @@ class Store:
             except sqlite3.DatabaseError as exc:
                 if depth == 0 and self.conn.in_transaction:
                     self.conn.execute("ROLLBACK")
+                    self._write_sources.clear()
                 raise StoreError(f"cannot commit to {self.path}: {exc}") from exc
             if depth == 0:
                 self._committed()
@@ -350,6 +366,24 @@ class Store:
         self._last_source = (row, source)
         return source
 
+    def write_source(self, name: str) -> Source | None:
+        """``source(name)`` for an app's local write, without reading the row again for every one.
+
+        A row read here is kept until it may have changed: this connection changing any
+        ``sources`` row (the triggers of ``_watch_sources``), a rollback, a bulk swap, or another
+        connection committing (``PRAGMA data_version``, cheap inside the write's transaction,
+        where it is meant to be called).
+        """
+        with self.lock:
+            version = int(self.conn.execute("PRAGMA data_version").fetchone()[0])
+            kept = self._write_sources.get(name)
+            if kept is not None and kept[0] == version:
+                return kept[1]
+            source = self.source(name)
+            if source is not None:
+                self._write_sources[name] = (version, source)
+            return source
+
     def _require(self, name_or_id: str | int) -> Source:
         src = self.source(name_or_id)
         if src is None:
@@ -516,7 +550,10 @@ class Store:
         ``bulkswap``.
         """
         with self.lock:
-            bulkswap.install(self, Path(new_file), reserved_ids)
+            try:
+                bulkswap.install(self, Path(new_file), reserved_ids)
+            finally:
+                self._write_sources.clear()  # an in-memory swap copies rows in without triggers
 
     def full_reset(self) -> None:
         """Rhodes ``database_full_reset``: data and outbox emptied, tokens 0, ``reset`` flag set so the
