@@ -95,6 +95,13 @@ class Model:
             raise UnknownSource(self.name)
         return src
 
+    def _write_source(self) -> Source:
+        """The source row for a write, inside its transaction (kept by the store between writes)."""
+        src = self.store.write_source(self.name)
+        if src is None:
+            raise UnknownSource(self.name)
+        return src
+
     # ------------------------------------------------------------------ writes
 
     def create(self, attrs: Mapping[str, Any] | None = None) -> dict[str, str]:
@@ -105,7 +112,7 @@ class Model:
         object_id = _text(values.pop("object", None)) or generate_id()
         clean = _clean(values)
         with self.store.transaction(durable=False) as conn:
-            source = self.source
+            source = self._write_source()
             _check_properties(source, clean)
             if self._exists(conn, source, object_id):
                 raise StoreError(f"{self.name} already has an object {object_id!r}")
@@ -116,7 +123,7 @@ class Model:
         """Change attributes; only the ones whose value differs are written and queued."""
         clean = _clean(attrs)
         with self.store.transaction(durable=False) as conn:
-            source = self.source
+            source = self._write_source()
             _check_properties(source, clean)
             current = self._read(conn, source, object_id)
             if current is None:
@@ -130,7 +137,7 @@ class Model:
     def destroy(self, object_id: str) -> None:
         """Delete locally; the server delete is queued unless the create was never sent."""
         with self.store.transaction(durable=False) as conn:
-            source = self.source
+            source = self._write_source()
             if not self._exists(conn, source, object_id) and not outbox.has_unsent_create(
                 conn, source.source_id, object_id
             ):

@@ -30,8 +30,8 @@ log = logging.getLogger(__name__)
 # Version 1: the Rhodes tables plus the client's changed_values indexes.
 SCHEMA_VERSION = 1
 
-# Pages of write-ahead log between automatic checkpoints (16 MB of log at 4 KB pages).
-WAL_CHECKPOINT_PAGES = 4000
+# Pages of write-ahead log between automatic checkpoints (64 MB of log at 4 KB pages).
+WAL_CHECKPOINT_PAGES = 16000
 
 _TABLES = """
 CREATE TABLE IF NOT EXISTS client_info (
@@ -143,7 +143,10 @@ def configure_connection(conn: sqlite3.Connection, *, on_disk: bool, synchronous
             log.warning("SQLite refused WAL mode (got %s); using the rollback journal", mode)
         # A checkpoint (copying the log into the database, two fsyncs) every WAL_CHECKPOINT_PAGES
         # instead of SQLite's 1000: an app's local write touches about a dozen pages, so with the
-        # default a checkpoint would follow every 80 or so creates.
+        # default a checkpoint would follow every 80 or so creates. Each checkpoint copies the
+        # latest version of every page the log holds; the hot pages (the right edge of each index)
+        # are rewritten by every create, so a longer log copies fewer pages per create: 10,000
+        # creates in a row took about a sixth less time at 16,000 pages than at 4,000.
         conn.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
     conn.execute(f"PRAGMA synchronous={synchronous}")
     conn.execute("PRAGMA temp_store=MEMORY")

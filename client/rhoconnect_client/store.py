@@ -24,6 +24,9 @@ Durability rule (WAL journal, every write in a transaction):
   (``begin_push`` commits with ``FULL``, which flushes every earlier commit with it). So nothing the
   server was told about can be lost, and a power cut can only lose local changes made since the
   last sync started. Without WAL (a filesystem refusing it) every commit uses the store's level.
+  A few milliseconds after such a commit a helper thread flushes the log file (``walflush``), so in
+  practice a local write reaches the disk soon after it returns; the rule above promises no more,
+  but SQLite's flush before each checkpoint then has little left to write.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from . import bulkswap, fixed, outbox, pages, recovery
+from . import bulkswap, fixed, outbox, pages, recovery, walflush
 from .exceptions import StoreError, UnknownSource
 from .protocol import Page, PushBatch
 from .schema import DEFERRABLE_INDEXES, configure_connection, ensure_schema
@@ -91,8 +94,12 @@ class Store:
         self._wal = False
         self.indexes_deferred = False  # see defer_indexes
         self._last_source: tuple[tuple[Any, ...], Source] | None = None  # see source()
+        self._write_sources: dict[str, tuple[int, Source]] = {}  # see write_source()
+        self._flusher: walflush.LogFlusher | None = None  # see _committed
         if not self.in_memory:
             bulkswap.remove_leftovers(self.path)
+            if walflush.SUPPORTED:
+                self._flusher = walflush.LogFlusher(self.path)
         self.conn = self._open()
 
     # ------------------------------------------------------------------ connection and transactions
@@ -109,6 +116,7 @@ class Store:
         try:
             configure_connection(conn, on_disk=not self.in_memory, synchronous=self.synchronous)
             ensure_schema(conn)
+            self._watch_sources(conn)
             conn.execute("BEGIN IMMEDIATE")
             try:
                 rows = conn.execute(f"SELECT {SOURCE_COLUMNS} FROM sources").fetchall()
@@ -126,6 +134,18 @@ class Store:
             conn.close()
             raise
         return conn
+
+    def _watch_sources(self, conn: sqlite3.Connection) -> None:
+        """Forget the sources rows ``write_source`` keeps whenever this connection changes one:
+        temporary triggers (this connection only, nothing written to the file) call back into
+        Python on every insert, update or delete of a ``sources`` row, whichever module ran it."""
+        self._write_sources.clear()
+        conn.create_function("rc_sources_changed", 0, self._write_sources.clear)
+        for event in ("INSERT", "UPDATE", "DELETE"):
+            conn.execute(
+                f"CREATE TEMP TRIGGER IF NOT EXISTS rc_sources_{event.lower()} AFTER {event} "
+                "ON main.sources BEGIN SELECT rc_sources_changed(); END"
+            )
 
     def reopen(self) -> None:
         """Close and open the file again (after a bulk swap replaced it)."""
@@ -163,6 +183,7 @@ class Store:
                 yield self.conn
             except BaseException as exc:
                 self._depth = depth
+                self._write_sources.clear()  # rows read in the rolled-back part may be gone
                 if depth == 0:
                     self.conn.execute("ROLLBACK")
                 else:
@@ -177,11 +198,23 @@ class Store:
             except sqlite3.DatabaseError as exc:
                 if depth == 0 and self.conn.in_transaction:
                     self.conn.execute("ROLLBACK")
+                    self._write_sources.clear()
                 raise StoreError(f"cannot commit to {self.path}: {exc}") from exc
+            if depth == 0:
+                self._committed()
+
+    def _committed(self) -> None:
+        """A commit without fsync (``synchronous=NORMAL`` in WAL mode) has its log flushed behind
+        the app's back a few milliseconds later (``walflush``): SQLite must flush the log before every
+        checkpoint anyway, and doing it early takes that wait out of the app's next writes."""
+        if self._flusher is not None and self._wal and self._level == "NORMAL":
+            self._flusher.poke()
 
     def close(self) -> None:
         with self.lock:
             self.conn.close()
+        if self._flusher is not None:
+            self._flusher.close()
 
     def __enter__(self) -> Store:
         return self
@@ -332,6 +365,24 @@ class Store:
         source = source_from_row(row)
         self._last_source = (row, source)
         return source
+
+    def write_source(self, name: str) -> Source | None:
+        """``source(name)`` for an app's local write, without reading the row again for every one.
+
+        A row read here is kept until it may have changed: this connection changing any
+        ``sources`` row (the triggers of ``_watch_sources``), a rollback, a bulk swap, or another
+        connection committing (``PRAGMA data_version``, cheap inside the write's transaction,
+        where it is meant to be called).
+        """
+        with self.lock:
+            version = int(self.conn.execute("PRAGMA data_version").fetchone()[0])
+            kept = self._write_sources.get(name)
+            if kept is not None and kept[0] == version:
+                return kept[1]
+            source = self.source(name)
+            if source is not None:
+                self._write_sources[name] = (version, source)
+            return source
 
     def _require(self, name_or_id: str | int) -> Source:
         src = self.source(name_or_id)
@@ -499,7 +550,10 @@ class Store:
         ``bulkswap``.
         """
         with self.lock:
-            bulkswap.install(self, Path(new_file), reserved_ids)
+            try:
+                bulkswap.install(self, Path(new_file), reserved_ids)
+            finally:
+                self._write_sources.clear()  # an in-memory swap copies rows in without triggers
 
     def full_reset(self) -> None:
         """Rhodes ``database_full_reset``: data and outbox emptied, tokens 0, ``reset`` flag set so the

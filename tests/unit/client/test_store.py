@@ -318,3 +318,40 @@ def test_checkpoints_every_few_thousand_log_pages(store: Store) -> None:
     assert store.conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == WAL_CHECKPOINT_PAGES
     with Store(":memory:") as memory:  # no log in memory: SQLite's default stays
         assert memory.conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 1000
+
+
+def test_write_source_follows_every_change_of_the_row(store: Store) -> None:
+    """Local writes keep the row they read; any change to ``sources`` is seen by the next one."""
+    first = store.write_source("Product")
+    assert first is not None and store.write_source("Product") is first  # kept between writes
+    store.set_token(first.source_id, 7)  # this connection, through the store
+    assert store.write_source("Product").token == 7  # type: ignore[union-attr]
+    with store.transaction() as conn:  # this connection, raw SQL of another module
+        conn.execute("UPDATE sources SET sync_type='none' WHERE name='Product'")
+    assert store.write_source("Product").synced is False  # type: ignore[union-attr]
+    other = sqlite3.connect(store.path)  # another connection (another process)
+    with other:
+        other.execute("UPDATE sources SET sync_type='incremental', token=9 WHERE name='Product'")
+    other.close()
+    again = store.write_source("Product")
+    assert again is not None and again.synced and again.token == 9
+
+
+def test_write_source_forgets_rows_of_a_rolled_back_transaction(store: Store) -> None:
+    with pytest.raises(RuntimeError), store.transaction():
+        store.register_source("Gone")
+        assert store.write_source("Gone") is not None
+        raise RuntimeError("rolled back")
+    assert store.write_source("Gone") is None
+    with pytest.raises(UnknownSource):
+        Model(store, "Gone").create({"a": "1"})
+
+
+def test_creates_after_a_source_changes_use_the_new_row(store: Store) -> None:
+    products = Model(store, "Product")
+    products.create({"object": "a", "x": "1"})
+    with store.transaction() as conn:
+        conn.execute("UPDATE sources SET sync_type='none' WHERE name='Product'")
+    products.create({"object": "b", "x": "1"})  # local only now: nothing queued
+    queued = {r[0] for r in store.conn.execute("SELECT object FROM changed_values")}
+    assert queued == {"a"}
