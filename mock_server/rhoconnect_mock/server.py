@@ -91,8 +91,9 @@ class WSGIServer(wsgi.Server):
         # accept() on an empty backlog must return at once (cheroot treats EAGAIN as "none");
         # accepted sockets get their own timeout from cheroot either way.
         self.socket.setblocking(False)
-        self._connections.close()  # cheroot's own manager: nothing registered on it but the socket
-        self._connections = BacklogConnections(self)
+        own: connections.ConnectionManager = self._connections
+        own.close()  # cheroot's own manager: nothing is registered on it but the listen socket
+        self._connections: connections.ConnectionManager = BacklogConnections(self)
 
 
 def make_server(app: Flask, host: str, port: int) -> WSGIServer:
