@@ -14,6 +14,9 @@ stop the server. Here:
   is badly chunked or trickles past the deadline is answered 400 by the server itself and never
   reaches the app as an unexpected error.
 
+Answers are written straight to the socket (``SocketWriter``): cheroot's writer copies every
+write into a buffer and copies the buffer again for each ``send``, twice the bytes of a page.
+
 Each refusal closes the connection: what follows on the socket cannot be trusted to start a request.
 Every answer the server gives itself (these refusals, cheroot's own 400, 408, 414...) is recorded in
 the app's journal like a request the app answered (``Pipeline.refused``).
@@ -27,7 +30,7 @@ import time
 from typing import Any
 
 from cheroot import errors, wsgi
-from cheroot.makefile import MakeFile, StreamReader
+from cheroot.makefile import MakeFile, StreamReader, StreamWriter
 from cheroot.server import HTTPConnection, HTTPRequest
 
 from .pipeline import Pipeline
@@ -51,8 +54,11 @@ class DeadlineSocketIO(socket.SocketIO):
         remaining = self.deadline - time.monotonic()
         if remaining <= 0:
             raise TimeoutError("timed out")  # the text cheroot recognises as a read timeout
-        timeout = remaining if self.per_read_timeout is None else min(remaining, self.per_read_timeout)
-        self._socket.settimeout(timeout)
+        if self.per_read_timeout is not None and remaining >= self.per_read_timeout:
+            # The socket's own timeout ends first: nothing to change (``settimeout`` is a system
+            # call that lets other threads take the interpreter, twice per read otherwise).
+            return super().readinto(b)
+        self._socket.settimeout(remaining)
         try:
             return super().readinto(b)
         finally:
@@ -65,6 +71,29 @@ class DeadlineReader(StreamReader):
     def __init__(self, raw: DeadlineSocketIO, bufsize: int) -> None:
         super(StreamReader, self).__init__(raw, bufsize)  # StreamReader.__init__ makes its own raw reader
         self.bytes_read = 0
+
+
+class SocketWriter(StreamWriter):
+    """cheroot's socket writer without its buffer: each write goes to ``send`` as it is.
+
+    Every write was already sent at once (cheroot flushes on each write); here the bytes are
+    not copied on the way, and a large answer is sent from a view of it, resuming where a
+    partial ``send`` stopped. Each ``send`` keeps the socket's own timeout, as before.
+    """
+
+    def __init__(self, sock: socket.socket, bufsize: int) -> None:
+        super().__init__(sock, "wb", bufsize)
+        self._socket = sock
+
+    def write(self, b: Any) -> int:
+        self._checkClosed()
+        with memoryview(b) as view:
+            size = view.nbytes
+            sent = 0
+            while sent < size:
+                sent += self._socket.send(view[sent:])
+        self.bytes_written += size
+        return size
 
 
 def journal_refusal(req: HTTPRequest, status: str, message: str) -> None:
@@ -125,6 +154,8 @@ class BoundedConnection(HTTPConnection):
         if type(self.rfile) is StreamReader:  # a plain or built-in TLS socket (not pyOpenSSL's)
             self._deadline_io = DeadlineSocketIO(sock, server.timeout)
             self.rfile = DeadlineReader(self._deadline_io, self.rbufsize)
+        if type(self.wfile) is StreamWriter:
+            self.wfile = SocketWriter(sock, self.wbufsize)
 
     def communicate(self) -> bool:
         # The worker took the connection because bytes (or its end) arrived: the clock starts now.

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import socket
 import threading
+import time
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 import requests
 from mock_rc import RC
-from rhoconnect_mock import MockServer
+from rhoconnect_mock import MockServer, create_app
 from rhoconnect_mock.journal import journal_of
+from rhoconnect_mock.server import BacklogConnections, make_server
 
 
 def _sync_many(server: MockServer, clients: int, users: int, p_size: int, change: bool) -> None:
@@ -95,3 +99,28 @@ def test_admin_records_read_while_the_backend_changes(mock: Callable[..., MockSe
         writer.join()
     assert statuses == [200] * 10
     assert journal_of(server.app).errors() == []
+
+
+def test_one_wake_up_takes_the_whole_listen_backlog() -> None:
+    """Connections waiting in the backlog are all taken at once, in arrival order (cheroot took
+    one per turn of its serve loop); an empty backlog ends the turn without waiting."""
+    server = make_server(create_app(), "127.0.0.1", 0)
+    server.prepare()  # bound and listening; the serve loop is not running, so nothing accepts
+    taken: list[Any] = []
+    try:
+        manager = server._connections
+        assert isinstance(manager, BacklogConnections)
+        server.process_conn = taken.append  # type: ignore[method-assign]
+        clients = [socket.create_connection(server.bind_addr, timeout=5) for _ in range(5)]
+        ports = [c.getsockname()[1] for c in clients]
+        last = manager._from_server_socket(server.socket)
+        assert [c.remote_port for c in [*taken, last]] == ports
+        started = time.monotonic()
+        assert manager._from_server_socket(server.socket) is None
+        assert time.monotonic() - started < 0.5  # cheroot's listen socket would block for 1 s
+        for conn in [*taken, last]:
+            conn.close()
+        for c in clients:
+            c.close()
+    finally:
+        server.stop()

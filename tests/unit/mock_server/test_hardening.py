@@ -19,6 +19,7 @@ import requests
 from mock_rc import RC
 from rhoconnect_mock import MockServer
 from rhoconnect_mock.cli import build_config, main
+from rhoconnect_mock.connection import SocketWriter
 
 HTML = "text/html;charset=utf-8"
 PLAIN = "text/plain"  # RhoConnect answers unreadable client data in text/plain, both URL families
@@ -395,3 +396,25 @@ def test_null_match_and_when_are_every_request(live: MockServer) -> None:
     r = requests.post(live.admin_url + "faults", json={"faults": [rule]})
     assert r.status_code == 201 and r.json()["faults"][0]["match"] == {}
     live.reset()
+
+
+class _ShortSends:
+    """A socket stand-in whose ``send`` takes at most 3 bytes, as a full send buffer does."""
+
+    def __init__(self) -> None:
+        self.received = bytearray()
+
+    def send(self, data: Any) -> int:
+        part = bytes(data[:3])
+        self.received += part
+        return len(part)
+
+
+def test_the_socket_writer_resumes_partial_sends_and_counts_bytes() -> None:
+    fake = _ShortSends()
+    writer = SocketWriter(fake, 8192)  # type: ignore[arg-type]
+    body = bytes(range(256)) * 40
+    assert writer.write(b"HTTP/1.1 200 OK\r\n\r\n") == 19
+    assert writer.write(bytearray(body)) == len(body)
+    assert bytes(fake.received) == b"HTTP/1.1 200 OK\r\n\r\n" + body
+    assert writer.bytes_written == 19 + len(body)
