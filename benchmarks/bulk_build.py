@@ -69,7 +69,9 @@ def extract_mock(rev: str, dest: Path) -> str:
     commit = subprocess.run(
         ["git", "rev-parse", rev], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout.strip()
-    archive = subprocess.run(["git", "archive", commit, "mock_server"], cwd=ROOT, capture_output=True, check=True)
+    archive = subprocess.run(
+        ["git", "archive", commit, "mock_server"], cwd=ROOT, capture_output=True, check=True
+    )
     with tarfile.open(fileobj=BytesIO(archive.stdout)) as tar:
         tar.extractall(dest, filter="data")
     return commit
@@ -78,7 +80,11 @@ def extract_mock(rev: str, dest: Path) -> str:
 def _run_child(mock_dir: Path, n: int, data: str) -> dict[str, Any]:
     env = {**os.environ, "PYTHONPATH": str(mock_dir)}
     out = subprocess.run(
-        [sys.executable, __file__, "_child", str(n), data], env=env, capture_output=True, text=True, check=False
+        [sys.executable, __file__, "_child", str(n), data],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if out.returncode != 0:
         raise RuntimeError(f"builder child failed: {out.stderr[-2000:]}")
@@ -158,7 +164,9 @@ def main(argv: list[str]) -> None:
     if argv and argv[0] == "_child":
         _child(int(argv[1]), argv[2])
         return
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--baseline", default="main", help="git revision of the baseline builder")

@@ -28,8 +28,8 @@ machine hit both; medians and the median ratio are reported as one JSON line per
   builds it before the runs, which all use that one user;
 * ``million``: ``full`` of 100,000 then of 1,000,000 records with this client; the ratio of the two
   and the 1M child's peak RSS (``ru_maxrss``);
-* ``phases full|bulk-renumber|bulk-renumber-warm N``: this client only, where one run's time goes, from timers wrapped
-  around its functions in the child: for ``full`` the query requests (server and network),
+* ``phases full|bulk-renumber|bulk-renumber-warm N``: this client only, where one run's time goes,
+  from timers wrapped around its functions in the child: for ``full`` the query requests (server and network),
   ``parse_page``, ``Store.apply_page`` and the index build at the end; for ``bulk-renumber`` the
   server's build (polling ``bulk_data`` until the file is ready), the download, the unzip, and the
   swap's steps (validation, copy with renumbering and index rebuild, merge, rename), then the pull

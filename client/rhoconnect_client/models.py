@@ -258,7 +258,8 @@ def _count_objects(conn: Any, source: Source) -> int:
             return 0
         if 2 * rows >= int(conn.execute("SELECT count(*) FROM object_values").fetchone()[0]):
             row = conn.execute(
-                "SELECT count(DISTINCT object) FROM object_values INDEXED BY by_src_object WHERE +source_id=?",
+                "SELECT count(DISTINCT object) FROM object_values INDEXED BY by_src_object "
+                "WHERE +source_id=?",
                 (source.source_id,),
             ).fetchone()
             return int(row[0])
