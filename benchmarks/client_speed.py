@@ -3,9 +3,11 @@
     .venv/bin/python benchmarks/client_speed.py full 100000 [--repeat 3] [--baseline REV]
     .venv/bin/python benchmarks/client_speed.py creates 10000 [--repeat 3] [--baseline REV]
     .venv/bin/python benchmarks/client_speed.py bulk-renumber 100000 [--repeat 3] [--baseline REV]
+    .venv/bin/python benchmarks/client_speed.py bulk-renumber-warm 100000 [--repeat 3] [--baseline REV]
     .venv/bin/python benchmarks/client_speed.py million              # 100k then 1M, this client only
     .venv/bin/python benchmarks/client_speed.py phases full 100000 [--repeat 3]
     .venv/bin/python benchmarks/client_speed.py phases bulk-renumber 100000 [--repeat 3]
+    .venv/bin/python benchmarks/client_speed.py phases bulk-renumber-warm 100000 [--repeat 3]
 
 The server is ``rhoconnect-mock serve --records Product=N`` in its own process (the default
 generator: Faker values, attributes name, brand, price, quantity, sku). Every client run is a fresh
@@ -19,10 +21,15 @@ machine hit both; medians and the median ratio are reported as one JSON line per
 * ``creates N``: N ``Model.create`` calls, each its own transaction (no ``sync_mutex``);
 * ``bulk-renumber N``: a local-only model declared first, so the bulk file's source ids are
   renumbered, then ``dosync`` with ``bulksync_state = 0``, timed end to end (server build included);
+* ``bulk-renumber-warm N``: the same sync with the user's bulk file already built, so only the
+  client's part is timed (``bulk_data`` answering the url at once, download, unzip, swap, the pull
+  after it). RhoConnect reuses a completed bulk file until its refresh time passes, and the mock
+  reuses one per (partition, user) until the data change: a warm-up ``bulk_data`` of the run's user
+  builds it before the runs, which all use that one user;
 * ``million``: ``full`` of 100,000 then of 1,000,000 records with this client; the ratio of the two
   and the 1M child's peak RSS (``ru_maxrss``);
-* ``phases full|bulk-renumber N``: this client only, where one run's time goes, from timers wrapped
-  around its functions in the child: for ``full`` the query requests (server and network),
+* ``phases full|bulk-renumber|bulk-renumber-warm N``: this client only, where one run's time goes,
+  from timers wrapped around its functions in the child: for ``full`` the query requests (server and network),
   ``parse_page``, ``Store.apply_page`` and the index build at the end; for ``bulk-renumber`` the
   server's build (polling ``bulk_data`` until the file is ready), the download, the unzip, and the
   swap's steps (validation, copy with renumbering and index rebuild, merge, rename), then the pull
@@ -45,6 +52,7 @@ from io import BytesIO
 from pathlib import Path
 from typing import Any
 
+import requests
 from mock_common import start_server
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,6 +64,19 @@ def start_mock(records: int) -> tuple[subprocess.Popen[str], str]:
         "--records", f"Product={records}", env={"RHOCONNECT_MOCK_BULK_WAIT_POLLS": "0"}
     )
     return proc, base
+
+
+def warm_bulk_file(base: str, user: str, sources: tuple[str, ...] = ("Product",)) -> str:
+    """Have the mock build ``user``'s bulk file of ``sources`` now (a throwaway client asks for it,
+    as the engine will: partition ``user``, the synced sources); returns the file's url."""
+    with requests.Session() as http:
+        login = http.post(f"{base}/rc/v1/app/login", json={"login": user, "password": "pw"}, timeout=600)
+        login.raise_for_status()
+        client = http.post(f"{base}/rc/v1/clients", json={}, timeout=600).json()["client"]["client_id"]
+        body = {"client_id": client, "partition": "user", "sources": list(sources)}
+        answer = http.post(f"{base}/rc/v1/app/bulk_data", json=body, timeout=600).json()
+    assert answer.get("result") == "url" and answer.get("url"), answer
+    return str(answer["url"])
 
 
 def extract_client(rev: str, dest: Path) -> str:
@@ -130,7 +151,7 @@ def _child(kind: str, base: str, db: str, n: int, user: str) -> None:
     from rhoconnect_client import SyncEngine  # from PYTHONPATH: the client under test
 
     phases = _time_phases() if kind.startswith("phases-") else None
-    kind = kind.removeprefix("phases-")
+    kind = kind.removeprefix("phases-").removesuffix("-warm")  # warm: the same sync, file prebuilt
     engine = SyncEngine(base + "/application", db, bulk_wait_seconds=0.05, timeout=600)
     try:
         if kind == "bulk-renumber":
@@ -161,6 +182,8 @@ def _child(kind: str, base: str, db: str, n: int, user: str) -> None:
             phases["bulk: server build (polling)"] = phases["bulk, all"] - sum(
                 phases.get(k, 0.0) for k in client_side
             )
+            phases["after the bulk sync (pull)"] = elapsed - phases["bulk, all"]
+            phases["client's part (all but the build)"] = elapsed - phases["bulk: server build (polling)"]
         out["phases"] = {k: round(v, 3) for k, v in sorted(phases.items())}
     print(json.dumps(out))
 
@@ -176,13 +199,16 @@ def compare(kind: str, n: int, repeat: int, baseline: str) -> dict[str, Any]:
         proc, base = start_mock(n if kind != "creates" else 10)
         times: dict[str, list[float]] = {"new": [], "base": []}
         try:
+            warm_url = warm_bulk_file(base, "bench-warm") if kind.endswith("-warm") else None
             for i in range(repeat):
                 for name in ("new", "base"):  # A B A B: load spikes hit both
                     db = tmp / f"{name}{i}.sqlite"
                     # A user per run: the mock keeps a built bulk file per user, which the second
-                    # run of a pair would otherwise reuse.
-                    user = f"bench-{name}-{i}"
+                    # run of a pair would otherwise reuse (a warm run wants exactly that).
+                    user = "bench-warm" if warm_url else f"bench-{name}-{i}"
                     times[name].append(run_child(clients[name], kind, base, db, n, user)["s"])
+            if warm_url:  # every run was given the file built by the warm-up
+                assert warm_bulk_file(base, "bench-warm") == warm_url, "the mock rebuilt the bulk file"
         finally:
             proc.terminate()
             proc.wait()
@@ -202,15 +228,19 @@ def compare(kind: str, n: int, repeat: int, baseline: str) -> dict[str, Any]:
 
 
 def phases(kind: str, n: int, repeat: int) -> dict[str, Any]:
-    """Where this client's time goes in ``kind`` (``full`` or ``bulk-renumber``): medians per phase."""
+    """Where this client's time goes in ``kind`` (``full``, ``bulk-renumber[-warm]``): medians per phase."""
     runs: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         proc, base = start_mock(n)
         try:
+            warm_url = warm_bulk_file(base, "p-warm") if kind.endswith("-warm") else None
             for i in range(repeat):
                 db = tmp / f"p{i}.sqlite"
-                runs.append(run_child(ROOT / "client", f"phases-{kind}", base, db, n, f"p{i}"))
+                user = "p-warm" if warm_url else f"p{i}"
+                runs.append(run_child(ROOT / "client", f"phases-{kind}", base, db, n, user))
+            if warm_url:
+                assert warm_bulk_file(base, "p-warm") == warm_url, "the mock rebuilt the bulk file"
         finally:
             proc.terminate()
             proc.wait()
@@ -257,16 +287,18 @@ def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("bench", choices=["full", "creates", "bulk-renumber", "million", "phases"])
-    parser.add_argument("args", nargs="*", help="N; for phases: full|bulk-renumber N")
+    parser.add_argument(
+        "bench", choices=["full", "creates", "bulk-renumber", "bulk-renumber-warm", "million", "phases"]
+    )
+    parser.add_argument("args", nargs="*", help="N; for phases: full|bulk-renumber|bulk-renumber-warm N")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--baseline", default="main", help="git revision of the baseline client")
     args = parser.parse_args(argv)
     if args.bench == "million":
         result = million()
     elif args.bench == "phases":
-        if not args.args or args.args[0] not in ("full", "bulk-renumber"):
-            parser.error("phases needs full or bulk-renumber")
+        if not args.args or args.args[0] not in ("full", "bulk-renumber", "bulk-renumber-warm"):
+            parser.error("phases needs full, bulk-renumber or bulk-renumber-warm")
         result = phases(args.args[0], int(args.args[1]) if len(args.args) > 1 else 100_000, args.repeat)
     else:
         default = 10_000 if args.bench == "creates" else 100_000

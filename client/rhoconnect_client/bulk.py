@@ -131,7 +131,7 @@ def _bulk_partition(ctx: SyncContext, client_id: str, partition: str, store: Sto
         # Ids of the other partitions' sources: a source new to this one must not take them.
         reserved = [src.source_id for _, o in ctx.partitions() if o is not store for src in o.sources()]
         with store.lock:
-            store.install_bulk_database(data_file, reserved_ids=reserved)
+            store.install_bulk_database(data_file, reserved_ids=reserved, take=True)  # our download
     with_blobs = [src for src in store.sources() if src.synced and src.blob_attributes]
     if with_blobs:
         ctx.global_event(bulk_params(partition, "blobs"))

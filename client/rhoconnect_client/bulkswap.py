@@ -4,8 +4,10 @@
 Steps, each leaving the current database untouched until the final atomic rename:
 
 1. validate the file (SQLite header, ``quick_check``, the four Rhodes tables) - else ``BulkError``;
-2. copy it next to the database (same filesystem, so the rename is atomic) and give the copy the
-   client's indexes and schema version;
+2. copy it next to the database (same filesystem, so the rename is atomic; a file the caller gives
+   away, the bulk sync's own download, is moved there instead) and give the copy the client's
+   indexes and schema version (a copy whose ids change is renumbered without its indexes, which
+   are then rebuilt, see ``_renumber``);
 3. in one transaction on the copy: take ``client_info`` from the current database, turn the file's
    ``<attr>-rhoblob`` attributes into blob attributes (``_server_blob_attrs``), keep the local
    declaration and id of every source (sync type, priority, associations; the file's ids are
@@ -58,11 +60,25 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
-def _prepare_copy(new_file: Path, staged: Path, local: dict[str, int], reserved: Collection[int]) -> None:
+def _stage(new_file: Path, staged: Path, *, take: bool) -> None:
+    """Put the file at ``staged``: moved when the caller gives it away (``take``, the bulk sync's
+    own download on the database's filesystem: a rename instead of copying 40 MB), else copied."""
+    if take:
+        try:
+            os.replace(new_file, staged)
+            return
+        except OSError:  # another filesystem (an in-memory store's scratch folder): copy it
+            pass
     try:
         shutil.copyfile(new_file, staged)
     except OSError as exc:  # e.g. disk full: a local problem the sync reports, not a crash
         raise StoreError(f"cannot copy the bulk file next to the database: {exc.strerror or exc}") from exc
+
+
+def _prepare_copy(
+    new_file: Path, staged: Path, local: dict[str, int], reserved: Collection[int], *, take: bool = False
+) -> None:
+    _stage(new_file, staged, take=take)
     try:
         conn = sqlite3.connect(staged, isolation_level=None)
         try:
@@ -74,8 +90,10 @@ def _prepare_copy(new_file: Path, staged: Path, local: dict[str, int], reserved:
             conn.execute("PRAGMA synchronous=OFF")
             changes = _file_ids(conn, local, reserved)
             if changes:
+                # The rebuild below sorts on this thread: SQLite's helper threads (``PRAGMA threads``)
+                # made the swap of 100,000 records slower, not faster, on two cores (1.58 s vs 1.40 s).
                 _renumber(conn, changes)
-            ensure_schema(conn)  # adds the unique index the upserts below rely on
+            ensure_schema(conn)  # rebuilds the dropped indexes; adds the unique one the upserts rely on
         finally:
             conn.close()
     except (sqlite3.DatabaseError, StoreError) as exc:
@@ -112,14 +130,17 @@ def _renumber(conn: sqlite3.Connection, changes: dict[int, int]) -> None:
     """Give the staged file's sources their new ids, in ``sources`` and ``object_values``.
 
     Updating ``source_id`` in every row under the file's three indexes costs about 9 s for 500,000
-    rows; without them the update takes 0.2 s and ``ensure_schema`` rebuilds the indexes in about
-    1.3 s. Ids may swap (1 -> 2, 2 -> 1): ``sources`` keeps its primary key, so its
-    rows first take the negated target id, then are negated back.
+    rows, so the indexes are dropped first (``ensure_schema`` rebuilds them). The new ids come from
+    one ``CASE`` over the changed ids: every row is rewritten once, all ids at the same time, so ids
+    may swap (1 -> 2, 2 -> 1); a subquery per row into a mapping table cost twice as much.
+    ``sources`` keeps its primary key, so its rows first take the negated target id, then are
+    negated back.
     """
+    arms = " ".join("WHEN ? THEN ?" for _ in changes)
+    pairs = [v for pair in changes.items() for v in pair]
+    olds = ",".join("?" * len(changes))
     conn.execute("BEGIN IMMEDIATE")  # no journal (``_prepare_copy``): a failure discards the copy
     try:
-        conn.execute("CREATE TEMP TABLE rc_renumber (old INTEGER PRIMARY KEY, new INTEGER)")
-        conn.executemany("INSERT INTO temp.rc_renumber VALUES (?, ?)", changes.items())
         indexes = conn.execute(
             "SELECT name FROM main.sqlite_master WHERE type='index' AND tbl_name='object_values' "
             "AND sql IS NOT NULL"
@@ -127,12 +148,12 @@ def _renumber(conn: sqlite3.Connection, changes: dict[int, int]) -> None:
         for (name,) in indexes:
             conn.execute(f'DROP INDEX main."{name}"')
         conn.execute(
-            "UPDATE main.object_values SET source_id=(SELECT new FROM temp.rc_renumber WHERE old=source_id) "
-            "WHERE source_id IN (SELECT old FROM temp.rc_renumber)"
+            f"UPDATE main.object_values SET source_id=CASE source_id {arms} END WHERE source_id IN ({olds})",
+            [*pairs, *changes],
         )
         conn.execute(
-            "UPDATE main.sources SET source_id=-(SELECT new FROM temp.rc_renumber WHERE old=source_id) "
-            "WHERE source_id IN (SELECT old FROM temp.rc_renumber)"
+            f"UPDATE main.sources SET source_id=-CASE source_id {arms} END WHERE source_id IN ({olds})",
+            [*pairs, *changes],
         )
         conn.execute("UPDATE main.sources SET source_id=-source_id WHERE source_id<0")
         conn.execute("COMMIT")
@@ -354,11 +375,12 @@ def remove_leftovers(db_path: str) -> None:
         Path(db_path + suffix).unlink(missing_ok=True)
 
 
-def install(store: Store, new_file: Path, reserved_ids: Collection[int] = ()) -> None:
+def install(store: Store, new_file: Path, reserved_ids: Collection[int] = (), *, take: bool = False) -> None:
     """Validate ``new_file`` and make it the store's database (caller holds ``store.lock``).
 
     ``reserved_ids``: source ids used by the other partitions, which a source new to this one must
-    not take.
+    not take. ``take``: the caller gives the file away, so it may be moved instead of copied (it is
+    gone afterwards, whether the swap succeeds or not); else it is left as it was.
     """
     validate_bulk_file(new_file)
     if store.in_memory:
@@ -369,7 +391,7 @@ def install(store: Store, new_file: Path, reserved_ids: Collection[int] = ()) ->
         staged = Path(store.path + ".bulk-new")
     try:
         local = {source.name: source.source_id for source in store.sources()}
-        _prepare_copy(new_file, staged, local, reserved_ids)
+        _prepare_copy(new_file, staged, local, reserved_ids, take=take)
         try:
             _merge(store.conn, staged)
         except sqlite3.DatabaseError as exc:

@@ -540,18 +540,19 @@ class Store:
     # ------------------------------------------------------------------ bulk and reset
 
     def install_bulk_database(
-        self, new_file: str | os.PathLike[str], *, reserved_ids: Collection[int] = ()
+        self, new_file: str | os.PathLike[str], *, reserved_ids: Collection[int] = (), take: bool = False
     ) -> None:
         """Swap in a downloaded bulk file, keeping pending local changes and source ids
         (docs/protocol.md#installing-a-bulk-file).
 
         ``reserved_ids`` are the source ids of the other partitions: a source that only the file
-        knows gets an id outside them, so that an id names one source across partitions. See
+        knows gets an id outside them, so that an id names one source across partitions.
+        ``take``: the file is the caller's to give away and may be moved rather than copied. See
         ``bulkswap``.
         """
         with self.lock:
             try:
-                bulkswap.install(self, Path(new_file), reserved_ids)
+                bulkswap.install(self, Path(new_file), reserved_ids, take=take)
             finally:
                 self._write_sources.clear()  # an in-memory swap copies rows in without triggers
 

@@ -299,9 +299,10 @@ def _write_database(path: Path, sources: Sequence[BulkSource]) -> int:
     conn = sqlite3.connect(":memory:" if in_memory else path, isolation_level=None)
     try:
         conn.execute("PRAGMA page_size=4096")
-        # Let CREATE INDEX sort on a second thread, in memory.
+        # Let CREATE INDEX sort on helper threads. The sorter's spilled runs stay in temporary
+        # files (the default temp_store): with temp_store=MEMORY the three index builds of 100,000
+        # Faker records took 0.7 s longer (2.6 s instead of 1.9 s with their inserts).
         conn.execute("PRAGMA threads=2")
-        conn.execute("PRAGMA temp_store=MEMORY")
         conn.execute("PRAGMA journal_mode=DELETE" if not in_memory else "PRAGMA journal_mode=MEMORY")
         # A crash only loses a temporary file that is never served, so skip fsyncs while building.
         conn.execute("PRAGMA synchronous=OFF")

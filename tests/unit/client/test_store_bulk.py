@@ -383,3 +383,86 @@ def test_older_bulk_file_without_newer_columns(tmp_path: Path, store: Store) -> 
     assert product.source_id == 2  # the local id, not the file's 7
     assert Model(store, "Product").find("p1") == {"object": "p1", "name": "one"}
     assert Model(store, "Product").find(pending["object"]) == pending
+
+
+def _index_sql(conn: sqlite3.Connection) -> list[tuple[str, str]]:
+    return conn.execute(
+        "SELECT name, sql FROM sqlite_master WHERE type='index' AND tbl_name='object_values' ORDER BY name"
+    ).fetchall()
+
+
+def test_renumbering_gives_the_file_rows_under_the_new_ids_and_the_rhodes_indexes(tmp_path: Path) -> None:
+    """Ids 1 -> 3 and 3 -> 1 (a swap) and 2 -> 4 at once: every row of the file is there exactly once
+    under its source's new id, and ``object_values`` has the Rhodes indexes as the client declares
+    them, consistent with the rows (``integrity_check`` compares index and table)."""
+    bulk = make_bulk_file(tmp_path / "bulk.data", products=50)
+    with sqlite3.connect(bulk) as conn:
+        conn.executemany(
+            "INSERT INTO object_values VALUES (2, 'name', ?, ?)",
+            [(str(i), f"broken {i}") for i in range(1, 6)],
+        )
+        expected_file = conn.execute("SELECT source_id, attrib, object, value FROM object_values").fetchall()
+    conn.close()
+    store = Store(tmp_path / "user.db")
+    store.register_source("Fixed", source_id=1)
+    store.register_source("Local", source_id=2, sync_type="none")
+    store.register_source("Product", source_id=3)
+    store.install_bulk_database(bulk)
+    ids = {s.name: s.source_id for s in store.sources()}
+    assert ids == {"Fixed": 1, "Local": 2, "Product": 3, "Broken": 4}
+    new_id = {1: 3, 2: 4}  # the file's Product and Broken; Fixed's rows come from its own table
+    want = sorted((new_id[sid], a, o, v) for sid, a, o, v in expected_file)
+    got = store.conn.execute(
+        "SELECT source_id, attrib, object, value FROM object_values WHERE source_id IN (3, 4) "
+        "ORDER BY 1, 2, 3, 4"
+    ).fetchall()
+    assert got == want
+    assert Model(store, "Fixed").find("f1") == {
+        "object": "f1",
+        "name": "Fixed 1",
+        "price": "2.50",
+        "qty": "1",
+    }
+    assert [name for name, _ in _index_sql(store.conn)] == ["by_src_id", "by_src_object", "by_src_value"]
+    fresh = sqlite3.connect(":memory:")
+    from rhoconnect_client.schema import ensure_schema
+
+    ensure_schema(fresh)  # the indexes of a database the client creates itself
+    assert _index_sql(store.conn) == _index_sql(fresh)
+    assert store.integrity_check() == "ok"
+    store.close()
+
+
+def test_a_file_given_away_is_moved_into_place(tmp_path: Path, store: Store) -> None:
+    """``take=True`` (the bulk sync's own download): the same result as a copy, the file is gone
+    afterwards, also when it is refused."""
+    copy = make_bulk_file(tmp_path / "copy.data", products=5)
+    given = make_bulk_file(tmp_path / "given.data", products=5)
+    other = Store(tmp_path / "other.db")
+    other.register_source("Local", sync_priority=0, sync_type="none")
+    other.register_source("Product", sync_priority=1, associations="Order,product_id")
+    store.install_bulk_database(copy)
+    other.install_bulk_database(given, take=True)
+    assert copy.exists() and not given.exists()
+    rows = "SELECT source_id, attrib, object, value FROM object_values ORDER BY 1, 2, 3, 4"
+    assert store.conn.execute(rows).fetchall() == other.conn.execute(rows).fetchall()
+    bad = tmp_path / "bad.data"
+    bad.write_bytes(make_bulk_file(tmp_path / "good.data", products=2000).read_bytes()[:8192])
+    with pytest.raises(BulkError):
+        other.install_bulk_database(bad, take=True)
+    assert Model(other, "Product").count() == 5 and other.integrity_check() == "ok"
+    other.close()
+
+
+def test_object_counts_agree_whichever_index_counts_them(tmp_path: Path, store: Store) -> None:
+    """``Model.count`` scans ``by_src_object`` for a source with most of the rows and counts the
+    source's own rows otherwise: both give the number of distinct objects."""
+    store.install_bulk_database(make_bulk_file(tmp_path / "bulk.data", products=40))  # 80 rows of Product
+    local = Model(store, "Local")
+    for i in range(3):
+        local.create({"object": f"l{i}", "a": "1", "b": "2"})
+    query = "SELECT count(DISTINCT object) FROM object_values WHERE source_id=?"
+    for name, expected in (("Product", 40), ("Local", 3)):
+        source_id = store.source(name).source_id  # type: ignore[union-attr]
+        assert Model(store, name).count() == expected == store.conn.execute(query, (source_id,)).fetchone()[0]
+    assert Model(store, "Broken").count() == 0
