@@ -110,7 +110,7 @@ def test_one_wake_up_takes_the_whole_listen_backlog() -> None:
     try:
         manager = server._connections
         assert isinstance(manager, BacklogConnections)
-        server.process_conn = taken.append  # type: ignore[method-assign]
+        server.process_conn = taken.append  # type: ignore[method-assign,assignment]
         clients = [socket.create_connection(server.bind_addr, timeout=5) for _ in range(5)]
         ports = [c.getsockname()[1] for c in clients]
         last = manager._from_server_socket(server.socket)
