@@ -399,9 +399,10 @@ class Store:
         of rows stays within the client's memory bound. ``by_src_value``, the costly one (long
         values), is sorted with one helper thread: SQLite sorts the spilled runs on it while the
         main thread reads the table, 10 to 20 % faster on two cores from 100,000 objects up (no gain
-        for ``by_src_id``, whose keys are all alike).
+        for ``by_src_id``, whose keys are all alike). The build runs under a rollback journal
+        (:meth:`_rollback_journal`): the new index pages go straight into the database file.
         """
-        with self.lock:
+        with self.lock, self._rollback_journal():
             self.conn.execute("PRAGMA temp_store=FILE")
             try:
                 with self.transaction() as conn:
@@ -412,6 +413,38 @@ class Store:
             finally:
                 self.conn.execute("PRAGMA threads=0")
                 self.conn.execute("PRAGMA temp_store=MEMORY")
+
+    @contextmanager
+    def _rollback_journal(self) -> Iterator[None]:
+        """Leave WAL mode for the duration of the block, when this connection is the file's only one.
+
+        In WAL mode every page of a new index is written twice: into the log at the commit, then
+        into the database by the checkpoint that follows (a checkpoint of the whole index, inside
+        the commit). With a rollback journal the new pages, all beyond the file's old end, are
+        written once and need no journal; the commit is as durable (``synchronous`` applies), and a
+        crash leaves a hot journal that the next open rolls back (the indexes are then re-created
+        on open). Leaving WAL checkpoints the log first. Another connection to the file (another
+        process reading it) makes SQLite refuse the switch at once: the block then runs in WAL
+        mode as before. Outside a transaction only; the journal is WAL again afterwards.
+        """
+        switched = False
+        if self._wal and self._depth == 0:
+            try:
+                mode = self.conn.execute("PRAGMA journal_mode=DELETE").fetchone()[0]
+            except sqlite3.OperationalError:  # "database is locked": the file is open elsewhere
+                mode = "wal"
+            switched = str(mode).lower() == "delete"
+        try:
+            yield
+        finally:
+            if switched:
+                try:
+                    mode = self.conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+                except sqlite3.OperationalError:
+                    mode = "delete"
+                self._wal = str(mode).lower() == "wal"
+                if not self._wal:  # the next open tries again (configure_connection)
+                    log.warning("SQLite refused to return to WAL mode after the index build (got %s)", mode)
 
     def purge_confirmed(self, source_id: int) -> int:
         """Drop outbox rows the server has confirmed (``sent >= 3``); called at token 0."""
