@@ -70,6 +70,14 @@ def partition_path(base: str | os.PathLike[str], partition: str) -> str:
     return str(path.with_name(f"{path.stem}-{partition}{path.suffix}"))
 
 
+class _Undone(Exception):
+    """Rolls back ``Store.apply_page_ahead``'s transaction and hands back the parsed page."""
+
+    def __init__(self, page: Page) -> None:
+        super().__init__("page applied the usual way")
+        self.page = page
+
+
 class Store:
     """SQLite database of one partition with the Rhodes tables."""
 
@@ -383,6 +391,29 @@ class Store:
         with self.transaction() as conn:
             source = self._require(source_id)
             return pages.apply_page(conn, source, page, self.children_of(source))
+
+    def apply_page_ahead(
+        self, source_id: int, text: str, path: str, parse: pages.PendingParse
+    ) -> tuple[Page, pages.AppliedPage | None]:
+        """Apply a page whose rows are written from its ``text`` while it is still being parsed.
+
+        One transaction: the rows at ``path`` are inserted (``pages.insert_text_ahead``) while
+        ``parse`` runs on another thread, then the parsed page is applied without inserting them
+        again. Nothing is committed before the parse (and the checks it runs) succeeded: an error
+        rolls everything back and propagates. A page that turns out not to be a plain insert page of
+        that layout (``pages.text_rows_stand``) is rolled back too and returned with None, for the
+        caller to apply the usual way.
+        """
+        try:
+            with self.transaction() as conn:
+                source = self._require(source_id)
+                rows = pages.insert_text_ahead(conn, source, text, path, parse)
+                page = parse.result()
+                if not pages.text_rows_stand(source, page, path, rows):
+                    raise _Undone(page)
+                return page, pages.apply_page(conn, source, page, self.children_of(source), inserted=True)
+        except _Undone as undone:
+            return undone.page, None
 
     def defer_indexes(self, source_id: int, incoming: int) -> bool:
         """Drop the secondary indexes before a large initial load (``pages.defer_indexes``); when
