@@ -254,3 +254,58 @@ def test_sigkill_during_index_builds(tmp_path: Path, crash_seed: int) -> None:
             local = model.count() - 10 * 2000
             assert local in (len(reported), len(reported) + 1)  # +1: killed between commit and print
             assert model.count({"b": "7"}) == 10  # read through by_src_value
+
+
+READ_AHEAD_WORKER = textwrap.dedent(
+    """
+    import json, sys
+    from rhoconnect_client.overlap import PageReader
+    from rhoconnect_client.store import Store
+
+    store = Store(sys.argv[1])
+    sid = store.register_source("Product").source_id
+    reader = PageReader()
+    print("ready", flush=True)
+    while True:
+        token = max(store.source(sid).token, 1) + 1
+        insert = {f"p{token}-{i}": {"page": str(token), "a": "x" * 20, "b": str(i)}
+                  for i in range(PAGE_OBJECTS)}
+        insert["marker"] = {"page": str(token)}
+        head = [{"version": 3}, {"token": str(token)}, {"count": len(insert)}, {"progress_count": 0},
+                {"total_count": 0}]
+        data = json.dumps(head + [{"insert": insert}]).encode()
+        page, applied = reader.read(store, sid, data, lambda p: None)
+        if applied is None:
+            store.apply_page(sid, page)
+    """
+).replace("PAGE_OBJECTS", str(PAGE_OBJECTS))
+
+
+def test_sigkill_during_pages_applied_while_parsed(tmp_path: Path, crash_seed: int) -> None:
+    """Killed while pages are written from their text and parsed at once, the database reopens whole
+    and its token names exactly the last page whose rows are all there."""
+    db = tmp_path / "ahead.db"
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[3] / "client"))
+    rng = random.Random(crash_seed)
+    for _ in range(3):
+        proc = subprocess.Popen(
+            [sys.executable, "-c", READ_AHEAD_WORKER, str(db)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "ready", proc.stderr.read() if proc.stderr else ""
+        kill_after(proc, rng.uniform(0.2, 0.9))
+        _, err = collect(proc)
+        assert proc.returncode == -signal.SIGKILL, err
+        with Store(db) as store:
+            assert store.integrity_check() == "ok"
+            model = Model(store, "Product")
+            token = store.source("Product").token  # type: ignore[union-attr]
+            if token > 1:
+                marker = model.find("marker")
+                assert marker is not None and marker["page"] == str(token)
+                assert model.count({"page": str(token)}) == PAGE_OBJECTS + 1
+                assert model.count({"page": str(token + 1)}) == 0
