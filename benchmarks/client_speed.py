@@ -28,9 +28,11 @@ machine hit both; medians and the median ratio are reported as one JSON line per
   builds it before the runs, which all use that one user;
 * ``million``: ``full`` of 100,000 then of 1,000,000 records with this client; the ratio of the two
   and the 1M child's peak RSS (``ru_maxrss``);
-* ``phases full|bulk-renumber|bulk-renumber-warm N``: this client only, where one run's time goes,
-  from timers wrapped around its functions in the child: for ``full`` the query requests (server and network),
-  ``parse_page``, ``Store.apply_page`` and the index build at the end; for ``bulk-renumber`` the
+* ``phases full|bulk-renumber|bulk-renumber-warm N``: this client only, where one run's time
+  goes, from timers wrapped around its functions in the child: for ``full`` the query requests
+  (server and network), ``parse_page``, ``Store.apply_page``, ``Store.apply_page_ahead`` (a page
+  applied while it is parsed on a helper thread: the ``parse_page`` time of those pages runs
+  inside it, on the other core) and the index build at the end; for ``bulk-renumber`` the
   server's build (polling ``bulk_data`` until the file is ready), the download, the unzip, and the
   swap's steps (validation, copy with renumbering and index rebuild, merge, rename), then the pull
   that follows the bulk sync.
@@ -114,7 +116,7 @@ def _time_phases() -> dict[str, float]:
     """Wrap the client's steps in timers (this tree's client only); returns the running totals."""
     import functools
 
-    from rhoconnect_client import bulk, bulkswap, store, sync_source, transport
+    from rhoconnect_client import bulk, bulkswap, overlap, store, transport
 
     totals: dict[str, float] = {}
 
@@ -132,8 +134,9 @@ def _time_phases() -> dict[str, float]:
         setattr(owner, name, timed)
 
     wrap(transport.Transport, "query", "query requests")
-    wrap(sync_source, "parse_page", "parse_page")
+    wrap(overlap, "parse_page", "parse_page")
     wrap(store.Store, "apply_page", "apply_page")
+    wrap(store.Store, "apply_page_ahead", "apply_page_ahead")
     wrap(store.Store, "build_indexes", "index build")
     wrap(bulk, "_bulk_partition", "bulk, all")
     wrap(transport.Transport, "download", "bulk download")

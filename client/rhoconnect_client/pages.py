@@ -16,7 +16,7 @@ import functools
 import json
 import sqlite3
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from . import rhoblob
 from .fixed import upsert_sql, values_table, values_table_of
@@ -28,12 +28,16 @@ if TYPE_CHECKING:  # avoid an import cycle: store imports this module
 
 __all__ = [
     "AppliedPage",
+    "PendingParse",
     "apply_page",
     "defer_indexes",
+    "insert_text_ahead",
+    "is_plain",
     "local_blob_files",
     "purge_confirmed",
     "rename_links",
     "sqlite_reads_pages_like_python",
+    "text_rows_stand",
 ]
 
 
@@ -101,7 +105,12 @@ def rename_links(
 
 
 def apply_page(
-    conn: sqlite3.Connection, source: Source, page: Page, children: list[tuple[int, str]]
+    conn: sqlite3.Connection,
+    source: Source,
+    page: Page,
+    children: list[tuple[int, str]],
+    *,
+    inserted: bool = False,
 ) -> AppliedPage:
     """Apply ``page`` to ``source``; the caller holds the transaction.
 
@@ -109,6 +118,8 @@ def apply_page(
     server writes an attribute of an object whose create is still waiting for its link, that outbox
     row becomes ``sent=4`` (Rhodes "oo conflicts"); a deleted one becomes 3. Both are purged at token 0.
     Attributes named ``<attr>-rhoblob`` are written as ``<attr>``, a blob attribute (``rhoblob``).
+    ``inserted``: the ``insert`` rows are already written, from the page text, in this transaction
+    (``insert_text_ahead``, for a page ``text_rows_stand`` accepted).
     """
     sid, table = source.source_id, values_table(source)
     if page.token > 1 and page.token == source.token:
@@ -142,7 +153,7 @@ def apply_page(
             )
     kept = local_blob_files(conn, source, page) if page.insert else []
     if page.insert:
-        if not _insert_from_text(conn, table, sid, page.raw_insert):
+        if not inserted and not _insert_from_text(conn, table, sid, page.raw_insert):
             conn.executemany(
                 upsert_sql(table),
                 [
@@ -269,6 +280,71 @@ def _insert_from_text(conn: sqlite3.Connection, table: str, source_id: int, raw:
         conn.execute("ROLLBACK TO rc_page_text")
     conn.execute("RELEASE rc_page_text")
     return same
+
+
+class PendingParse(Protocol):
+    """A page being parsed elsewhere (on a helper thread) while the store writes its rows."""
+
+    def start(self) -> None:
+        """Let the parse begin (called right before the long insert statement)."""
+
+    def result(self) -> Page:
+        """The parsed (and checked) page; raises what the parse or the checks raised."""
+
+
+def is_plain(page: Page) -> bool:
+    """A page that only inserts, readable from its text: nothing to delete, link, report or store
+    before its rows, so its rows may be written before the page is parsed (``insert_text_ahead``)."""
+    return (
+        page.raw_insert is not None
+        and not page.delete
+        and not page.links
+        and page.errors is None
+        and page.metadata is None
+    )
+
+
+def insert_text_ahead(
+    conn: sqlite3.Connection, source: Source, text: str, path: str, parse: PendingParse
+) -> int | None:
+    """Write the ``insert`` rows at ``path`` of a page's ``text`` before the page is parsed, and let
+    the parse run meanwhile; returns the row count, or None when the rows cannot come from the text.
+
+    The parse begins only now (``parse.start``): SQLite lets other threads run while it executes the
+    statement, but the parse, once started, would hold the interpreter until it ends and keep this
+    thread from reaching the statement. The rows stand only if ``text_rows_stand`` accepts the parsed
+    page; otherwise the caller rolls the transaction back. Sources whose pages are not plain upserts
+    into ``object_values`` (pass_through, blob files kept locally, a table of their own) get no rows.
+    """
+    eligible = (
+        values_table(source) == "object_values"
+        and not source.pass_through
+        and not source.blobs_kept_locally
+        and sqlite_reads_pages_like_python()
+    )
+    parse.start()
+    if not eligible:
+        return None
+    try:
+        return int(conn.execute(_INSERT_FROM_TEXT, (source.source_id, text, path)).rowcount)
+    except sqlite3.OperationalError:  # e.g. text SQLite cannot read as JSON: the parse decides
+        return None
+
+
+def text_rows_stand(source: Source, page: Page, path: str, rows: int | None) -> bool:
+    """Whether the rows ``insert_text_ahead`` wrote are exactly those of the parsed ``page``: a plain
+    page (``is_plain``) whose text path and row count match, no re-send of the stored token, and no
+    ``<attr>-rhoblob`` names (those are renamed before they are written)."""
+    raw = page.raw_insert
+    return (
+        rows is not None
+        and raw is not None
+        and is_plain(page)
+        and raw.path == path
+        and raw.rows == rows
+        and not (page.token > 1 and page.token == source.token)
+        and rhoblob.without_suffix(page)[0] is page
+    )
 
 
 def purge_confirmed(conn: sqlite3.Connection, source_id: int) -> int:

@@ -73,6 +73,14 @@ def partition_path(base: str | os.PathLike[str], partition: str) -> str:
     return str(path.with_name(f"{path.stem}-{partition}{path.suffix}"))
 
 
+class _Undone(Exception):
+    """Rolls back ``Store.apply_page_ahead``'s transaction and hands back the parsed page."""
+
+    def __init__(self, page: Page) -> None:
+        super().__init__("page applied the usual way")
+        self.page = page
+
+
 class Store:
     """SQLite database of one partition with the Rhodes tables."""
 
@@ -435,6 +443,29 @@ class Store:
             source = self._require(source_id)
             return pages.apply_page(conn, source, page, self.children_of(source))
 
+    def apply_page_ahead(
+        self, source_id: int, text: str, path: str, parse: pages.PendingParse
+    ) -> tuple[Page, pages.AppliedPage | None]:
+        """Apply a page whose rows are written from its ``text`` while it is still being parsed.
+
+        One transaction: the rows at ``path`` are inserted (``pages.insert_text_ahead``) while
+        ``parse`` runs on another thread, then the parsed page is applied without inserting them
+        again. Nothing is committed before the parse (and the checks it runs) succeeded: an error
+        rolls everything back and propagates. A page that turns out not to be a plain insert page of
+        that layout (``pages.text_rows_stand``) is rolled back too and returned with None, for the
+        caller to apply the usual way.
+        """
+        try:
+            with self.transaction() as conn:
+                source = self._require(source_id)
+                rows = pages.insert_text_ahead(conn, source, text, path, parse)
+                page = parse.result()
+                if not pages.text_rows_stand(source, page, path, rows):
+                    raise _Undone(page)
+                return page, pages.apply_page(conn, source, page, self.children_of(source), inserted=True)
+        except _Undone as undone:
+            return undone.page, None
+
     def defer_indexes(self, source_id: int, incoming: int) -> bool:
         """Drop the secondary indexes before a large initial load (``pages.defer_indexes``); when
         True, :meth:`build_indexes` must follow however the load ends (a crash is harmless: every
@@ -450,9 +481,10 @@ class Store:
         of rows stays within the client's memory bound. ``by_src_value``, the costly one (long
         values), is sorted with one helper thread: SQLite sorts the spilled runs on it while the
         main thread reads the table, 10 to 20 % faster on two cores from 100,000 objects up (no gain
-        for ``by_src_id``, whose keys are all alike).
+        for ``by_src_id``, whose keys are all alike). The build runs under a rollback journal
+        (:meth:`_rollback_journal`): the new index pages go straight into the database file.
         """
-        with self.lock:
+        with self.lock, self._rollback_journal():
             self.conn.execute("PRAGMA temp_store=FILE")
             try:
                 with self.transaction() as conn:
@@ -463,6 +495,38 @@ class Store:
             finally:
                 self.conn.execute("PRAGMA threads=0")
                 self.conn.execute("PRAGMA temp_store=MEMORY")
+
+    @contextmanager
+    def _rollback_journal(self) -> Iterator[None]:
+        """Leave WAL mode for the duration of the block, when this connection is the file's only one.
+
+        In WAL mode every page of a new index is written twice: into the log at the commit, then
+        into the database by the checkpoint that follows (a checkpoint of the whole index, inside
+        the commit). With a rollback journal the new pages, all beyond the file's old end, are
+        written once and need no journal; the commit is as durable (``synchronous`` applies), and a
+        crash leaves a hot journal that the next open rolls back (the indexes are then re-created
+        on open). Leaving WAL checkpoints the log first. Another connection to the file (another
+        process reading it) makes SQLite refuse the switch at once: the block then runs in WAL
+        mode as before. Outside a transaction only; the journal is WAL again afterwards.
+        """
+        switched = False
+        if self._wal and self._depth == 0:
+            try:
+                mode = self.conn.execute("PRAGMA journal_mode=DELETE").fetchone()[0]
+            except sqlite3.OperationalError:  # "database is locked": the file is open elsewhere
+                mode = "wal"
+            switched = str(mode).lower() == "delete"
+        try:
+            yield
+        finally:
+            if switched:
+                try:
+                    mode = self.conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+                except sqlite3.OperationalError:
+                    mode = "delete"
+                self._wal = str(mode).lower() == "wal"
+                if not self._wal:  # the next open tries again (configure_connection)
+                    log.warning("SQLite refused to return to WAL mode after the index build (got %s)", mode)
 
     def purge_confirmed(self, source_id: int) -> int:
         """Drop outbox rows the server has confirmed (``sent >= 3``); called at token 0."""

@@ -26,6 +26,7 @@ that source's pull loop.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from dataclasses import dataclass
@@ -55,11 +56,12 @@ from .notify import (
     source_params,
     with_outcome,
 )
+from .overlap import PageReader
 from .paging import PagingGuard
-from .protocol import Page, parse_page
+from .protocol import Page
 from .push import push, resolve_uncertain
 from .session import drop_session, forget_client, start_session
-from .store import Source, Store
+from .store import AppliedPage, Source, Store
 
 __all__ = ["SourceResult", "Syncer", "apply_and_notify", "release_held_creates"]
 
@@ -237,48 +239,71 @@ class Syncer:
         transport = self.ctx.transport
         page_size = self.ctx.settings.page_size
         guard = PagingGuard(page_size, Model(store, source).count())
+        reader = PageReader()
         first = True
-        while True:
-            self.ctx.check_stop()
-            body = transport.query(
-                source.name,
-                client_id=client_id,
-                page_size=page_size,
-                token=send,
-                query_params=self.query_params,
+        try:
+            while True:
+                self.ctx.check_stop()
+                body = transport.query(
+                    source.name,
+                    client_id=client_id,
+                    page_size=page_size,
+                    token=send,
+                    query_params=self.query_params,
+                )
+                guard.check_body(body)
+                page, applied = reader.read(
+                    store, source.source_id, body, functools.partial(_check_page, guard, send)
+                )
+                if applied is None:
+                    self._before_apply(store, source, page, state, failed, first=first and deferred_ok)
+                    with store.lock:
+                        applied = store.apply_page(source.source_id, page)
+                first = False
+                self._applied(source, page, applied, state)
+                schema_changed = schema_changed or page.schema_changed
+                if page.token == 0 or source.pass_through:  # pass_through: one page (Rhodes)
+                    return schema_changed
+                send = page.token
+        finally:
+            reader.close()
+
+    def _before_apply(
+        self, store: Store, source: Source, page: Page, state: _Counters, failed: set[str], *, first: bool
+    ) -> None:
+        """What precedes applying a page the usual way: on the first page of a run from token 0 into
+        an empty source, the secondary indexes are deferred until the load ends
+        (``Store.defer_indexes``); a page with links needs them back first (renaming linked ids in
+        child sources looks values up); adapter errors in the page are reported."""
+        if first and page.total_count >= INITIAL_LOAD_MIN and not page.links:
+            with store.lock:
+                store.defer_indexes(source.source_id, page.total_count)
+        elif page.links and store.indexes_deferred:
+            with store.lock:
+                store.build_indexes()
+        if page.errors:
+            failed.update(page.errors.create)
+            self._report_server_errors(source, page, state)
+
+    def _applied(self, source: Source, page: Page, applied: AppliedPage, state: _Counters) -> None:
+        """Notifications after a page's commit: its objects, then the progress (a re-sent page,
+        already applied, notifies nothing)."""
+        if applied.resent:
+            log.debug("%s: page %s re-sent, already applied", source.name, page.token)
+            return
+        notify_objects(self.ctx, source, applied)
+        state.add(page)
+        if page.count > 0:
+            self.ctx.source_event(
+                source.source_id,
+                source_params(
+                    source,
+                    "in_progress",
+                    total=state.total,
+                    processed=state.processed,
+                    cumulative=state.cumulative,
+                ),
             )
-            guard.check_body(body)
-            page = parse_page(body)
-            guard.check(page, resent=page.token != 0 and page.token == send)
-            if first and deferred_ok and page.total_count >= INITIAL_LOAD_MIN and not page.links:
-                with store.lock:
-                    store.defer_indexes(source.source_id, page.total_count)
-            elif page.links and store.indexes_deferred:
-                with store.lock:  # renaming linked ids in child sources looks values up
-                    store.build_indexes()
-            first = False
-            if page.errors:
-                failed.update(page.errors.create)
-                self._report_server_errors(source, page, state)
-            if not apply_and_notify(self.ctx, store, source, page):
-                state.add(page)
-                if page.count > 0:
-                    self.ctx.source_event(
-                        source.source_id,
-                        source_params(
-                            source,
-                            "in_progress",
-                            total=state.total,
-                            processed=state.processed,
-                            cumulative=state.cumulative,
-                        ),
-                    )
-            else:
-                log.debug("%s: page %s re-sent, already applied", source.name, page.token)
-            schema_changed = schema_changed or page.schema_changed
-            if page.token == 0 or source.pass_through:  # pass_through: one page (Rhodes)
-                return schema_changed
-            send = page.token
 
     def _report_server_errors(self, source: Source, page: Page, state: _Counters) -> None:
         """Adapter errors inside a page: ``error`` 8 with ``server_errors``; the sync goes on
@@ -352,7 +377,17 @@ def apply_and_notify(ctx: SyncContext, store: Store, source: Source, page: Page)
         applied = store.apply_page(source.source_id, page)
     if applied.resent:
         return True
+    notify_objects(ctx, source, applied)
+    return False
+
+
+def notify_objects(ctx: SyncContext, source: Source, applied: AppliedPage) -> None:
+    """The object notifications of a committed page (created, updated, deleted, links)."""
     ctx.notifier.objects_event(
         source.source_id, applied.created, applied.updated, applied.deleted, applied.links
     )
-    return False
+
+
+def _check_page(guard: PagingGuard, sent: int | None, page: Page) -> None:
+    """The paging guard's check of a parsed page, before anything of it is applied."""
+    guard.check(page, resent=page.token != 0 and page.token == sent)
