@@ -104,6 +104,42 @@ def rename_links(
         )
 
 
+def _apply_deletes(
+    conn: sqlite3.Connection, table: str, sid: int, delete: dict[str, dict[str, str]], waiting: bool
+) -> None:
+    """A page's ``delete``: the listed attributes go; outbox rows of creates still waiting for their
+    link that the server deleted become ``sent=3``."""
+    keys = [(oid, attrib, sid) for oid, attrs in delete.items() for attrib in attrs]
+    conn.executemany(f"DELETE FROM {table} WHERE object=? AND attrib=? AND source_id=?", keys)
+    if waiting:
+        conn.executemany(
+            "UPDATE changed_values SET sent=3 WHERE object=? AND attrib=? AND source_id=? AND sent>1",
+            keys,
+        )
+
+
+def _apply_inserts(
+    conn: sqlite3.Connection, table: str, sid: int, page: Page, waiting: bool, inserted: bool
+) -> None:
+    """A page's ``insert``: one upsert per attribute (from the page text where it can, unless
+    ``inserted`` says that is done); outbox rows the server wrote over while their create waits for
+    its link become ``sent=4``."""
+    if not inserted and not _insert_from_text(conn, table, sid, page.raw_insert):
+        conn.executemany(
+            upsert_sql(table),
+            [
+                (sid, attrib, oid, value)
+                for oid, attrs in page.insert.items()
+                for attrib, value in attrs.items()
+            ],
+        )
+    if waiting:
+        conn.executemany(
+            "UPDATE changed_values SET sent=4 WHERE object=? AND attrib=? AND source_id=? AND sent>1",
+            [(oid, attrib, sid) for oid, attrs in page.insert.items() for attrib in attrs],
+        )
+
+
 def apply_page(
     conn: sqlite3.Connection,
     source: Source,
@@ -144,29 +180,10 @@ def apply_page(
         is not None
     )
     if page.delete:
-        keys = [(oid, attrib, sid) for oid, attrs in page.delete.items() for attrib in attrs]
-        conn.executemany(f"DELETE FROM {table} WHERE object=? AND attrib=? AND source_id=?", keys)
-        if waiting:
-            conn.executemany(
-                "UPDATE changed_values SET sent=3 WHERE object=? AND attrib=? AND source_id=? AND sent>1",
-                keys,
-            )
+        _apply_deletes(conn, table, sid, page.delete, waiting)
     kept = local_blob_files(conn, source, page) if page.insert else []
     if page.insert:
-        if not inserted and not _insert_from_text(conn, table, sid, page.raw_insert):
-            conn.executemany(
-                upsert_sql(table),
-                [
-                    (sid, attrib, oid, value)
-                    for oid, attrs in page.insert.items()
-                    for attrib, value in attrs.items()
-                ],
-            )
-        if waiting:
-            conn.executemany(
-                "UPDATE changed_values SET sent=4 WHERE object=? AND attrib=? AND source_id=? AND sent>1",
-                [(oid, attrib, sid) for oid, attrs in page.insert.items() for attrib in attrs],
-            )
+        _apply_inserts(conn, table, sid, page, waiting, inserted)
     if kept:
         conn.executemany(f"UPDATE {table} SET value=? WHERE object=? AND attrib=? AND source_id=?", kept)
     # docs/protocol.md#page-layout: a page's ``refresh_time`` is kept in ``backend_refresh_time``; pages
