@@ -14,6 +14,8 @@ stop the server. Here:
   is badly chunked or trickles past the deadline is answered 400 by the server itself and never
   reaches the app as an unexpected error.
 
+Requests are read through a lean buffered reader (``DeadlineReader``) rather than cheroot's
+pure-Python one, which took about half of the time cheroot spent parsing a request.
 Answers are written straight to the socket (``SocketWriter``): cheroot's writer copies every
 write into a buffer and copies the buffer again for each ``send``, twice the bytes of a page.
 
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import io
 import socket
+import sys
 import time
 from typing import Any
 
@@ -40,7 +43,10 @@ SOCKET_ENVIRON_KEY = "rhoconnect_mock.socket"
 
 
 class DeadlineSocketIO(socket.SocketIO):
-    """A socket reader whose reads, together, end at ``deadline`` (``time.monotonic()``), if set."""
+    """A socket's raw reader whose reads, together, end at ``deadline`` (``time.monotonic()``), if set.
+
+    It stays a ``SocketIO`` so that closing it releases the socket as cheroot's own reader does.
+    """
 
     def __init__(self, sock: socket.socket, per_read_timeout: float | None) -> None:
         super().__init__(sock, "rb")
@@ -48,29 +54,111 @@ class DeadlineSocketIO(socket.SocketIO):
         self.per_read_timeout = per_read_timeout
         self.deadline: float | None = None
 
-    def readinto(self, b: Any) -> int | None:
+    def recv(self, size: int) -> bytes:
+        """Up to ``size`` bytes from the socket (``b""`` at its end), within the deadline."""
         if self.deadline is None:
-            return super().readinto(b)
+            return self._socket.recv(size)
         remaining = self.deadline - time.monotonic()
         if remaining <= 0:
             raise TimeoutError("timed out")  # the text cheroot recognises as a read timeout
         if self.per_read_timeout is not None and remaining >= self.per_read_timeout:
             # The socket's own timeout ends first: nothing to change (``settimeout`` is a system
             # call that lets other threads take the interpreter, twice per read otherwise).
-            return super().readinto(b)
+            return self._socket.recv(size)
         self._socket.settimeout(remaining)
         try:
-            return super().readinto(b)
+            return self._socket.recv(size)
         finally:
             self._socket.settimeout(self.per_read_timeout)
 
+    def readinto(self, b: Any) -> int | None:
+        data = self.recv(len(b))
+        b[: len(data)] = data
+        return len(data)
 
-class DeadlineReader(StreamReader):
-    """cheroot's buffered socket reader over a ``DeadlineSocketIO``."""
+
+class DeadlineReader:
+    """The connection's buffered reader, over a ``DeadlineSocketIO``: what cheroot reads a request with.
+
+    cheroot's reader is the pure-Python ``_pyio`` buffered reader, and reading the request line and
+    headers through it (a ``readline`` per line, each taking locks and peeking in a loop) was about
+    a sixth of the server's time per request. This one keeps the bytes received in one buffer and
+    finds line ends with ``bytes.find``. It offers what cheroot uses of its reader: ``readline``
+    and ``read`` (a size or all), ``has_data`` (bytes already buffered: a pipelined request),
+    ``bytes_read``, ``close`` and ``closed``. Every socket read goes through the deadline.
+    """
+
+    #: The most a large ``read`` (a body) asks the socket for at once, straight past the buffer.
+    LARGE_READ = 1 << 20
 
     def __init__(self, raw: DeadlineSocketIO, bufsize: int) -> None:
-        super(StreamReader, self).__init__(raw, bufsize)  # StreamReader.__init__ makes its own raw reader
+        self.raw = raw
+        self._chunk = max(bufsize, io.DEFAULT_BUFFER_SIZE)
+        self._buf = b""
+        self._pos = 0
         self.bytes_read = 0
+
+    @property
+    def closed(self) -> bool:
+        return bool(self.raw.closed)
+
+    def close(self) -> None:
+        self._buf, self._pos = b"", 0
+        self.raw.close()
+
+    def has_data(self) -> bool:
+        """Whether bytes are already buffered (the next request can be read without waiting)."""
+        return self._pos < len(self._buf)
+
+    def _fill(self) -> bool:
+        """One socket read appended to what is unread; ``False`` at the end of the stream."""
+        data = self.raw.recv(self._chunk)
+        if not data:
+            return False
+        unread = self._buf[self._pos :]
+        self._buf = unread + data if unread else data
+        self._pos = 0
+        return True
+
+    def _take(self, size: int) -> bytes:
+        start = self._pos
+        self._pos = start + size
+        self.bytes_read += size
+        return self._buf[start : self._pos]
+
+    def readline(self, size: int | None = -1) -> bytes:
+        """Bytes up to and including the next ``\\n``, at most ``size`` (less at the end of the stream)."""
+        limit = sys.maxsize if size is None or size < 0 else size
+        while True:
+            end = self._buf.find(b"\n", self._pos, self._pos + limit)
+            if end >= 0:
+                return self._take(end + 1 - self._pos)
+            buffered = len(self._buf) - self._pos
+            if buffered >= limit or not self._fill():
+                return self._take(min(buffered, limit))
+
+    def read(self, size: int | None = -1) -> bytes:
+        """``size`` bytes (all until the end of the stream when ``None`` or negative), fewer only
+        at the end of the stream. A large read goes to the socket directly, not through the buffer."""
+        wanted = sys.maxsize if size is None or size < 0 else size
+        parts: list[bytes] = []
+        while wanted:
+            buffered = len(self._buf) - self._pos
+            if buffered:
+                part = self._take(min(buffered, wanted))
+                parts.append(part)
+                wanted -= len(part)
+            elif wanted < self._chunk:
+                if not self._fill():
+                    break
+            else:
+                data = self.raw.recv(min(wanted, self.LARGE_READ))
+                if not data:
+                    break
+                self.bytes_read += len(data)
+                parts.append(data)
+                wanted -= len(data)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 class SocketWriter(StreamWriter):

@@ -28,6 +28,12 @@ def _text(data: bytes, limit: int) -> str:
     return data[:limit].decode("utf-8", errors="replace")
 
 
+def _has_body(environ: dict[str, Any]) -> bool:
+    """Whether the request may carry a body: werkzeug reads none without a ``Content-Length``
+    (or with 0) unless the server says the input ends by itself (a chunked body)."""
+    return environ.get("CONTENT_LENGTH") not in (None, "", "0") or bool(environ.get("wsgi.input_terminated"))
+
+
 def _head(response: Response, limit: int) -> bytes:
     """The first ``limit`` bytes of a buffered body, without joining a large page into a copy."""
     head = b""
@@ -85,7 +91,8 @@ class Exchange:
         self.bytes_sent = response.content_length
         if not self.journaled:
             return
-        if self.rc is not None and self.rc.operation != "login":  # login bodies carry passwords
+        # login bodies carry passwords; most requests (queries) carry no body to read
+        if self.rc is not None and self.rc.operation != "login" and _has_body(request.environ):
             self.request_body = _text(request.get_data(cache=True), body_limit) or None
         if not response.direct_passthrough and response.is_sequence:
             self.response_body = _head(response, body_limit)

@@ -317,15 +317,13 @@ def empty_ok() -> Response:
 
 
 def text_response(body: str, status: int, content_type: str = HTML) -> Response:
-    resp = Response(body, status=status)
-    resp.headers["Content-Type"] = content_type  # exact bytes: Flask would add "; charset=utf-8"
-    return resp
+    # exact bytes: given as ``content_type``, werkzeug adds no "; charset=utf-8" (a mimetype would)
+    return Response(body, status=status, content_type=content_type)
 
 
 def json_response(body: bytes, token: str | None = None, count: int | None = None) -> Response:
     """A JSON answer (``application/json``, no charset), with page headers when given."""
-    resp = Response(body, status=200)
-    resp.headers["Content-Type"] = "application/json"
+    resp = Response(body, status=200, content_type=JSON)
     if token:
         resp.headers["X-Rhoconnect-PAGE-TOKEN"] = token
         info().token_issued = token

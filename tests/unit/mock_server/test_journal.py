@@ -43,6 +43,19 @@ def test_login_bodies_are_not_recorded(rhoconnect_mock: MockServer) -> None:
     assert "hunter2" not in repr(rhoconnect_mock.journal().to_json())
 
 
+def test_request_bodies_are_recorded_with_a_length_or_chunked(rhoconnect_mock: MockServer) -> None:
+    rc = Rc(rhoconnect_mock.base_url)
+    body = b'{"create": {"n1": {"name": "A"}}}'
+    url = f"{rhoconnect_mock.base_url}/app/v1/Product"
+    headers = {"X-RhoConnect-CLIENT-ID": rc.client_id, "Content-Type": "application/json"}
+    assert rc.http.post(url, data=body, headers=headers, timeout=10).status_code == 200
+    chunked = rc.http.post(url, data=iter([body[:9], body[9:]]), headers=headers, timeout=10)
+    assert chunked.status_code == 200
+    pushes = rhoconnect_mock.journal(operation="cud")
+    assert [e.request_body for e in pushes] == [body.decode(), body.decode()]
+    assert rhoconnect_mock.journal(operation="clientcreate")[0].request_body is None  # no body sent
+
+
 def test_admin_requests_are_not_journaled(rhoconnect_mock: MockServer) -> None:
     requests.get(rhoconnect_mock.admin_url + "journal", timeout=10)
     requests.get(rhoconnect_mock.admin_url + "clients", timeout=10)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from flask import Flask
+from flask import Flask, request
 from flask.testing import FlaskClient
 from rhoconnect_mock import create_app
 from rhoconnect_mock.api import session_cookie
@@ -97,3 +97,34 @@ def test_memos_stay_bounded(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None
     for _ in range(12):
         assert _create_status(app, _login(app.test_client())) == 200
     assert len(interface._verified) <= 5 and len(interface._headers) <= 5
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        None,
+        "",
+        "rhoconnect_session=",
+        "rhoconnect_session=abc.123.x-y_z",
+        "rhoconnect_session=abc; other=1",
+        "other=1; rhoconnect_session=abc",
+        'rhoconnect_session="a\\"b"',
+        "rhoconnect_session=a%20b",
+        " rhoconnect_session=abc",
+        "rhoconnect_sessionx=abc",
+        "rhoconnect_session=abc=def",
+    ],
+)
+def test_the_cookie_is_read_as_werkzeug_reads_it(app: Flask, header: str | None) -> None:
+    headers = {"Cookie": header} if header is not None else {}
+    with app.test_request_context("/", headers=headers):
+        expected = request.cookies.get("rhoconnect_session")
+        assert SessionCookie._cookie_value(request, "rhoconnect_session") == expected
+
+
+def test_a_session_cookie_among_others_is_still_the_session(app: Flask) -> None:
+    cookie = _login(app.test_client())
+    fresh = app.test_client()
+    fresh.set_cookie("other", "1")
+    fresh.set_cookie("rhoconnect_session", cookie)
+    assert fresh.post("/rc/v1/clients").status_code == 200
