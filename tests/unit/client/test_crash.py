@@ -20,6 +20,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -148,8 +149,11 @@ SWAP_WORKER = textwrap.dedent(
 )
 
 
-def test_sigkill_during_bulk_swaps(tmp_path: Path, crash_seed: int) -> None:
-    """Killed anywhere in a swap (copy, merge, journal switch, rename), the database reopens whole."""
+def _kill_swaps(tmp_path: Path, crash_seed: int, worker: str, check: Callable[[Store], None]) -> None:
+    """Three rounds of a ``worker`` that creates and swaps in a bulk file of 3000 Products in a
+    loop, killed at a random moment: after each the database reopens whole (``check`` adds its
+    own assertions), every reported create is there and pending, and the file's rows are all in
+    or none."""
     from test_store_bulk import make_bulk_file
 
     bulk = make_bulk_file(tmp_path / "bulk.data", products=3000)
@@ -159,7 +163,7 @@ def test_sigkill_during_bulk_swaps(tmp_path: Path, crash_seed: int) -> None:
     reported: list[str] = []
     for round_no in range(3):
         proc = subprocess.Popen(
-            [sys.executable, "-c", SWAP_WORKER, str(db), str(bulk), str(round_no * 1000)],
+            [sys.executable, "-c", worker, str(db), str(bulk), str(round_no * 1000)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -172,19 +176,30 @@ def test_sigkill_during_bulk_swaps(tmp_path: Path, crash_seed: int) -> None:
         reported += [line for line in out.split() if line.startswith("L")]
         with Store(db) as store:
             assert store.integrity_check() == "ok"
-            assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+            check(store)
             model = Model(store, "Product")
             for oid in reported:
                 assert model.find(oid) is not None, oid
-            batch = store.begin_push(store.source("Product").source_id)  # type: ignore[union-attr]
+            product = store.source("Product")
+            assert product is not None
+            batch = store.begin_push(product.source_id)
             # Nothing to send only when the worker never got to report a create (a slow start).
             assert (batch is None and not reported) or (
                 batch is not None and set(reported) <= set(batch.create)
             ), (reported, batch)
-            store.push_failed(store.source("Product").source_id)  # type: ignore[union-attr]
+            store.push_failed(product.source_id)
             server_rows = 3000 if model.find("1") is not None else 0  # swapped at least once or not
             assert model.count() - server_rows in (len(reported), len(reported) + 1)  # +1: killed pre-print
         assert not (tmp_path / "swap.db.bulk-new").exists()
+
+
+def test_sigkill_during_bulk_swaps(tmp_path: Path, crash_seed: int) -> None:
+    """Killed anywhere in a swap (copy, merge, journal switch, rename), the database reopens whole."""
+
+    def in_wal_mode(store: Store) -> None:
+        assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+    _kill_swaps(tmp_path, crash_seed, SWAP_WORKER, in_wal_mode)
 
 
 RENUMBER_SWAP_WORKER = textwrap.dedent(
@@ -215,44 +230,13 @@ def test_sigkill_during_renumbering_swaps_of_a_given_file(tmp_path: Path, crash_
     """The path the bulk sync takes: the download is moved into place (not copied), its ids are
     renumbered and its indexes rebuilt without a journal. Killed anywhere, the database reopens
     whole, with the local ids, every reported create pending, and the file's rows all or none."""
-    from test_store_bulk import make_bulk_file
 
-    bulk = make_bulk_file(tmp_path / "bulk.data", products=3000)
-    db = tmp_path / "swap.db"
-    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[3] / "client"))
-    rng = random.Random(crash_seed)
-    reported: list[str] = []
-    for round_no in range(3):
-        proc = subprocess.Popen(
-            [sys.executable, "-c", RENUMBER_SWAP_WORKER, str(db), str(bulk), str(round_no * 1000)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-        )
-        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
-        kill_after(proc, rng.uniform(0.2, 0.8))
-        out, err = collect(proc)
-        assert proc.returncode == -signal.SIGKILL, err
-        reported += [line for line in out.split() if line.startswith("L")]
-        with Store(db) as store:
-            assert store.integrity_check() == "ok"
-            ids = {s.name: s.source_id for s in store.sources()}
-            assert ids["Local"] == 1 and ids["Product"] == 2, ids
-            assert (
-                store.conn.execute("SELECT count(*) FROM object_values WHERE source_id=1").fetchone()[0] == 0
-            )
-            model = Model(store, "Product")
-            for oid in reported:
-                assert model.find(oid) is not None, oid
-            batch = store.begin_push(2)
-            assert (batch is None and not reported) or (
-                batch is not None and set(reported) <= set(batch.create)
-            ), (reported, batch)
-            store.push_failed(2)
-            server_rows = 3000 if model.find("1") is not None else 0
-            assert model.count() - server_rows in (len(reported), len(reported) + 1)
-        assert not (tmp_path / "swap.db.bulk-new").exists()
+    def local_ids_kept(store: Store) -> None:
+        ids = {s.name: s.source_id for s in store.sources()}
+        assert ids["Local"] == 1 and ids["Product"] == 2, ids
+        assert store.conn.execute("SELECT count(*) FROM object_values WHERE source_id=1").fetchone()[0] == 0
+
+    _kill_swaps(tmp_path, crash_seed, RENUMBER_SWAP_WORKER, local_ids_kept)
 
 
 CREATE_WORKER = textwrap.dedent(
