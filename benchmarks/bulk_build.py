@@ -26,14 +26,13 @@ import json
 import os
 import sqlite3
 import statistics
-import subprocess
 import sys
-import tarfile
 import tempfile
 import time
-from io import BytesIO
 from pathlib import Path
 from typing import Any
+
+from mock_common import extract_tree, run_child
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -66,30 +65,11 @@ def _child(n: int, data: str) -> None:
 
 def extract_mock(rev: str, dest: Path) -> str:
     """The ``mock_server/`` folder of git revision ``rev`` under ``dest``; returns the commit id."""
-    commit = subprocess.run(
-        ["git", "rev-parse", rev], cwd=ROOT, capture_output=True, text=True, check=True
-    ).stdout.strip()
-    archive = subprocess.run(
-        ["git", "archive", commit, "mock_server"], cwd=ROOT, capture_output=True, check=True
-    )
-    with tarfile.open(fileobj=BytesIO(archive.stdout)) as tar:
-        tar.extractall(dest, filter="data")
-    return commit
+    return extract_tree(ROOT, rev, "mock_server", dest)
 
 
 def _run_child(mock_dir: Path, n: int, data: str) -> dict[str, Any]:
-    env = {**os.environ, "PYTHONPATH": str(mock_dir)}
-    out = subprocess.run(
-        [sys.executable, __file__, "_child", str(n), data],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if out.returncode != 0:
-        raise RuntimeError(f"builder child failed: {out.stderr[-2000:]}")
-    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
-    return result
+    return run_child(__file__, mock_dir, [str(n), data], "builder")
 
 
 def bench_builder(n: int, repeat: int, baseline: str, data: str) -> dict[str, Any]:
@@ -104,7 +84,7 @@ def bench_builder(n: int, repeat: int, baseline: str, data: str) -> dict[str, An
     dumps = {r["dump"] for side in runs.values() for r in side}
 
     def median(side: str, key: str) -> float:
-        return round(statistics.median(r[key] for r in runs[side]), 3)
+        return round(float(statistics.median(r[key] for r in runs[side])), 3)
 
     return {
         "bench": "build_bulk_files",

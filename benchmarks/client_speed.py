@@ -47,15 +47,14 @@ import resource
 import statistics
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
-from io import BytesIO
 from pathlib import Path
 from typing import Any
 
 import requests
-from mock_common import start_server
+from mock_common import extract_tree, start_server
+from mock_common import run_child as child
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -83,30 +82,13 @@ def warm_bulk_file(base: str, user: str, sources: tuple[str, ...] = ("Product",)
 
 def extract_client(rev: str, dest: Path) -> str:
     """The ``client/`` folder of git revision ``rev`` under ``dest``; returns the commit id."""
-    commit = subprocess.run(
-        ["git", "rev-parse", rev], cwd=ROOT, capture_output=True, text=True, check=True
-    ).stdout.strip()
-    archive = subprocess.run(["git", "archive", commit, "client"], cwd=ROOT, capture_output=True, check=True)
-    with tarfile.open(fileobj=BytesIO(archive.stdout)) as tar:
-        tar.extractall(dest, filter="data")
-    return commit
+    return extract_tree(ROOT, rev, "client", dest)
 
 
 def run_child(
     client_dir: Path, kind: str, base: str, db: Path, n: int, user: str = "bench"
 ) -> dict[str, Any]:
-    env = {**os.environ, "PYTHONPATH": str(client_dir)}
-    out = subprocess.run(
-        [sys.executable, __file__, "_child", kind, base, str(db), str(n), user],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if out.returncode != 0:
-        raise RuntimeError(f"{kind} child failed: {out.stderr[-2000:]}")
-    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
-    return result
+    return child(__file__, client_dir, [kind, base, str(db), str(n), user], kind)
 
 
 # --------------------------------------------------------------------------- child side

@@ -8,8 +8,11 @@ import json
 import os
 import subprocess
 import sys
+import tarfile
 import threading
 import time
+from io import BytesIO
+from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlencode
 
@@ -122,3 +125,28 @@ def apply(local: dict[str, dict[str, str]], page: list[Any]) -> None:
             local.pop(oid, None)
     for oid, attrs in cmds.get("insert", {}).items():
         local.setdefault(oid, {}).update(attrs)
+
+
+def extract_tree(root: Path, rev: str, folder: str, dest: Path) -> str:
+    """``folder`` (``client`` or ``mock_server``) of git revision ``rev`` of the checkout ``root``,
+    extracted under ``dest`` (the baseline of a side-by-side run); returns the commit id."""
+    commit = subprocess.run(
+        ["git", "rev-parse", rev], cwd=root, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    archive = subprocess.run(["git", "archive", commit, folder], cwd=root, capture_output=True, check=True)
+    with tarfile.open(fileobj=BytesIO(archive.stdout)) as tar:
+        tar.extractall(dest, filter="data")
+    return commit
+
+
+def run_child(script: str, pythonpath: Path, args: list[str], what: str) -> dict[str, Any]:
+    """``script _child ARGS`` in a fresh interpreter importing from ``pythonpath``; returns the JSON
+    object its last output line holds (a failing child raises with the end of its stderr)."""
+    env = {**os.environ, "PYTHONPATH": str(pythonpath)}
+    out = subprocess.run(
+        [sys.executable, script, "_child", *args], env=env, capture_output=True, text=True, check=False
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"{what} child failed: {out.stderr[-2000:]}")
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
