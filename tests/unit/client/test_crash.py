@@ -83,10 +83,13 @@ def collect(proc: subprocess.Popen[str]) -> tuple[str, str]:
         return proc.stdout.read(), proc.stderr.read()
 
 
-def run_and_kill(db: Path, start: int, delay: float) -> list[str]:
+def run_and_kill(worker: str, args: list[str], delay: float) -> list[str]:
+    """Run ``worker`` (a script over this checkout's client) with ``args``, wait for its ``ready``,
+    kill it with SIGKILL ``delay`` seconds later; returns the ``L...`` lines it printed (what it
+    reported done before the kill)."""
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[3] / "client"))
     proc = subprocess.Popen(
-        [sys.executable, "-c", WORKER, str(db), str(start)],
+        [sys.executable, "-c", worker, *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -105,7 +108,7 @@ def test_sigkill_during_page_applies(tmp_path: Path, crash_seed: int) -> None:
     rng = random.Random(crash_seed)
     reported: list[str] = []
     for round_no in range(3):
-        reported += run_and_kill(db, start=round_no * 1000, delay=rng.uniform(0.2, 0.9))
+        reported += run_and_kill(WORKER, [str(db), str(round_no * 1000)], rng.uniform(0.2, 0.9))
         with Store(db) as store:
             assert store.integrity_check() == "ok"
             model = Model(store, "Product")
@@ -158,22 +161,10 @@ def _kill_swaps(tmp_path: Path, crash_seed: int, worker: str, check: Callable[[S
 
     bulk = make_bulk_file(tmp_path / "bulk.data", products=3000)
     db = tmp_path / "swap.db"
-    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[3] / "client"))
     rng = random.Random(crash_seed)
     reported: list[str] = []
     for round_no in range(3):
-        proc = subprocess.Popen(
-            [sys.executable, "-c", worker, str(db), str(bulk), str(round_no * 1000)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-        )
-        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
-        kill_after(proc, rng.uniform(0.2, 0.8))
-        out, err = collect(proc)
-        assert proc.returncode == -signal.SIGKILL, err
-        reported += [line for line in out.split() if line.startswith("L")]
+        reported += run_and_kill(worker, [str(db), str(bulk), str(round_no * 1000)], rng.uniform(0.2, 0.8))
         with Store(db) as store:
             assert store.integrity_check() == "ok"
             check(store)
@@ -261,22 +252,9 @@ def test_sigkill_right_after_creates(tmp_path: Path, crash_seed: int) -> None:
     checkpointed every few hundred): every create that returned is there once, and queued once."""
     db = tmp_path / "creates.db"
     rng = random.Random(crash_seed)
-    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[3] / "client"))
     reported: list[str] = []
     for _ in range(2):
-        proc = subprocess.Popen(
-            [sys.executable, "-c", CREATE_WORKER, str(db)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-        )
-        assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == "ready", proc.stderr.read() if proc.stderr else ""
-        kill_after(proc, rng.uniform(0.3, 1.2))
-        out, err = collect(proc)
-        assert proc.returncode == -signal.SIGKILL, err
-        reported += [line[1:] for line in out.split() if line.startswith("L")]
+        reported += [line[1:] for line in run_and_kill(CREATE_WORKER, [str(db)], rng.uniform(0.3, 1.2))]
         with Store(db) as store:
             assert store.integrity_check() == "ok"
             found = {
@@ -332,23 +310,10 @@ def test_sigkill_during_index_builds(tmp_path: Path, crash_seed: int) -> None:
     """Killed anywhere in the index build after a first load (run under a rollback journal, then
     back to WAL), the database reopens whole: every row, the Rhodes indexes, WAL mode."""
     db = tmp_path / "build.db"
-    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[3] / "client"))
     rng = random.Random(crash_seed)
     reported: list[str] = []
     for round_no in range(4):
-        proc = subprocess.Popen(
-            [sys.executable, "-c", BUILD_WORKER, str(db), str(round_no * 1000)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-        )
-        assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == "ready", proc.stderr.read() if proc.stderr else ""
-        kill_after(proc, rng.uniform(0.05, 0.6))
-        out, err = collect(proc)
-        assert proc.returncode == -signal.SIGKILL, err
-        reported += [line for line in out.split() if line.startswith("L")]
+        reported += run_and_kill(BUILD_WORKER, [str(db), str(round_no * 1000)], rng.uniform(0.05, 0.6))
         with Store(db) as store:
             assert store.integrity_check() == "ok"
             assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -391,21 +356,9 @@ def test_sigkill_during_pages_applied_while_parsed(tmp_path: Path, crash_seed: i
     """Killed while pages are written from their text and parsed at once, the database reopens whole
     and its token names exactly the last page whose rows are all there."""
     db = tmp_path / "ahead.db"
-    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[3] / "client"))
     rng = random.Random(crash_seed)
     for _ in range(3):
-        proc = subprocess.Popen(
-            [sys.executable, "-c", READ_AHEAD_WORKER, str(db)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-        )
-        assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == "ready", proc.stderr.read() if proc.stderr else ""
-        kill_after(proc, rng.uniform(0.2, 0.9))
-        _, err = collect(proc)
-        assert proc.returncode == -signal.SIGKILL, err
+        run_and_kill(READ_AHEAD_WORKER, [str(db)], rng.uniform(0.2, 0.9))
         with Store(db) as store:
             assert store.integrity_check() == "ok"
             model = Model(store, "Product")
