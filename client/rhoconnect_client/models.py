@@ -7,7 +7,8 @@ gets a temporary id (microseconds since 2009-01-01, as Rhodes ``generate_id``) u
 A ``Model`` holds the source *name*, not its id: a bulk swap renumbers sources from the server's file.
 Every write takes ``store.lock`` and runs in one transaction, committed without fsync when it is the
 outermost one: a local change survives a crash of the app at once and a power cut from the next sync
-on (the durability rule in ``store``).
+on (the durability rule in ``store``). A create outside an explicit transaction is written ahead as
+one small row and folded in place before anything reads the store (``pending``).
 """
 
 from __future__ import annotations
@@ -111,12 +112,19 @@ class Model:
         values = dict(attrs or {})
         object_id = _text(values.pop("object", None)) or generate_id()
         clean = _clean(values)
-        with self.store.transaction(durable=False) as conn:
-            source = self._write_source()
+
+        def check(conn: Any, source: Source) -> None:
             _check_properties(source, clean)
             if self._exists(conn, source, object_id):
                 raise StoreError(f"{self.name} already has an object {object_id!r}")
-            outbox.local_create(conn, source, object_id, clean)
+
+        # Written ahead (one small row, folded in place before anything reads: ``pending``) unless
+        # an explicit transaction is open or the model has a fixed schema.
+        if not self.store.create_ahead(self.name, object_id, clean, check):
+            with self.store.transaction(durable=False) as conn:
+                source = self._write_source()
+                check(conn, source)
+                outbox.local_create(conn, source, object_id, clean)
         return {"object": object_id, **clean}
 
     def update(self, object_id: str, attrs: Mapping[str, Any]) -> dict[str, str]:

@@ -27,8 +27,10 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-# Version 1: the Rhodes tables plus the client's changed_values indexes.
-SCHEMA_VERSION = 1
+# Version 1: the Rhodes tables plus the client's changed_values indexes. Version 2: creates written
+# ahead (``rc_pending_create``, see ``pending``); a client of version 1 would not see them, so it
+# refuses the file rather than show a store without them.
+SCHEMA_VERSION = 2
 
 # Pages of write-ahead log between automatic checkpoints (64 MB of log at 4 KB pages).
 WAL_CHECKPOINT_PAGES = 16000
@@ -74,6 +76,13 @@ CREATE TABLE IF NOT EXISTS sources (
  "schema_version" varchar default NULL,
  "associations" varchar default NULL,
  "blob_attribs" varchar default NULL);
+CREATE TABLE IF NOT EXISTS rc_pending_create (
+ "object" varchar(255) NOT NULL,
+ "source_id" BIGINT NOT NULL,
+ "seq" BIGINT NOT NULL,
+ "attrs" varchar NOT NULL,
+ "queue" BIGINT NOT NULL,
+ PRIMARY KEY ("object", "source_id")) WITHOUT ROWID;
 """
 
 # The Rhodes indexes (same names as in a bulk file), then the client's own for the outbox, which

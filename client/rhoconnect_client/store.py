@@ -36,12 +36,12 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from . import bulkswap, fixed, outbox, pages, recovery, walflush
+from . import bulkswap, fixed, outbox, pages, pending, recovery, walflush
 from .exceptions import StoreError, UnknownSource
 from .protocol import Page, PushBatch
 from .schema import DEFERRABLE_INDEXES, configure_connection, ensure_schema
@@ -104,6 +104,9 @@ class Store:
         self._last_source: tuple[tuple[Any, ...], Source] | None = None  # see source()
         self._write_sources: dict[str, tuple[int, Source]] = {}  # see write_source()
         self._flusher: walflush.LogFlusher | None = None  # see _committed
+        self._pending = 0  # creates written ahead and not folded yet, about (see ``conn``)
+        self._fold_held = 0  # > 0 while writing ahead or folding: ``conn`` must not fold then
+        self._ahead = False  # whether this SQLite can fold creates written ahead (``pending``)
         if not self.in_memory:
             bulkswap.remove_leftovers(self.path)
             if walflush.SUPPORTED:
@@ -116,6 +119,68 @@ class Store:
     def in_memory(self) -> bool:
         return self.path == ":memory:"
 
+    @property
+    def conn(self) -> sqlite3.Connection:
+        """The partition's connection, with every create written ahead folded in place first
+        (``pending``): whoever reads or writes through it sees the store as if each create had
+        been written in place."""
+        if self._pending and not self._fold_held:
+            self._fold_pending()
+        return self._conn
+
+    @conn.setter
+    def conn(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def _fold_pending(self) -> None:
+        """Fold the creates written ahead into the Rhodes tables, in one local-write transaction."""
+        with self.lock:
+            if not self._pending or self._fold_held:
+                return
+            self._fold_held += 1
+            try:
+                with self.transaction(durable=False) as conn:
+                    pending.fold(conn)
+                self._pending = 0
+            finally:
+                self._fold_held -= 1
+
+    def create_ahead(
+        self,
+        name: str,
+        object_id: str,
+        attrs: Mapping[str, str],
+        check: Callable[[sqlite3.Connection, Source], None],
+    ) -> bool:
+        """An app's create of ``object_id`` in model ``name``, written ahead when it can be (``pending``).
+
+        ``check(conn, source)`` runs first, inside the create's transaction, and raises to refuse
+        it (unknown properties, an id already used). False, with nothing written: the create must
+        be written in place (inside an explicit transaction, or a fixed-schema model).
+        """
+        with self.lock:
+            if self._depth or not self._ahead:
+                return False
+            self._fold_held += 1
+            try:
+                with self.transaction(durable=False) as conn:
+                    source = self.write_source(name)
+                    if source is None:
+                        raise UnknownSource(name)
+                    if fixed.is_fixed(source):
+                        return False  # nothing was written: the commit is empty
+                    check(conn, source)
+                    try:
+                        pending.append(conn, source, object_id, attrs)
+                    except sqlite3.IntegrityError:
+                        raise StoreError(f"{name} already has an object {object_id!r}") from None
+            finally:
+                self._fold_held -= 1
+            self._pending += 1
+            if self._pending >= pending.FOLD_LIMIT:
+                self._fold_pending()
+            return True
+
     def _open(self) -> sqlite3.Connection:
         try:
             conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
@@ -124,6 +189,8 @@ class Store:
         try:
             configure_connection(conn, on_disk=not self.in_memory, synchronous=self.synchronous)
             ensure_schema(conn)
+            self._ahead = pending.supported(conn)
+            self._pending = pending.count(conn)  # left by a process that ended before folding them
             self._watch_sources(conn)
             conn.execute("BEGIN IMMEDIATE")
             try:
@@ -177,39 +244,51 @@ class Store:
         """
         with self.lock:
             depth = self._depth
+            if depth == 0 and self._pending and not self._fold_held:
+                self._fold_pending()  # its own transaction, before this one takes its level
+            conn = self._conn
             if depth == 0:
                 level = self.synchronous if durable else self.local_write_level
                 if level != self._level:
-                    self.conn.execute(f"PRAGMA synchronous={level}")
+                    conn.execute(f"PRAGMA synchronous={level}")
                     self._level = level
             try:
-                self.conn.execute("BEGIN IMMEDIATE" if depth == 0 else f"SAVEPOINT rc_sp{depth}")
+                conn.execute("BEGIN IMMEDIATE" if depth == 0 else f"SAVEPOINT rc_sp{depth}")
             except sqlite3.OperationalError as exc:  # e.g. another process holds the write lock
                 raise StoreError(f"cannot write {self.path}: {exc}") from exc
             self._depth = depth + 1
             try:
-                yield self.conn
+                yield conn
             except BaseException as exc:
                 self._depth = depth
                 self._write_sources.clear()  # rows read in the rolled-back part may be gone
                 if depth == 0:
-                    self.conn.execute("ROLLBACK")
+                    conn.execute("ROLLBACK")
+                    self._recount_pending()
                 else:
-                    self.conn.execute(f"ROLLBACK TO rc_sp{depth}")
-                    self.conn.execute(f"RELEASE rc_sp{depth}")
+                    conn.execute(f"ROLLBACK TO rc_sp{depth}")
+                    conn.execute(f"RELEASE rc_sp{depth}")
                 if isinstance(exc, sqlite3.DatabaseError):  # disk full, I/O error, corruption
                     raise StoreError(f"database error in {self.path}: {exc}") from exc
                 raise
             self._depth = depth
             try:
-                self.conn.execute("COMMIT" if depth == 0 else f"RELEASE rc_sp{depth}")
+                conn.execute("COMMIT" if depth == 0 else f"RELEASE rc_sp{depth}")
             except sqlite3.DatabaseError as exc:
-                if depth == 0 and self.conn.in_transaction:
-                    self.conn.execute("ROLLBACK")
+                if depth == 0 and conn.in_transaction:
+                    conn.execute("ROLLBACK")
                     self._write_sources.clear()
+                    self._recount_pending()
                 raise StoreError(f"cannot commit to {self.path}: {exc}") from exc
             if depth == 0:
                 self._committed()
+
+    def _recount_pending(self) -> None:
+        """After a rollback: a fold rolled back leaves its creates pending again."""
+        try:
+            self._pending = max(self._pending, pending.count(self._conn))
+        except sqlite3.Error:
+            self._pending = max(self._pending, 1)  # unknown: the next access tries to fold
 
     def _committed(self) -> None:
         """A commit without fsync (``synchronous=NORMAL`` in WAL mode) has its log flushed behind
@@ -219,8 +298,12 @@ class Store:
             self._flusher.poke()
 
     def close(self) -> None:
+        """Fold what was written ahead (``pending``), then close; the creates are safe either way."""
         with self.lock:
-            self.conn.close()
+            try:
+                self._fold_pending()
+            finally:
+                self._conn.close()
         if self._flusher is not None:
             self._flusher.close()
 
