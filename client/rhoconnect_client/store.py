@@ -26,7 +26,9 @@ Durability rule (WAL journal, every write in a transaction):
   last sync started. Without WAL (a filesystem refusing it) every commit uses the store's level.
   A few milliseconds after such a commit a helper thread flushes the log file (``walflush``), so in
   practice a local write reaches the disk soon after it returns; the rule above promises no more,
-  but SQLite's flush before each checkpoint then has little left to write.
+  but SQLite's flush before each checkpoint then has little left to write;
+* a create written ahead (``pending``: one row, folded in place before anything reads or writes
+  through ``conn``) follows the same rule: its row is committed before ``create`` returns.
 """
 
 from __future__ import annotations
