@@ -205,18 +205,16 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         body_file = Path(tmp) / "page.json"
         size = first_page(args, body_file)
-        print(f"a first page of {args.p_size} default records: {size:,} bytes; load average {os.getloadavg()}")
+        load = os.getloadavg()
+        print(f"a first page of {args.p_size} default records: {size:,} bytes; load average {load}")
         rows: dict[str, list[dict[str, Any]]] = {"wsgi": [], "flask": [], "mock": []}
         for run in range(args.rounds):
             for kind in rows:
-                if kind == "mock":
-                    r = mock_round(args, run)
-                else:
-                    r = bare_round(kind, str(body_file), args)
+                r = mock_round(args, run) if kind == "mock" else bare_round(kind, str(body_file), args)
                 rows[kind].append(r)
                 print(
-                    f"round {run + 1} {kind:5}: {r['pages']} pages, {r['failed']} failed, {r['elapsed']:.2f} s, "
-                    f"server CPU {r['server_cpu']:.2f} s; median {r['median']:.0f} ms, "
+                    f"round {run + 1} {kind:5}: {r['pages']} pages, {r['failed']} failed, "
+                    f"{r['elapsed']:.2f} s, server CPU {r['server_cpu']:.2f} s; median {r['median']:.0f} ms, "
                     f"p99 {r['p99']:.0f} ms, max {r['max']:.0f} ms",
                     flush=True,
                 )

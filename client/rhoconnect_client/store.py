@@ -180,7 +180,10 @@ class Store:
                 self._fold_held -= 1
             self._pending += 1
             if self._pending >= pending.FOLD_LIMIT:
-                self._fold_pending()
+                try:
+                    self._fold_pending()
+                except StoreError as exc:  # the create is committed: it must not look failed
+                    log.warning("creates written ahead stay pending for now: %s", exc)
             return True
 
     def _open(self) -> sqlite3.Connection:

@@ -194,3 +194,24 @@ def test_creates_of_a_fixed_schema_model_and_inside_a_transaction_are_written_in
         Model(store, "Product").create(ATTRS)
         assert pending.count(store.conn) == 0
     assert Model(store, "Item").count() == 1 and Model(store, "Product").count() == 1
+
+
+def test_a_create_that_reaches_the_limit_returns_even_when_its_fold_fails(
+    store: Store, db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The create itself is committed by then: raising would make the app create it again."""
+    monkeypatch.setattr(pending, "FOLD_LIMIT", 3)
+    failing = [True]
+
+    def refuse() -> None:
+        if failing[0]:
+            raise RuntimeError("refused")
+
+    store.conn.create_function("refuse", 0, refuse)
+    store.conn.execute("CREATE TEMP TRIGGER refuse AFTER INSERT ON changed_values BEGIN SELECT refuse(); END")
+    product = Model(store, "Product")
+    made = [product.create({"name": str(i)}) for i in range(4)]  # the third one's fold fails
+    assert rows_seen(other_connection(db)) == (0, 0, 4)
+    failing[0] = False
+    assert product.count() == 4
+    assert [row[0] for row in outbox(store)] == [obj["object"] for obj in made]
