@@ -3,12 +3,12 @@
 Written in place, a create touches about a dozen B-tree pages: an ``object_values`` row per
 attribute, each landing on its own leaf of ``by_src_value``, the outbox row and the leaves of
 ``by_src_object``, ``by_src_id`` and the two outbox indexes. The durability rule (``store``) wants
-a commit per create, and every commit writes each page it touched to the log again: 10,000 creates
-in a row spent four fifths of their 2.5 s in commits. Written ahead, a create is one row of
-``rc_pending_create`` (a table without rowid keyed by object id, so one log page per commit: ids
-made by ``generate_id`` grow, and each lands on the table's last leaf). Creates are then *folded*
-into ``object_values`` and ``changed_values`` together, in one transaction, where a page shared by
-many creates is written once.
+a commit per create, and every commit writes each page it touched to the log again: under the
+profiler, 10,000 creates in a row spent 1.5 of their 3.3 s committing. Written ahead, a create is
+one row of ``rc_pending_create``, a table without rowid keyed by object id: ids made by
+``generate_id`` grow, so each row lands on the table's last leaf, about one log page per commit.
+Creates are then *folded* into ``object_values`` and ``changed_values`` together, in one
+transaction, where a page shared by many creates is written once.
 
 What keeps this invisible to the app and to the sync: the store folds pending creates before
 anything reads or writes through its connection (``Store.conn``), so every find, count, update,
@@ -86,11 +86,8 @@ def append(conn: sqlite3.Connection, source: Source, object_id: str, attrs: Mapp
 
 
 def count(conn: sqlite3.Connection) -> int:
-    """Creates pending in the file (a file without the table, e.g. from Rhodes, has none)."""
-    try:
-        return int(conn.execute("SELECT count(*) FROM rc_pending_create").fetchone()[0])
-    except sqlite3.OperationalError:
-        return 0
+    """Creates pending in the file (``ensure_schema`` gives every file the table)."""
+    return int(conn.execute("SELECT count(*) FROM rc_pending_create").fetchone()[0])
 
 
 def fold(conn: sqlite3.Connection) -> None:

@@ -249,7 +249,7 @@ class Store:
         """
         with self.lock:
             depth = self._depth
-            if depth == 0 and self._pending and not self._fold_held:
+            if depth == 0:
                 self._fold_pending()  # its own transaction, before this one takes its level
             conn = self._conn
             if depth == 0:

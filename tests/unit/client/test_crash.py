@@ -248,8 +248,9 @@ CREATE_WORKER = textwrap.dedent(
 
 
 def test_sigkill_right_after_creates(tmp_path: Path, crash_seed: int) -> None:
-    """Creates in a tight loop (each its own commit without fsync, the log flushed behind them and
-    checkpointed every few hundred): every create that returned is there once, and queued once."""
+    """Creates in a tight loop (each its own commit without fsync, written ahead and folded every
+    2,000, the log flushed behind them): killed with creates pending, or now and then in a fold,
+    every create that returned is there once, and queued once, after the next open."""
     db = tmp_path / "creates.db"
     rng = random.Random(crash_seed)
     reported: list[str] = []

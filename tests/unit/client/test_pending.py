@@ -161,7 +161,9 @@ def test_a_fold_that_cannot_run_loses_nothing_and_is_tried_again(store: Store, d
     assert rows_seen(blocker) == (3, 1, 0)
 
 
-def test_a_fold_that_fails_halfway_leaves_every_create_pending(store: Store, db: Path) -> None:
+def refuse_outbox_rows(store: Store) -> list[bool]:
+    """Make every insert into ``changed_values`` fail while the returned flag is set: a fold then
+    fails halfway, after its ``object_values`` rows. Call it with nothing pending (it uses ``conn``)."""
     failing = [True]
 
     def refuse() -> None:
@@ -170,6 +172,11 @@ def test_a_fold_that_fails_halfway_leaves_every_create_pending(store: Store, db:
 
     store.conn.create_function("refuse", 0, refuse)
     store.conn.execute("CREATE TEMP TRIGGER refuse AFTER INSERT ON changed_values BEGIN SELECT refuse(); END")
+    return failing
+
+
+def test_a_fold_that_fails_halfway_leaves_every_create_pending(store: Store, db: Path) -> None:
+    failing = refuse_outbox_rows(store)
     product = Model(store, "Product")
     product.create({"object": "a", **ATTRS})
     product.create({"object": "b", **ATTRS})
@@ -201,14 +208,7 @@ def test_a_create_that_reaches_the_limit_returns_even_when_its_fold_fails(
 ) -> None:
     """The create itself is committed by then: raising would make the app create it again."""
     monkeypatch.setattr(pending, "FOLD_LIMIT", 3)
-    failing = [True]
-
-    def refuse() -> None:
-        if failing[0]:
-            raise RuntimeError("refused")
-
-    store.conn.create_function("refuse", 0, refuse)
-    store.conn.execute("CREATE TEMP TRIGGER refuse AFTER INSERT ON changed_values BEGIN SELECT refuse(); END")
+    failing = refuse_outbox_rows(store)
     product = Model(store, "Product")
     made = [product.create({"name": str(i)}) for i in range(4)]  # the third one's fold fails
     assert rows_seen(other_connection(db)) == (0, 0, 4)
